@@ -1,0 +1,95 @@
+//! `message-accounting`: every message sent has exactly one fate, recorded after its send:
+//! delivered, or dropped with a reason; and nothing is delivered to a node that is down.
+
+use std::collections::BTreeMap;
+
+use crate::check::{Check, CheckKind, Evidence, Outcome, RunView};
+use crate::ids::{MessageId, NodeId};
+use crate::trace::{EventKind, TraceEvent};
+
+/// See the module docs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MessageAccounting;
+
+impl Check for MessageAccounting {
+    fn name(&self) -> &'static str {
+        "message-accounting"
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Always
+    }
+
+    fn check(&self, run: &RunView<'_>) -> Outcome {
+        // msg -> (send event, receiver, fate event if any)
+        let mut sends: BTreeMap<MessageId, (&TraceEvent, NodeId, Option<&TraceEvent>)> =
+            BTreeMap::new();
+        let mut up: BTreeMap<NodeId, bool> = BTreeMap::new();
+        for event in &run.trace.events {
+            match &event.kind {
+                EventKind::NodeStart { .. } => {
+                    up.insert(event.node.expect("node events have a node"), true);
+                }
+                EventKind::NodeCrash { .. } => {
+                    up.insert(event.node.expect("node events have a node"), false);
+                }
+                EventKind::Note { label, .. } if label == "exited" => {
+                    up.insert(event.node.expect("notes of exits have a node"), false);
+                }
+                EventKind::Send { msg, to, .. }
+                    if sends.insert(*msg, (event, *to, None)).is_some() =>
+                {
+                    return Outcome::violation(
+                        format!("message {msg} was sent twice"),
+                        vec![Evidence::event(event, "second send")],
+                    );
+                }
+                EventKind::Deliver { msg, .. } | EventKind::Drop { msg, .. } => {
+                    let Some(entry) = sends.get_mut(msg) else {
+                        return Outcome::violation(
+                            format!("message {msg} has a fate but was never sent"),
+                            vec![Evidence::event(event, "fate without a send")],
+                        );
+                    };
+                    if let Some(first) = entry.2 {
+                        return Outcome::violation(
+                            format!("message {msg} has two fates"),
+                            vec![
+                                Evidence::event(first, "first fate"),
+                                Evidence::event(event, "second fate"),
+                            ],
+                        );
+                    }
+                    if let EventKind::Deliver { .. } = event.kind {
+                        let to = entry.1;
+                        if !up.get(&to).copied().unwrap_or(false) {
+                            return Outcome::violation(
+                                format!("message {msg} was delivered to {to} while it was down"),
+                                vec![Evidence::event(event, "delivery to a down node")],
+                            );
+                        }
+                    }
+                    entry.2 = Some(event);
+                }
+                _ => {}
+            }
+        }
+        let lost: Vec<Evidence> = sends
+            .values()
+            .filter(|(_, _, fate)| fate.is_none())
+            .take(10)
+            .map(|(send, _, _)| Evidence::event(send, "sent, never delivered or dropped"))
+            .collect();
+        if lost.is_empty() {
+            Outcome::Pass
+        } else {
+            Outcome::violation(
+                format!(
+                    "{} message(s) vanished without a fate",
+                    sends.values().filter(|s| s.2.is_none()).count()
+                ),
+                lost,
+            )
+        }
+    }
+}

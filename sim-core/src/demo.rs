@@ -1,0 +1,192 @@
+//! The ping mesh: the smallest actor system that exercises everything sim-core does.
+//!
+//! Every node pings every other node at a fixed interval and answers pings with pongs. It
+//! counts the pongs it receives in memory (volatile: lost on a crash) and every
+//! `persist_every` pongs writes the count plus what it recovered to its disk and fsyncs it
+//! (durable: survives a kill, but a write not yet synced does not). On start it reads the
+//! count back and records a `recovered` note. Tests use it to see faults from the trace;
+//! `ksim run ping-mesh` runs it with a generated fault schedule.
+
+use std::time::Duration;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::check::{Check, CheckKind, Evidence, Outcome, RunView};
+use crate::ids::NodeId;
+use crate::node::NodeCtx;
+use crate::time::SimTime;
+use crate::trace::EventKind;
+use crate::world::Message;
+
+/// The file a ping node keeps its pong count in.
+pub const PONG_FILE: &str = "pongs";
+
+/// Messages of the ping mesh.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PingMsg {
+    /// A ping, numbered per sender.
+    Ping {
+        /// The sender's round number.
+        seq: u64,
+    },
+    /// The answer to a ping.
+    Pong {
+        /// The round number it answers.
+        seq: u64,
+    },
+}
+
+impl Message for PingMsg {
+    fn kind(&self) -> &'static str {
+        match self {
+            PingMsg::Ping { .. } => "ping",
+            PingMsg::Pong { .. } => "pong",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            PingMsg::Ping { seq } | PingMsg::Pong { seq } => format!("seq={seq}"),
+        }
+    }
+}
+
+/// How a ping node behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PingConfig {
+    /// Time between rounds of pings, milliseconds.
+    pub ping_interval_ms: u64,
+    /// Up to this much random extra time per round, milliseconds (from the node's rng).
+    pub ping_jitter_ms: u64,
+    /// Persist the pong count every this many pongs (0: never).
+    pub persist_every: u64,
+}
+
+impl Default for PingConfig {
+    fn default() -> Self {
+        PingConfig {
+            ping_interval_ms: 100,
+            ping_jitter_ms: 10,
+            persist_every: 5,
+        }
+    }
+}
+
+/// Parses a persisted count (the file holds decimal text).
+pub fn parse_count(bytes: &[u8]) -> Option<u64> {
+    std::str::from_utf8(bytes).ok()?.trim().parse().ok()
+}
+
+/// The actor of one ping node.
+pub async fn ping_node(mut ctx: NodeCtx<PingMsg>, config: PingConfig) {
+    let recovered = ctx
+        .disk()
+        .read(PONG_FILE)
+        .and_then(|b| parse_count(&b))
+        .unwrap_or(0);
+    ctx.note("recovered", format!("pongs={recovered}"));
+    let interval = Duration::from_millis(config.ping_interval_ms.max(1));
+    let mut pongs = 0u64;
+    let mut round = 0u64;
+    let mut next_round = ctx.now();
+    loop {
+        match ctx.recv_until(next_round).await {
+            Some(env) => match env.msg {
+                PingMsg::Ping { seq } => {
+                    ctx.send(env.from, PingMsg::Pong { seq });
+                }
+                PingMsg::Pong { .. } => {
+                    pongs += 1;
+                    if config.persist_every > 0 && pongs % config.persist_every == 0 {
+                        let total = (recovered + pongs).to_string();
+                        ctx.disk().write_file(PONG_FILE, total.as_bytes());
+                        ctx.disk().fsync(PONG_FILE).await;
+                    }
+                }
+            },
+            None => {
+                round += 1;
+                for peer in ctx.peers() {
+                    ctx.send(peer, PingMsg::Ping { seq: round });
+                }
+                let jitter = if config.ping_jitter_ms > 0 {
+                    ctx.rng().gen_range(0..=config.ping_jitter_ms * 1000)
+                } else {
+                    0
+                };
+                next_round = ctx.now().after(interval + Duration::from_micros(jitter));
+            }
+        }
+    }
+}
+
+/// `mesh-reconnects` (liveness): once the last fault has applied, every ordered pair of
+/// nodes delivers a message within `bound_ms`.
+#[derive(Clone, Copy, Debug)]
+pub struct MeshReconnects {
+    /// How long after the last fault every pair must have talked, milliseconds.
+    pub bound_ms: u64,
+}
+
+impl Check for MeshReconnects {
+    fn name(&self) -> &'static str {
+        "mesh-reconnects"
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Eventually
+    }
+
+    fn check(&self, run: &RunView<'_>) -> Outcome {
+        let events = &run.trace.events;
+        let last_fault = events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Fault { .. }))
+            .map(|e| e.t_us)
+            .max()
+            .unwrap_or(SimTime::ZERO);
+        let deadline = SimTime(last_fault.as_us() + self.bound_ms * 1000);
+        if run.trace.end_time() < deadline {
+            return Outcome::Unknown {
+                reason: format!(
+                    "the run ended at {} before the bound {deadline} (last fault at {last_fault})",
+                    run.trace.end_time()
+                ),
+            };
+        }
+        let mut missing: Vec<(NodeId, NodeId)> = Vec::new();
+        for &from in run.nodes {
+            for &to in run.nodes {
+                if from == to {
+                    continue;
+                }
+                let talked = events.iter().any(|e| {
+                    e.t_us >= last_fault
+                        && e.t_us <= deadline
+                        && e.node == Some(to)
+                        && matches!(e.kind, EventKind::Deliver { from: f, .. } if f == from)
+                });
+                if !talked {
+                    missing.push((from, to));
+                }
+            }
+        }
+        if missing.is_empty() {
+            Outcome::Pass
+        } else {
+            Outcome::violation(
+                format!(
+                    "{} link(s) carried nothing between the last fault at {last_fault} and {deadline}",
+                    missing.len()
+                ),
+                missing
+                    .iter()
+                    .take(10)
+                    .map(|(a, b)| Evidence::note(format!("{a} -> {b} silent")))
+                    .collect(),
+            )
+        }
+    }
+}

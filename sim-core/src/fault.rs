@@ -1,0 +1,512 @@
+//! Fault operations and timed fault schedules.
+//!
+//! A schedule is a list of `[[faults]]` tables in TOML, each an `at_ms` and an `op` with its
+//! fields, so that any run (including a shrunk failing one) is a file a person can read and
+//! edit:
+//!
+//! ```toml
+//! [[faults]]
+//! at_ms = 1000
+//! op = "partition"
+//! groups = [["n1", "n2"], ["n3", "n4", "n5"]]
+//!
+//! [[faults]]
+//! at_ms = 4000
+//! op = "heal"
+//! ```
+//!
+//! Ops set absolute states (a latency range, a loss probability, a skew), so applying one
+//! twice is the same as once; `heal-all` returns everything to the run's defaults.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::NodeId;
+
+/// One fault operation. Field names carry their units.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum FaultOp {
+    /// Split the network into groups; only nodes in the same group can talk. Every node
+    /// appears in exactly one group. Replaces any earlier partition.
+    Partition {
+        /// The groups.
+        groups: Vec<Vec<NodeId>>,
+    },
+    /// Cut one node off from all others (a partition into it and the rest).
+    Isolate {
+        /// The node.
+        node: NodeId,
+    },
+    /// Cut one direction of one link: messages `from -> to` are dropped.
+    CutLink {
+        /// Sender side.
+        from: NodeId,
+        /// Receiver side.
+        to: NodeId,
+    },
+    /// Restore one direction of one link cut by `cut-link`.
+    RestoreLink {
+        /// Sender side.
+        from: NodeId,
+        /// Receiver side.
+        to: NodeId,
+    },
+    /// Remove the partition and every cut link.
+    Heal,
+    /// Set the latency of every link without its own setting: uniform in `[min_us, max_us]`.
+    Latency {
+        /// Lowest one-way latency, microseconds.
+        min_us: u64,
+        /// Highest one-way latency, microseconds.
+        max_us: u64,
+    },
+    /// Set the latency of one direction of one link.
+    LinkLatency {
+        /// Sender side.
+        from: NodeId,
+        /// Receiver side.
+        to: NodeId,
+        /// Lowest one-way latency, microseconds.
+        min_us: u64,
+        /// Highest one-way latency, microseconds.
+        max_us: u64,
+    },
+    /// Set the probability that any message is lost.
+    Loss {
+        /// Probability in `[0, 1]`.
+        probability: f64,
+    },
+    /// Kill a node: every task ends, volatile state and unsynced writes are lost.
+    Kill {
+        /// The node.
+        node: NodeId,
+    },
+    /// Start a node again over its disk (a running node is killed first).
+    Restart {
+        /// The node.
+        node: NodeId,
+    },
+    /// Stop a node making progress; messages to it queue up.
+    Pause {
+        /// The node.
+        node: NodeId,
+    },
+    /// Let a paused node go on.
+    Resume {
+        /// The node.
+        node: NodeId,
+    },
+    /// Cut the power of nodes at once: they stop and lose unsynced writes; with `torn_write`
+    /// a random prefix of each file's unsynced appends survives, ending mid-write.
+    PowerFail {
+        /// The nodes.
+        nodes: Vec<NodeId>,
+        /// Tear the unsynced tail instead of dropping it whole.
+        #[serde(default)]
+        torn_write: bool,
+    },
+    /// Block the node's fsyncs for a while: none completes before the stall ends.
+    DiskStall {
+        /// The node.
+        node: NodeId,
+        /// How long, milliseconds (more than zero).
+        duration_ms: u64,
+    },
+    /// Set a node's local clock to virtual time plus `skew_ms` (may be negative).
+    ClockSkew {
+        /// The node.
+        node: NodeId,
+        /// Offset of its local clock, milliseconds.
+        skew_ms: i64,
+    },
+    /// Heal the network, restore default latency and loss, resume paused nodes, restart
+    /// dead ones, clear skews and stalls.
+    HealAll,
+}
+
+impl FaultOp {
+    /// The op's kebab-case name, as written in fault files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultOp::Partition { .. } => "partition",
+            FaultOp::Isolate { .. } => "isolate",
+            FaultOp::CutLink { .. } => "cut-link",
+            FaultOp::RestoreLink { .. } => "restore-link",
+            FaultOp::Heal => "heal",
+            FaultOp::Latency { .. } => "latency",
+            FaultOp::LinkLatency { .. } => "link-latency",
+            FaultOp::Loss { .. } => "loss",
+            FaultOp::Kill { .. } => "kill",
+            FaultOp::Restart { .. } => "restart",
+            FaultOp::Pause { .. } => "pause",
+            FaultOp::Resume { .. } => "resume",
+            FaultOp::PowerFail { .. } => "power-fail",
+            FaultOp::DiskStall { .. } => "disk-stall",
+            FaultOp::ClockSkew { .. } => "clock-skew",
+            FaultOp::HealAll => "heal-all",
+        }
+    }
+
+    /// Every node the op names.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        match self {
+            FaultOp::Partition { groups } => groups.iter().flatten().copied().collect(),
+            FaultOp::PowerFail { nodes, .. } => nodes.clone(),
+            FaultOp::CutLink { from, to }
+            | FaultOp::RestoreLink { from, to }
+            | FaultOp::LinkLatency { from, to, .. } => vec![*from, *to],
+            FaultOp::Isolate { node }
+            | FaultOp::Kill { node }
+            | FaultOp::Restart { node }
+            | FaultOp::Pause { node }
+            | FaultOp::Resume { node }
+            | FaultOp::DiskStall { node, .. }
+            | FaultOp::ClockSkew { node, .. } => vec![*node],
+            FaultOp::Heal | FaultOp::Latency { .. } | FaultOp::Loss { .. } | FaultOp::HealAll => {
+                vec![]
+            }
+        }
+    }
+
+    /// Checks the op against the world's nodes.
+    pub fn validate(&self, known: &[NodeId]) -> Result<(), FaultError> {
+        for node in self.nodes() {
+            if !known.contains(&node) {
+                return Err(FaultError::UnknownNode {
+                    node,
+                    known: known.to_vec(),
+                });
+            }
+        }
+        match self {
+            FaultOp::Partition { groups } => {
+                let mut seen = BTreeSet::new();
+                for group in groups {
+                    if group.is_empty() {
+                        return Err(FaultError::EmptyGroup);
+                    }
+                    for node in group {
+                        if !seen.insert(*node) {
+                            return Err(FaultError::RepeatedInPartition { node: *node });
+                        }
+                    }
+                }
+                if let Some(missing) = known.iter().find(|n| !seen.contains(n)) {
+                    return Err(FaultError::MissingFromPartition { node: *missing });
+                }
+            }
+            FaultOp::PowerFail { nodes, .. } => {
+                if nodes.is_empty() {
+                    return Err(FaultError::NoNodes);
+                }
+                let mut seen = BTreeSet::new();
+                if let Some(node) = nodes.iter().find(|n| !seen.insert(**n)) {
+                    return Err(FaultError::RepeatedNode { node: *node });
+                }
+            }
+            FaultOp::Latency { min_us, max_us } | FaultOp::LinkLatency { min_us, max_us, .. }
+                if min_us > max_us =>
+            {
+                return Err(FaultError::LatencyRange {
+                    min_us: *min_us,
+                    max_us: *max_us,
+                });
+            }
+            FaultOp::Loss { probability } if !(0.0..=1.0).contains(probability) => {
+                return Err(FaultError::Probability(*probability));
+            }
+            FaultOp::DiskStall { duration_ms: 0, .. } => {
+                return Err(FaultError::ZeroDuration {
+                    field: "duration_ms",
+                });
+            }
+            FaultOp::CutLink { from, to } | FaultOp::RestoreLink { from, to } if from == to => {
+                return Err(FaultError::SelfLink { node: *from });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// A fault op and when it applies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimedFault {
+    /// Virtual time at which it applies, milliseconds since the start of the run.
+    pub at_ms: u64,
+    /// The op.
+    #[serde(flatten)]
+    pub op: FaultOp,
+}
+
+/// A list of timed fault ops. Applied in time order; ops at the same time in file order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSchedule {
+    /// The ops.
+    #[serde(default)]
+    pub faults: Vec<TimedFault>,
+}
+
+/// A fault op that does not fit the world, or a fault file that cannot be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FaultError {
+    /// The op names a node the world does not have.
+    #[error("unknown node {node} (this run has {})", list(known))]
+    UnknownNode {
+        /// The unknown node.
+        node: NodeId,
+        /// The nodes that exist.
+        known: Vec<NodeId>,
+    },
+    /// A partition lists a node twice.
+    #[error("node {node} appears in more than one partition group")]
+    RepeatedInPartition {
+        /// The node.
+        node: NodeId,
+    },
+    /// A partition leaves a node out.
+    #[error("node {node} is in no partition group (list every node exactly once)")]
+    MissingFromPartition {
+        /// The node.
+        node: NodeId,
+    },
+    /// A partition has an empty group.
+    #[error("a partition group is empty")]
+    EmptyGroup,
+    /// An op that needs nodes has none.
+    #[error("the op names no nodes")]
+    NoNodes,
+    /// An op lists a node twice.
+    #[error("node {node} is listed twice")]
+    RepeatedNode {
+        /// The node.
+        node: NodeId,
+    },
+    /// A link from a node to itself.
+    #[error("a link from {node} to itself cannot be cut")]
+    SelfLink {
+        /// The node.
+        node: NodeId,
+    },
+    /// A latency range upside down.
+    #[error("latency min_us {min_us} is above max_us {max_us}")]
+    LatencyRange {
+        /// Lower bound.
+        min_us: u64,
+        /// Upper bound.
+        max_us: u64,
+    },
+    /// A probability outside `[0, 1]`.
+    #[error("probability {0} is not between 0 and 1")]
+    Probability(f64),
+    /// A duration of zero.
+    #[error("{field} must be more than zero")]
+    ZeroDuration {
+        /// The field.
+        field: &'static str,
+    },
+    /// A fault at position `index` (one-based) is wrong.
+    #[error("fault {index} ({op} at {at_ms} ms): {source}")]
+    At {
+        /// One-based position in the schedule.
+        index: usize,
+        /// Its op name.
+        op: &'static str,
+        /// Its time.
+        at_ms: u64,
+        /// What is wrong.
+        source: Box<FaultError>,
+    },
+    /// The TOML does not parse or does not fit the schema.
+    #[error("{origin}:{line}:{column}: {message}")]
+    Toml {
+        /// File name, or `<input>`.
+        origin: String,
+        /// One-based line.
+        line: usize,
+        /// One-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn list(nodes: &[NodeId]) -> String {
+    nodes
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl FaultSchedule {
+    /// A schedule of the given ops.
+    pub fn new(faults: Vec<TimedFault>) -> Self {
+        FaultSchedule { faults }
+    }
+
+    /// Checks every op against the world's nodes.
+    pub fn validate(&self, known: &[NodeId]) -> Result<(), FaultError> {
+        for (i, fault) in self.faults.iter().enumerate() {
+            fault.op.validate(known).map_err(|e| FaultError::At {
+                index: i + 1,
+                op: fault.op.name(),
+                at_ms: fault.at_ms,
+                source: Box::new(e),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The ops in the order they apply: by time, ties in file order.
+    pub fn in_time_order(&self) -> Vec<TimedFault> {
+        let mut faults = self.faults.clone();
+        faults.sort_by_key(|f| f.at_ms);
+        faults
+    }
+
+    /// The time of the last op, if any.
+    pub fn last_at_ms(&self) -> Option<u64> {
+        self.faults.iter().map(|f| f.at_ms).max()
+    }
+
+    /// Parses a fault file; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, FaultError> {
+        toml::from_str(text).map_err(|e| toml_error(text, origin, &e))
+    }
+
+    /// The TOML form (`[[faults]]` tables).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a fault schedule always serializes")
+    }
+}
+
+/// Turns a TOML error into one line with the file, line and column.
+pub fn toml_error(text: &str, origin: &str, err: &toml::de::Error) -> FaultError {
+    let (line, column) = err
+        .span()
+        .map(|span| line_column(text, span.start))
+        .unwrap_or((1, 1));
+    FaultError::Toml {
+        origin: origin.to_string(),
+        line,
+        column,
+        message: err.message().trim().replace('\n', " "),
+    }
+}
+
+/// One-based line and column of byte `offset` in `text`.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nodes(n: u32) -> Vec<NodeId> {
+        (1..=n).map(NodeId).collect()
+    }
+
+    #[test]
+    fn reads_a_readable_schedule() {
+        let text = r#"
+[[faults]]
+at_ms = 1000
+op = "partition"
+groups = [["n1", "n2"], ["n3"]]
+
+[[faults]]
+at_ms = 2000
+op = "power-fail"
+nodes = ["n1", "n3"]
+torn_write = true
+
+[[faults]]
+at_ms = 3000
+op = "heal"
+"#;
+        let s = FaultSchedule::from_toml(text, "f.toml").unwrap();
+        assert_eq!(s.faults.len(), 3);
+        assert_eq!(
+            s.faults[0].op,
+            FaultOp::Partition {
+                groups: vec![vec![NodeId(1), NodeId(2)], vec![NodeId(3)]]
+            }
+        );
+        s.validate(&nodes(3)).unwrap();
+        assert_eq!(FaultSchedule::from_toml(&s.to_toml(), "x").unwrap(), s);
+    }
+
+    #[test]
+    fn syntax_errors_give_line_and_column() {
+        let err =
+            FaultSchedule::from_toml("[[faults]]\nat_ms = 10\nop = \n", "f.toml").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("f.toml:3:"), "{text}");
+        assert!(!text.contains('\n'));
+    }
+
+    #[test]
+    fn unknown_ops_and_fields_are_rejected() {
+        let err = FaultSchedule::from_toml("[[faults]]\nat_ms = 1\nop = \"explode\"\n", "f")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("explode"), "{err}");
+        let err = FaultSchedule::from_toml(
+            "[[faults]]\nat_ms = 1\nop = \"kill\"\nnode = \"n1\"\ncolour = 3\n",
+            "f",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn negative_durations_do_not_parse() {
+        let err = FaultSchedule::from_toml(
+            "[[faults]]\nat_ms = 1\nop = \"disk-stall\"\nnode = \"n1\"\nduration_ms = -5\n",
+            "f",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("-5") || err.contains("u64"), "{err}");
+    }
+
+    #[test]
+    fn validation_names_the_problem() {
+        let check = |op: FaultOp| {
+            FaultSchedule::new(vec![TimedFault { at_ms: 5, op }])
+                .validate(&nodes(3))
+                .unwrap_err()
+                .to_string()
+        };
+        let msg = check(FaultOp::Kill { node: NodeId(9) });
+        assert!(
+            msg.contains("unknown node n9") && msg.contains("n1, n2, n3"),
+            "{msg}"
+        );
+        let msg = check(FaultOp::Partition {
+            groups: vec![vec![NodeId(1), NodeId(2)], vec![NodeId(2), NodeId(3)]],
+        });
+        assert!(msg.contains("n2 appears in more than one"), "{msg}");
+        let msg = check(FaultOp::Partition {
+            groups: vec![vec![NodeId(1)], vec![NodeId(2)]],
+        });
+        assert!(msg.contains("n3 is in no partition group"), "{msg}");
+        let msg = check(FaultOp::DiskStall {
+            node: NodeId(1),
+            duration_ms: 0,
+        });
+        assert!(msg.contains("duration_ms must be more than zero"), "{msg}");
+        let msg = check(FaultOp::Loss { probability: 1.5 });
+        assert!(msg.contains("1.5"), "{msg}");
+        assert!(msg.starts_with("fault 1 (loss at 5 ms)"), "{msg}");
+    }
+}

@@ -1,0 +1,123 @@
+//! Typed identifiers shared by every crate.
+//!
+//! Ids are small `Copy` newtypes so that a node, a message and a trace event can never be
+//! confused for one another (raft-rs and stateright do the same). `NodeId` prints and parses
+//! as `n1`, `n2`, ... because that is how fault files and traces name nodes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A simulated node (server or client). Numbered from 1; written `n1`, `n2`, ...
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// Zero-based position of this node in the world's node table.
+    pub fn index(self) -> usize {
+        (self.0 as usize)
+            .checked_sub(1)
+            .expect("NodeId is numbered from 1")
+    }
+
+    /// The id of the node at zero-based position `index`.
+    pub fn from_index(index: usize) -> Self {
+        NodeId(u32::try_from(index + 1).expect("node index fits in u32"))
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+/// Why a string is not a node id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a node name (expected n1, n2, ...)")]
+pub struct ParseNodeIdError(pub String);
+
+impl FromStr for NodeId {
+    type Err = ParseNodeIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.strip_prefix('n')
+            .and_then(|digits| digits.parse::<u32>().ok())
+            .filter(|&n| n >= 1)
+            .map(NodeId)
+            .ok_or_else(|| ParseNodeIdError(s.to_string()))
+    }
+}
+
+impl Serialize for NodeId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One message sent through the simulated network; unique within a run.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(transparent)]
+pub struct MessageId(pub u64);
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "m{}", self.0)
+    }
+}
+
+/// One trace event; ids are dense and increase in the order events were recorded.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(transparent)]
+pub struct EventId(pub u64);
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "e{}", self.0)
+    }
+}
+
+/// One client operation in the history; unique within a run.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(transparent)]
+pub struct OpId(pub u64);
+
+impl fmt::Display for OpId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "op{}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ids_round_trip_through_text() {
+        for n in [1, 2, 17, 4000] {
+            let id = NodeId(n);
+            assert_eq!(id.to_string().parse::<NodeId>(), Ok(id));
+        }
+    }
+
+    #[test]
+    fn bad_node_names_are_rejected() {
+        for bad in ["", "n", "n0", "x1", "n-1", "1", "n1x"] {
+            assert!(bad.parse::<NodeId>().is_err(), "{bad} parsed");
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! What an actor sees: its node's context.
+//!
+//! A [`NodeCtx`] is handed to a node's actor each time the node starts (first start and
+//! every restart). Everything the actor does to the outside world goes through it, so that
+//! sim-core can record it and apply faults: sending and receiving messages, sleeping, its
+//! disk, its local clock, its rng, and client history entries.
+//!
+//! Clocks: [`NodeCtx::local_now_us`] is the node's wall clock (virtual time plus the skew a
+//! `clock-skew` fault sets). Sleeps and timeouts run on virtual time, as monotonic timers do
+//! in a real OS, so skew changes what a node believes the time is, not how long it waits.
+
+use std::future::Future;
+use std::task::Poll;
+use std::time::Duration;
+
+use rand_chacha::ChaCha8Rng;
+
+use crate::history::OpOutcome;
+use crate::ids::{MessageId, NodeId, OpId};
+use crate::time::{self, SimTime};
+use crate::trace::EventKind;
+use crate::world::{Envelope, Message, World};
+
+/// A node's view of the world during one incarnation.
+pub struct NodeCtx<M> {
+    world: World<M>,
+    id: NodeId,
+    incarnation: u32,
+    rng: ChaCha8Rng,
+}
+
+impl<M> std::fmt::Debug for NodeCtx<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeCtx")
+            .field("id", &self.id)
+            .field("incarnation", &self.incarnation)
+            .finish()
+    }
+}
+
+impl<M: Message> NodeCtx<M> {
+    pub(crate) fn new(world: World<M>, id: NodeId, incarnation: u32, rng: ChaCha8Rng) -> Self {
+        NodeCtx {
+            world,
+            id,
+            incarnation,
+            rng,
+        }
+    }
+
+    /// This node.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// 1 on first start, one more per restart.
+    pub fn incarnation(&self) -> u32 {
+        self.incarnation
+    }
+
+    /// Every node in the world (this one included).
+    pub fn nodes(&self) -> &[NodeId] {
+        self.world.nodes()
+    }
+
+    /// Every node but this one.
+    pub fn peers(&self) -> Vec<NodeId> {
+        self.nodes()
+            .iter()
+            .copied()
+            .filter(|n| *n != self.id)
+            .collect()
+    }
+
+    /// This incarnation's rng (seeded from the run's seed, the node and the incarnation).
+    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+        &mut self.rng
+    }
+
+    /// Current virtual time (for traces and measurements; protocol logic that reasons about
+    /// wall-clock time should use [`NodeCtx::local_now_us`]).
+    pub fn now(&self) -> SimTime {
+        time::now()
+    }
+
+    /// This node's wall clock: virtual time plus its skew, microseconds.
+    pub fn local_now_us(&self) -> i64 {
+        self.world.local_now_us(self.id)
+    }
+
+    /// Sends a message; never blocks. The trace records its fate.
+    pub fn send(&self, to: NodeId, msg: M) -> MessageId {
+        self.world.send(self.id, to, msg)
+    }
+
+    /// The next message in this node's mailbox. Only one task per node should receive.
+    pub async fn recv(&self) -> Envelope<M> {
+        std::future::poll_fn(|cx| self.world.poll_recv(self.id, self.incarnation, cx)).await
+    }
+
+    /// The next message, or `None` once virtual time reaches `deadline`.
+    pub async fn recv_until(&self, deadline: SimTime) -> Option<Envelope<M>> {
+        let mut timer = time::precise_sleep(deadline);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(env) = self.world.poll_recv(self.id, self.incarnation, cx) {
+                return Poll::Ready(Some(env));
+            }
+            timer.as_mut().poll(cx).map(|()| None)
+        })
+        .await
+    }
+
+    /// Waits for `d` of virtual time.
+    pub async fn sleep(&self, d: Duration) {
+        time::sleep(d).await
+    }
+
+    /// Waits until virtual time `t`.
+    pub async fn sleep_until(&self, t: SimTime) {
+        time::sleep_until(t).await
+    }
+
+    /// Runs `future` as another task of this node; it ends when the node dies.
+    pub fn spawn<F: Future<Output = ()> + 'static>(&self, future: F) {
+        drop(madsim::task::spawn_local(future));
+    }
+
+    /// Records a labelled note on this node.
+    pub fn note(&self, label: &str, detail: impl Into<String>) {
+        self.world.note(Some(self.id), label, detail);
+    }
+
+    /// Records an event on this node.
+    pub fn record(&self, kind: EventKind) {
+        self.world.record(Some(self.id), kind);
+    }
+
+    /// This node's disk.
+    pub fn disk(&self) -> DiskHandle<'_, M> {
+        DiskHandle { ctx: self }
+    }
+
+    /// Records that this node, as a client, invokes an operation.
+    pub fn invoke(
+        &self,
+        f: &str,
+        key: Option<String>,
+        value: serde_json::Value,
+        detail: String,
+    ) -> OpId {
+        self.world.invoke(self.id, f, key, value, detail)
+    }
+
+    /// Records how a client operation of this node ended.
+    pub fn complete(&self, op: OpId, outcome: OpOutcome, value: serde_json::Value, detail: String) {
+        self.world.complete(op, outcome, value, detail)
+    }
+}
+
+/// A node's disk: writes land in the page cache; [`DiskHandle::fsync`] makes them durable.
+#[derive(Debug)]
+pub struct DiskHandle<'a, M> {
+    ctx: &'a NodeCtx<M>,
+}
+
+impl<M: Message> DiskHandle<'_, M> {
+    fn write_with(&self, path: &str, bytes: u64, op: impl FnOnce(&mut crate::disk::Disk)) {
+        let mut st = self.ctx.world.lock();
+        op(&mut st.slot(self.ctx.id).disk);
+        st.record(
+            Some(self.ctx.id),
+            EventKind::DiskWrite {
+                file: path.to_string(),
+                bytes,
+            },
+        );
+    }
+
+    /// Appends bytes to a file (creating it).
+    pub fn append(&self, path: &str, bytes: &[u8]) {
+        self.write_with(path, bytes.len() as u64, |d| d.append(path, bytes));
+    }
+
+    /// Replaces a file's contents atomically (as write-to-temp then rename).
+    pub fn write_file(&self, path: &str, bytes: &[u8]) {
+        self.write_with(path, bytes.len() as u64, |d| d.write_file(path, bytes));
+    }
+
+    /// Cuts a file to `len` bytes.
+    pub fn truncate(&self, path: &str, len: usize) {
+        self.write_with(path, 0, |d| d.truncate(path, len));
+    }
+
+    /// The file's contents as this node sees them (page cache), if it exists.
+    pub fn read(&self, path: &str) -> Option<Vec<u8>> {
+        self.ctx
+            .world
+            .lock()
+            .slot(self.ctx.id)
+            .disk
+            .read(path)
+            .map(<[u8]>::to_vec)
+    }
+
+    /// Names of the files that exist.
+    pub fn list(&self) -> Vec<String> {
+        self.ctx.world.lock().slot(self.ctx.id).disk.list()
+    }
+
+    /// Makes everything written to `path` before this call durable. Takes a sampled
+    /// latency; while a `disk-stall` is in force it completes no earlier than the stall's end.
+    pub async fn fsync(&self, path: &str) {
+        let id = self.ctx.id;
+        let (sync_point, fsync, mut done_at) = {
+            let mut st = self.ctx.world.lock();
+            let sync_point = st.slot(id).disk.sync_point();
+            let fsync = st.next_fsync;
+            st.next_fsync += 1;
+            let latency_us = World::sample_fsync_us(&mut st);
+            st.record(
+                Some(id),
+                EventKind::FsyncStart {
+                    file: path.to_string(),
+                    fsync,
+                },
+            );
+            (
+                sync_point,
+                fsync,
+                time::now().after(Duration::from_micros(latency_us)),
+            )
+        };
+        loop {
+            time::sleep_until(done_at).await;
+            let stall_until = self.ctx.world.lock().slot(id).stall_until;
+            if stall_until > time::now() {
+                done_at = stall_until;
+            } else {
+                break;
+            }
+        }
+        let mut st = self.ctx.world.lock();
+        let synced_bytes = st.slot(id).disk.complete_fsync(path, sync_point);
+        st.record(
+            Some(id),
+            EventKind::FsyncEnd {
+                file: path.to_string(),
+                fsync,
+                synced_bytes,
+            },
+        );
+    }
+}

@@ -1,0 +1,361 @@
+//! The trace: every observable thing that happened in a run, in order.
+//!
+//! A trace is the run's ground truth. Checkers judge it, reports draw it, and its hash is
+//! how determinism is tested: the canonical bytes are the JSON Lines rendering (one event a
+//! line, fields in declaration order, no maps with unstable order), hashed with BLAKE3.
+
+use std::io::{self, BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::fault::FaultOp;
+use crate::history::OpOutcome;
+use crate::ids::{EventId, MessageId, NodeId, OpId};
+use crate::time::SimTime;
+
+/// One recorded event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TraceEvent {
+    /// Dense, increasing id; evidence in verdicts points at these.
+    pub id: EventId,
+    /// Virtual time at which it happened.
+    pub t_us: SimTime,
+    /// The node it happened on, if any (faults and run markers have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<NodeId>,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// Why the network did not deliver a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DropReason {
+    /// The link from sender to receiver was cut (partition or one-way cut) when it was sent.
+    Partitioned,
+    /// The link was cut while the message was in flight.
+    PartitionedInFlight,
+    /// Random loss (the loss probability in force when it was sent).
+    Lost,
+    /// The receiver was down (killed or powered off) when the message arrived.
+    ReceiverDown,
+    /// The run ended while the message was still in flight.
+    RunEnded,
+}
+
+impl DropReason {
+    /// The kebab-case name used in traces and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Partitioned => "partitioned",
+            DropReason::PartitionedInFlight => "partitioned-in-flight",
+            DropReason::Lost => "lost",
+            DropReason::ReceiverDown => "receiver-down",
+            DropReason::RunEnded => "run-ended",
+        }
+    }
+}
+
+/// Why a node stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CrashCause {
+    /// A `kill` fault: the process died; unsynced writes are lost.
+    Kill,
+    /// A `power-fail` fault: the machine lost power; unsynced writes are lost or torn.
+    PowerFail,
+    /// A `restart` of a running node: it is killed first, then started again.
+    Restart,
+}
+
+/// What happened. Serialized with a `type` tag, flattened into the event's line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum EventKind {
+    /// The run began.
+    RunStart {
+        /// The run's seed.
+        seed: u64,
+        /// Every node in the world.
+        nodes: Vec<NodeId>,
+    },
+    /// A node's init ran (first start or restart); it starts from its disk.
+    NodeStart {
+        /// 1 for the first start, then one more for each restart.
+        incarnation: u32,
+    },
+    /// A node stopped: every task ended, volatile state is gone.
+    NodeCrash {
+        /// Kill, power failure or restart.
+        cause: CrashCause,
+        /// Unsynced bytes the disk lost.
+        lost_bytes: u64,
+        /// Unsynced bytes that survived a torn write (power failure only).
+        torn_bytes_kept: u64,
+    },
+    /// A node stopped making progress (its tasks are not polled).
+    NodePause,
+    /// A paused node goes on.
+    NodeResume,
+    /// A message left its sender.
+    Send {
+        /// The message.
+        msg: MessageId,
+        /// Its receiver.
+        to: NodeId,
+        /// Its kind, from [`crate::Message::kind`].
+        kind: String,
+        /// Its key fields, from [`crate::Message::detail`].
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        detail: String,
+    },
+    /// A message reached its receiver's mailbox.
+    Deliver {
+        /// The message.
+        msg: MessageId,
+        /// Its sender.
+        from: NodeId,
+    },
+    /// A message was dropped.
+    Drop {
+        /// The message.
+        msg: MessageId,
+        /// Its sender.
+        from: NodeId,
+        /// Its intended receiver.
+        to: NodeId,
+        /// Why.
+        reason: DropReason,
+    },
+    /// A fault was applied (from the schedule or by the scenario).
+    Fault {
+        /// The operation.
+        fault: FaultOp,
+    },
+    /// A write reached the node's page cache (not yet durable).
+    DiskWrite {
+        /// The file.
+        file: String,
+        /// Bytes written.
+        bytes: u64,
+    },
+    /// An fsync began.
+    FsyncStart {
+        /// The file.
+        file: String,
+        /// Numbers this fsync within the run (pairs start with end).
+        fsync: u64,
+    },
+    /// An fsync completed: what was written before it began is now durable.
+    FsyncEnd {
+        /// The file.
+        file: String,
+        /// The fsync's number, as in its start event.
+        fsync: u64,
+        /// Bytes that became durable.
+        synced_bytes: u64,
+    },
+    /// A client invoked an operation (also in the history).
+    ClientInvoke {
+        /// The operation.
+        op: OpId,
+        /// Its function (`put`, `read`, `cas`, ...).
+        f: String,
+        /// Key fields, for reading the trace.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        detail: String,
+    },
+    /// A client operation completed, failed, or became indeterminate.
+    ClientComplete {
+        /// The operation.
+        op: OpId,
+        /// How it ended.
+        outcome: OpOutcome,
+        /// Key fields, for reading the trace.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        detail: String,
+    },
+    /// Something an actor wants on the record (a label and free-form detail).
+    Note {
+        /// A short label, such as `recovered`.
+        label: String,
+        /// Free-form detail.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        detail: String,
+    },
+    /// The run ended.
+    RunEnd,
+}
+
+/// A short, stable fingerprint of a trace's canonical bytes (first 64 bits of BLAKE3, hex).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TraceHash(pub String);
+
+impl std::fmt::Display for TraceHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A recorded run, in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Trace {
+    /// The events, ordered by id (and so by time).
+    pub events: Vec<TraceEvent>,
+}
+
+/// A trace file that cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceReadError {
+    /// The file could not be read.
+    #[error("cannot read trace: {0}")]
+    Io(#[from] io::Error),
+    /// A line is not a trace event.
+    #[error("trace line {line}: {message}")]
+    Parse {
+        /// One-based line number.
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl Trace {
+    /// Writes the canonical JSON Lines form.
+    pub fn write_jsonl<W: Write>(&self, mut out: W) -> io::Result<()> {
+        for event in &self.events {
+            serde_json::to_writer(&mut out, event)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    }
+
+    /// The canonical JSON Lines form as bytes.
+    pub fn to_jsonl(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        self.write_jsonl(&mut bytes)
+            .expect("writing to a Vec cannot fail");
+        bytes
+    }
+
+    /// Reads a trace written by [`Trace::write_jsonl`].
+    pub fn read_jsonl<R: BufRead>(input: R) -> Result<Self, TraceReadError> {
+        let mut events = Vec::new();
+        for (index, line) in input.lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let event = serde_json::from_str(&line).map_err(|e| TraceReadError::Parse {
+                line: index + 1,
+                message: e.to_string(),
+            })?;
+            events.push(event);
+        }
+        Ok(Trace { events })
+    }
+
+    /// The hash of the canonical bytes; equal traces have equal hashes.
+    pub fn hash(&self) -> TraceHash {
+        let mut hasher = blake3::Hasher::new();
+        self.write_jsonl(&mut hasher).expect("hashing cannot fail");
+        hash_hex(hasher.finalize())
+    }
+
+    /// Events of one node, in order.
+    pub fn of_node(&self, node: NodeId) -> impl Iterator<Item = &TraceEvent> {
+        self.events.iter().filter(move |e| e.node == Some(node))
+    }
+
+    /// The time of the last event (the end of the run).
+    pub fn end_time(&self) -> SimTime {
+        self.events.last().map_or(SimTime::ZERO, |e| e.t_us)
+    }
+}
+
+/// The hash of a JSON Lines file's bytes, comparable with [`Trace::hash`].
+pub fn hash_jsonl_bytes(bytes: &[u8]) -> TraceHash {
+    hash_hex(blake3::hash(bytes))
+}
+
+fn hash_hex(hash: blake3::Hash) -> TraceHash {
+    TraceHash(hash.to_hex()[..16].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Trace {
+        Trace {
+            events: vec![
+                TraceEvent {
+                    id: EventId(0),
+                    t_us: SimTime(0),
+                    node: None,
+                    kind: EventKind::RunStart {
+                        seed: 7,
+                        nodes: vec![NodeId(1), NodeId(2)],
+                    },
+                },
+                TraceEvent {
+                    id: EventId(1),
+                    t_us: SimTime(1500),
+                    node: Some(NodeId(1)),
+                    kind: EventKind::Send {
+                        msg: MessageId(0),
+                        to: NodeId(2),
+                        kind: "ping".into(),
+                        detail: "seq=1".into(),
+                    },
+                },
+                TraceEvent {
+                    id: EventId(2),
+                    t_us: SimTime(2500),
+                    node: Some(NodeId(2)),
+                    kind: EventKind::Drop {
+                        msg: MessageId(0),
+                        from: NodeId(1),
+                        to: NodeId(2),
+                        reason: DropReason::PartitionedInFlight,
+                    },
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn jsonl_round_trips_and_hash_matches_file_bytes() {
+        let trace = sample();
+        let bytes = trace.to_jsonl();
+        let back = Trace::read_jsonl(&bytes[..]).unwrap();
+        assert_eq!(back, trace);
+        assert_eq!(hash_jsonl_bytes(&bytes), trace.hash());
+    }
+
+    #[test]
+    fn lines_are_flat_and_readable() {
+        let text = String::from_utf8(sample().to_jsonl()).unwrap();
+        let second = text.lines().nth(1).unwrap();
+        assert_eq!(
+            second,
+            r#"{"id":1,"t_us":1500,"node":"n1","type":"send","msg":0,"to":"n2","kind":"ping","detail":"seq=1"}"#
+        );
+    }
+
+    #[test]
+    fn a_changed_event_changes_the_hash() {
+        let a = sample();
+        let mut b = sample();
+        b.events[1].t_us = SimTime(1501);
+        assert_ne!(a.hash(), b.hash());
+    }
+
+    #[test]
+    fn malformed_lines_name_their_line() {
+        let err = Trace::read_jsonl(&b"{\"id\":0}\n"[..]).unwrap_err();
+        assert!(err.to_string().starts_with("trace line 1:"), "{err}");
+    }
+}

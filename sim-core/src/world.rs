@@ -1,0 +1,676 @@
+//! The shared state of a running simulation and the supervisor's handle to it.
+//!
+//! All state lives behind one mutex in a [`World`]. madsim runs every task on one thread,
+//! so the lock is never contended; it exists because madsim's node init closures must be
+//! `Send + Sync`. Two rules keep it safe: the lock is never held across an `.await`, and
+//! it is released before calling into madsim's node control (`kill`, `restart`, `pause`),
+//! which may run a node's init or drop its tasks synchronously.
+//!
+//! Messages travel through a single delivery task (the pump) on madsim's supervisor node:
+//! `send` files each message under its arrival time, and the pump hands it to the
+//! receiver's mailbox at that time, or drops it if the link was cut in flight or the
+//! receiver is down. One task and an ordered map cost less than a timer task per message.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::disk::{CrashLoss, Disk, DiskConfig};
+use crate::fault::FaultOp;
+use crate::history::{EntryType, History, HistoryEntry, OpOutcome};
+use crate::ids::{EventId, MessageId, NodeId, OpId};
+use crate::network::{NetConfig, Network};
+use crate::rng::derive_rng;
+use crate::time::{self, SimTime};
+use crate::trace::{CrashCause, DropReason, EventKind, TraceEvent};
+
+/// A message that actors exchange. One enum per simulation usually implements it.
+pub trait Message: Send + 'static {
+    /// A short, stable name of the message's kind for traces and diagrams (`ping`,
+    /// `append-entries`).
+    fn kind(&self) -> &'static str;
+
+    /// The key fields, for traces and diagrams (`term=3 index=7`). Empty by default.
+    fn detail(&self) -> String {
+        String::new()
+    }
+}
+
+/// A message with its routing facts, as the receiver gets it.
+#[derive(Debug)]
+pub struct Envelope<M> {
+    /// The message's id (matches its send, deliver and drop events).
+    pub id: MessageId,
+    /// Its sender.
+    pub from: NodeId,
+    /// Its receiver.
+    pub to: NodeId,
+    /// When it was sent.
+    pub sent_at: SimTime,
+    /// The message.
+    pub msg: M,
+}
+
+/// Whether a node is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeStatus {
+    /// Running.
+    Up,
+    /// Alive but not making progress.
+    Paused,
+    /// Killed, powered off, or its actor returned; restart brings it back.
+    Down,
+}
+
+pub(crate) struct Slot<M> {
+    madsim_id: Option<madsim::task::NodeId>,
+    pub(crate) status: NodeStatus,
+    pub(crate) incarnation: u32,
+    mailbox: VecDeque<Envelope<M>>,
+    recv_waker: Option<Waker>,
+    pub(crate) disk: Disk,
+    pub(crate) skew_us: i64,
+    pub(crate) stall_until: SimTime,
+}
+
+pub(crate) struct State<M> {
+    seed: u64,
+    trace: Vec<TraceEvent>,
+    history: History,
+    pub(crate) slots: Vec<Slot<M>>,
+    net: Network,
+    in_flight: BTreeMap<(SimTime, MessageId), Envelope<M>>,
+    pump_waker: Option<Waker>,
+    pump_kicked: bool,
+    next_msg: u64,
+    next_op: u64,
+    pub(crate) next_fsync: u64,
+    pub(crate) disk_config: DiskConfig,
+    pub(crate) disk_rng: ChaCha8Rng,
+    messages_delivered: u64,
+}
+
+impl<M> State<M> {
+    pub(crate) fn record(&mut self, node: Option<NodeId>, kind: EventKind) -> EventId {
+        let id = EventId(self.trace.len() as u64);
+        self.trace.push(TraceEvent {
+            id,
+            t_us: time::now(),
+            node,
+            kind,
+        });
+        id
+    }
+
+    pub(crate) fn slot(&mut self, node: NodeId) -> &mut Slot<M> {
+        &mut self.slots[node.index()]
+    }
+
+    /// Moves every message due by `now` out of flight: into a mailbox, or dropped.
+    fn deliver_due(&mut self, now: SimTime) {
+        while let Some(entry) = self.in_flight.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let env = entry.remove();
+            let (from, to, msg) = (env.from, env.to, env.id);
+            let reason = if self.slot(to).status == NodeStatus::Down {
+                Some(DropReason::ReceiverDown)
+            } else if !self.net.is_up(from, to) {
+                Some(DropReason::PartitionedInFlight)
+            } else {
+                None
+            };
+            match reason {
+                Some(reason) => {
+                    self.record(
+                        Some(to),
+                        EventKind::Drop {
+                            msg,
+                            from,
+                            to,
+                            reason,
+                        },
+                    );
+                }
+                None => {
+                    self.record(Some(to), EventKind::Deliver { msg, from });
+                    self.messages_delivered += 1;
+                    let slot = self.slot(to);
+                    slot.mailbox.push_back(env);
+                    if let Some(waker) = slot.recv_waker.take() {
+                        waker.wake();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops a node's bookkeeping; returns its madsim id if it was not already down.
+    fn stop(
+        &mut self,
+        node: NodeId,
+        cause: CrashCause,
+        torn: bool,
+    ) -> Option<madsim::task::NodeId> {
+        let mut rng = std::mem::replace(&mut self.disk_rng, derive_rng(0, ""));
+        let slot = self.slot(node);
+        if slot.status == NodeStatus::Down {
+            self.disk_rng = rng;
+            return None;
+        }
+        slot.status = NodeStatus::Down;
+        slot.mailbox.clear();
+        slot.recv_waker = None;
+        let loss: CrashLoss = if torn {
+            slot.disk.power_fail_torn(&mut rng)
+        } else {
+            slot.disk.crash()
+        };
+        let madsim_id = slot.madsim_id;
+        self.disk_rng = rng;
+        self.record(
+            Some(node),
+            EventKind::NodeCrash {
+                cause,
+                lost_bytes: loss.lost_bytes,
+                torn_bytes_kept: loss.torn_bytes_kept,
+            },
+        );
+        madsim_id
+    }
+}
+
+/// The supervisor's handle to a running simulation: faults, node control, inspection.
+///
+/// Cloning is cheap; every clone refers to the same world.
+pub struct World<M> {
+    state: Arc<Mutex<State<M>>>,
+    nodes: Arc<[NodeId]>,
+}
+
+impl<M> Clone for World<M> {
+    fn clone(&self) -> Self {
+        World {
+            state: self.state.clone(),
+            nodes: self.nodes.clone(),
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for World<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World").field("nodes", &self.nodes).finish()
+    }
+}
+
+impl<M: Message> World<M> {
+    pub(crate) fn new(seed: u64, nodes: Vec<NodeId>, net: NetConfig, disk: DiskConfig) -> Self {
+        let slots = nodes
+            .iter()
+            .map(|_| Slot {
+                madsim_id: None,
+                status: NodeStatus::Down,
+                incarnation: 0,
+                mailbox: VecDeque::new(),
+                recv_waker: None,
+                disk: Disk::default(),
+                skew_us: 0,
+                stall_until: SimTime::ZERO,
+            })
+            .collect();
+        let state = State {
+            seed,
+            trace: Vec::new(),
+            history: History::default(),
+            slots,
+            net: Network::new(net, nodes.clone(), derive_rng(seed, "network")),
+            in_flight: BTreeMap::new(),
+            pump_waker: None,
+            pump_kicked: false,
+            next_msg: 0,
+            next_op: 0,
+            next_fsync: 0,
+            disk_config: disk,
+            disk_rng: derive_rng(seed, "disk"),
+            messages_delivered: 0,
+        };
+        World {
+            state: Arc::new(Mutex::new(state)),
+            nodes: nodes.into(),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State<M>> {
+        self.state
+            .lock()
+            .expect("the world lock is never held across a panic")
+    }
+
+    pub(crate) fn set_madsim_id(&self, node: NodeId, id: madsim::task::NodeId) {
+        self.lock().slot(node).madsim_id = Some(id);
+    }
+
+    /// The run's seed.
+    pub fn seed(&self) -> u64 {
+        self.lock().seed
+    }
+
+    /// Every node, in order.
+    pub fn nodes(&self) -> &[NodeId] {
+        &self.nodes
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> SimTime {
+        time::now()
+    }
+
+    /// Waits for `d` of virtual time.
+    pub async fn sleep(&self, d: std::time::Duration) {
+        time::sleep(d).await
+    }
+
+    /// Waits until virtual time `t`.
+    pub async fn sleep_until(&self, t: SimTime) {
+        time::sleep_until(t).await
+    }
+
+    /// A node's status.
+    pub fn status(&self, node: NodeId) -> NodeStatus {
+        self.lock().slot(node).status
+    }
+
+    /// A node's incarnation: 1 after its first start, one more per restart.
+    pub fn incarnation(&self, node: NodeId) -> u32 {
+        self.lock().slot(node).incarnation
+    }
+
+    /// A copy of a node's disk, for inspection.
+    pub fn disk(&self, node: NodeId) -> Disk {
+        self.lock().slot(node).disk.clone()
+    }
+
+    /// A node's local clock reading: virtual time plus its skew, microseconds (may be
+    /// negative early in a run with a negative skew).
+    pub fn local_now_us(&self, node: NodeId) -> i64 {
+        let skew = self.lock().slot(node).skew_us;
+        time::now().as_us() as i64 + skew
+    }
+
+    /// Messages delivered so far.
+    pub fn messages_delivered(&self) -> u64 {
+        self.lock().messages_delivered
+    }
+
+    /// Records an event (for scenario drivers; actors use their context).
+    pub fn record(&self, node: Option<NodeId>, kind: EventKind) -> EventId {
+        self.lock().record(node, kind)
+    }
+
+    /// Records a labelled note.
+    pub fn note(&self, node: Option<NodeId>, label: &str, detail: impl Into<String>) -> EventId {
+        self.record(
+            node,
+            EventKind::Note {
+                label: label.to_string(),
+                detail: detail.into(),
+            },
+        )
+    }
+
+    /// Applies a fault now and records it.
+    ///
+    /// # Panics
+    ///
+    /// If the op names a node this world does not have (schedules are validated before the
+    /// run starts; scenario drivers must pass valid nodes).
+    pub fn apply(&self, op: &FaultOp) {
+        if let Err(e) = op.validate(&self.nodes) {
+            panic!("scenario applied an invalid fault: {e}");
+        }
+        self.lock()
+            .record(None, EventKind::Fault { fault: op.clone() });
+        match op {
+            FaultOp::Partition { .. }
+            | FaultOp::Isolate { .. }
+            | FaultOp::CutLink { .. }
+            | FaultOp::RestoreLink { .. }
+            | FaultOp::Heal
+            | FaultOp::Latency { .. }
+            | FaultOp::LinkLatency { .. }
+            | FaultOp::Loss { .. } => self.lock().net.apply(op),
+            FaultOp::Kill { node } => self.kill_as(*node, CrashCause::Kill, false),
+            FaultOp::Restart { node } => self.restart_node(*node),
+            FaultOp::Pause { node } => self.pause_node(*node),
+            FaultOp::Resume { node } => self.resume_node(*node),
+            FaultOp::PowerFail { nodes, torn_write } => {
+                for node in nodes {
+                    self.kill_as(*node, CrashCause::PowerFail, *torn_write);
+                }
+            }
+            FaultOp::DiskStall { node, duration_ms } => {
+                let until = time::now().after(std::time::Duration::from_millis(*duration_ms));
+                let mut st = self.lock();
+                let slot = st.slot(*node);
+                slot.stall_until = slot.stall_until.max(until);
+            }
+            FaultOp::ClockSkew { node, skew_ms } => {
+                self.lock().slot(*node).skew_us = skew_ms.saturating_mul(1000);
+            }
+            FaultOp::HealAll => {
+                self.lock().net.apply(op);
+                for &node in self.nodes.iter() {
+                    {
+                        let mut st = self.lock();
+                        let slot = st.slot(node);
+                        slot.skew_us = 0;
+                        slot.stall_until = SimTime::ZERO;
+                    }
+                    match self.status(node) {
+                        NodeStatus::Paused => self.resume_node(node),
+                        NodeStatus::Down => self.restart_node(node),
+                        NodeStatus::Up => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn kill_as(&self, node: NodeId, cause: CrashCause, torn: bool) {
+        let madsim_id = self.lock().stop(node, cause, torn);
+        if let Some(id) = madsim_id {
+            madsim::runtime::Handle::current().kill(id);
+        }
+    }
+
+    fn restart_node(&self, node: NodeId) {
+        self.kill_as(node, CrashCause::Restart, false);
+        let id = self
+            .lock()
+            .slot(node)
+            .madsim_id
+            .expect("nodes are built before faults apply");
+        // Runs the node's init, which starts a new incarnation (see `start_incarnation`).
+        madsim::runtime::Handle::current().restart(id);
+    }
+
+    fn pause_node(&self, node: NodeId) {
+        let id = {
+            let mut st = self.lock();
+            if st.slot(node).status != NodeStatus::Up {
+                return;
+            }
+            st.slot(node).status = NodeStatus::Paused;
+            st.record(Some(node), EventKind::NodePause);
+            st.slot(node).madsim_id
+        };
+        if let Some(id) = id {
+            madsim::runtime::Handle::current().pause(id);
+        }
+    }
+
+    fn resume_node(&self, node: NodeId) {
+        let id = {
+            let mut st = self.lock();
+            if st.slot(node).status != NodeStatus::Paused {
+                return;
+            }
+            st.slot(node).status = NodeStatus::Up;
+            st.record(Some(node), EventKind::NodeResume);
+            st.slot(node).madsim_id
+        };
+        if let Some(id) = id {
+            madsim::runtime::Handle::current().resume(id);
+        }
+    }
+
+    /// Begins a node's next incarnation; called from its madsim init.
+    pub(crate) fn start_incarnation(&self, node: NodeId) -> (u32, ChaCha8Rng) {
+        let mut st = self.lock();
+        let seed = st.seed;
+        let slot = st.slot(node);
+        slot.incarnation += 1;
+        slot.status = NodeStatus::Up;
+        slot.mailbox.clear();
+        slot.recv_waker = None;
+        let incarnation = slot.incarnation;
+        st.record(Some(node), EventKind::NodeStart { incarnation });
+        (
+            incarnation,
+            derive_rng(seed, &format!("node/{node}/{incarnation}")),
+        )
+    }
+
+    /// Marks a node down because its actor returned.
+    pub(crate) fn actor_exited(&self, node: NodeId, incarnation: u32) {
+        let mut st = self.lock();
+        let slot = st.slot(node);
+        if slot.incarnation == incarnation && slot.status != NodeStatus::Down {
+            slot.status = NodeStatus::Down;
+            slot.mailbox.clear();
+            st.record(
+                Some(node),
+                EventKind::Note {
+                    label: "exited".into(),
+                    detail: "the node's actor returned".into(),
+                },
+            );
+        }
+    }
+
+    /// Sends `msg` from `from` to `to`; the network decides its fate.
+    pub(crate) fn send(&self, from: NodeId, to: NodeId, msg: M) -> MessageId {
+        let mut st = self.lock();
+        let id = MessageId(st.next_msg);
+        st.next_msg += 1;
+        let now = time::now();
+        st.record(
+            Some(from),
+            EventKind::Send {
+                msg: id,
+                to,
+                kind: msg.kind().to_string(),
+                detail: msg.detail(),
+            },
+        );
+        match st.net.route(from, to) {
+            Err(reason) => {
+                st.record(
+                    Some(from),
+                    EventKind::Drop {
+                        msg: id,
+                        from,
+                        to,
+                        reason,
+                    },
+                );
+            }
+            Ok(latency) => {
+                let key = (now.after(latency), id);
+                let earliest = st.in_flight.first_key_value().is_none_or(|(k, _)| key < *k);
+                st.in_flight.insert(
+                    key,
+                    Envelope {
+                        id,
+                        from,
+                        to,
+                        sent_at: now,
+                        msg,
+                    },
+                );
+                if earliest {
+                    st.pump_kicked = true;
+                    if let Some(waker) = st.pump_waker.take() {
+                        waker.wake();
+                    }
+                }
+            }
+        }
+        id
+    }
+
+    /// Takes the next message from a node's mailbox, or registers to be woken.
+    pub(crate) fn poll_recv(
+        &self,
+        node: NodeId,
+        incarnation: u32,
+        cx: &mut Context<'_>,
+    ) -> Poll<Envelope<M>> {
+        let mut st = self.lock();
+        let slot = st.slot(node);
+        if slot.incarnation != incarnation {
+            // A task of an earlier incarnation; madsim ends it at its next poll.
+            return Poll::Pending;
+        }
+        match slot.mailbox.pop_front() {
+            Some(env) => Poll::Ready(env),
+            None => {
+                slot.recv_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Records a client invocation in the history and the trace.
+    pub fn invoke(
+        &self,
+        client: NodeId,
+        f: &str,
+        key: Option<String>,
+        value: serde_json::Value,
+        detail: String,
+    ) -> OpId {
+        let mut st = self.lock();
+        let op = OpId(st.next_op);
+        st.next_op += 1;
+        st.history.entries.push(HistoryEntry {
+            op,
+            client,
+            entry_type: EntryType::Invoke,
+            t_us: time::now(),
+            f: f.to_string(),
+            key,
+            value,
+        });
+        st.record(
+            Some(client),
+            EventKind::ClientInvoke {
+                op,
+                f: f.to_string(),
+                detail,
+            },
+        );
+        op
+    }
+
+    /// Records the completion of a client operation.
+    ///
+    /// # Panics
+    ///
+    /// If `op` was never invoked.
+    pub fn complete(&self, op: OpId, outcome: OpOutcome, value: serde_json::Value, detail: String) {
+        let mut st = self.lock();
+        let invoke = st
+            .history
+            .entries
+            .iter()
+            .find(|e| e.op == op && e.entry_type == EntryType::Invoke)
+            .cloned()
+            .expect("completing an operation that was never invoked");
+        st.history.entries.push(HistoryEntry {
+            entry_type: outcome.into(),
+            t_us: time::now(),
+            value,
+            ..invoke
+        });
+        st.record(
+            Some(invoke.client),
+            EventKind::ClientComplete {
+                op,
+                outcome,
+                detail,
+            },
+        );
+    }
+
+    /// Ends the run: messages still in flight are recorded as dropped, then `run-end`.
+    pub(crate) fn finish(&self) {
+        let mut st = self.lock();
+        let in_flight = std::mem::take(&mut st.in_flight);
+        for (_, env) in in_flight {
+            st.record(
+                Some(env.to),
+                EventKind::Drop {
+                    msg: env.id,
+                    from: env.from,
+                    to: env.to,
+                    reason: DropReason::RunEnded,
+                },
+            );
+        }
+        st.record(None, EventKind::RunEnd);
+    }
+
+    /// Takes the trace and history out at the end of the run.
+    pub(crate) fn take_records(&self) -> (Vec<TraceEvent>, History) {
+        let mut st = self.lock();
+        (
+            std::mem::take(&mut st.trace),
+            std::mem::take(&mut st.history),
+        )
+    }
+
+    /// Samples an fsync latency.
+    pub(crate) fn sample_fsync_us(st: &mut State<M>) -> u64 {
+        let cfg = st.disk_config;
+        st.disk_rng
+            .gen_range(cfg.fsync_min_us..=cfg.fsync_max_us.max(cfg.fsync_min_us))
+    }
+}
+
+/// The delivery task: hands each in-flight message over at its arrival time.
+pub(crate) async fn pump<M: Message>(world: World<M>) {
+    loop {
+        let next = {
+            let mut st = world.lock();
+            st.deliver_due(time::now());
+            st.in_flight.first_key_value().map(|(k, _)| k.0)
+        };
+        PumpWait {
+            world: &world,
+            sleep: next.map(time::precise_sleep),
+        }
+        .await;
+    }
+}
+
+/// Waits until the earliest arrival time, or until `send` files an earlier one.
+struct PumpWait<'a, M> {
+    world: &'a World<M>,
+    sleep: Option<Pin<Box<madsim::time::Sleep>>>,
+}
+
+impl<M: Message> Future for PumpWait<'_, M> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        {
+            let mut st = self.world.lock();
+            if st.pump_kicked {
+                st.pump_kicked = false;
+                return Poll::Ready(());
+            }
+            st.pump_waker = Some(cx.waker().clone());
+        }
+        match self.sleep.as_mut() {
+            Some(sleep) => sleep.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
