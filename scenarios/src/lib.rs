@@ -1,1 +1,20 @@
+//! The ksim scenario catalog and the `ksim` command line.
+//!
+//! A scenario is a named, seeded, replayable run: a typed config, a fault schedule (drawn
+//! from the seed unless given), a simulation, and the checks that judge it. Its whole input
+//! fits in one `scenario.toml` ([`ScenarioFile`]), so any run can be replayed exactly.
+//! `../shared/SCENARIOS.md` is the catalog this crate grows into.
 
+// pub mod bench;
+pub mod catalog;
+pub mod cli;
+pub mod output;
+pub mod parallel;
+pub mod ping_mesh;
+pub mod runner;
+pub mod scenario;
+pub mod spec;
+
+pub use catalog::{find, scenarios};
+pub use scenario::{Scenario, ScenarioError, ScenarioRun};
+pub use spec::ScenarioFile;

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 /// fsync latency of every disk in a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct DiskConfig {
     /// Fastest fsync, microseconds.
     pub fsync_min_us: u64,

@@ -373,9 +373,18 @@ impl FaultSchedule {
         self.faults.iter().map(|f| f.at_ms).max()
     }
 
-    /// Parses a fault file; `origin` names it in errors.
+    /// Parses a fault file; `origin` names it in errors, which give line and column.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, FaultError> {
-        toml::from_str(text).map_err(|e| toml_error(text, origin, &e))
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            #[serde(default)]
+            faults: Vec<toml::Spanned<toml::Table>>,
+        }
+        let raw: Raw = toml::from_str(text).map_err(|e| toml_error(text, origin, &e))?;
+        Ok(FaultSchedule {
+            faults: parse_fault_entries(text, origin, raw.faults)?,
+        })
     }
 
     /// The TOML form (`[[faults]]` tables).
@@ -396,6 +405,70 @@ pub fn toml_error(text: &str, origin: &str, err: &toml::de::Error) -> FaultError
         column,
         message: err.message().trim().replace('\n', " "),
     }
+}
+
+/// Reads `[[faults]]` tables that were parsed with their spans.
+///
+/// Each entry is checked on its own so that an error names the entry and, where the
+/// message lets us find it, the line of the offending key (serde loses spans inside
+/// internally tagged enums, so the key is looked up in the entry's text).
+pub fn parse_fault_entries(
+    text: &str,
+    origin: &str,
+    entries: Vec<toml::Spanned<toml::Table>>,
+) -> Result<Vec<TimedFault>, FaultError> {
+    let mut faults = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.into_iter().enumerate() {
+        let span = entry.span();
+        let table = entry.into_inner();
+        match TimedFault::deserialize(toml::Value::Table(table.clone())) {
+            Ok(fault) => faults.push(fault),
+            Err(e) => {
+                let message = e.message().trim().replace('\n', " ");
+                let offset = offending_key(&message, &table)
+                    .and_then(|key| find_key(text, span.clone(), &key))
+                    .unwrap_or(span.start);
+                let (line, column) = line_column(text, offset);
+                return Err(FaultError::Toml {
+                    origin: origin.to_string(),
+                    line,
+                    column,
+                    message: format!("fault {}: {message}", i + 1),
+                });
+            }
+        }
+    }
+    Ok(faults)
+}
+
+/// The key an error message is about: named in it, or whose value it quotes.
+fn offending_key(message: &str, table: &toml::Table) -> Option<String> {
+    if let Some(rest) = message.split("unknown field `").nth(1) {
+        return rest.split('`').next().map(str::to_string);
+    }
+    table.iter().find_map(|(key, value)| {
+        let quoted = match value {
+            toml::Value::String(s) => format!("`{s}`"),
+            other => format!("`{other}`"),
+        };
+        message.contains(&quoted).then(|| key.clone())
+    })
+}
+
+/// Byte offset of the line assigning `key` inside `span` of `text`.
+fn find_key(text: &str, span: std::ops::Range<usize>, key: &str) -> Option<usize> {
+    let body = text.get(span.clone())?;
+    let mut offset = span.start;
+    for line in body.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key) {
+            if rest.trim_start().starts_with('=') {
+                return Some(offset + (line.len() - trimmed.len()));
+            }
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// One-based line and column of byte `offset` in `text`.
@@ -465,7 +538,10 @@ op = "heal"
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("colour"), "{err}");
+        assert!(
+            err.starts_with("f:5:1: fault 1:") && err.contains("colour"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -476,7 +552,10 @@ op = "heal"
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("-5") || err.contains("u64"), "{err}");
+        assert!(
+            err.starts_with("f:5:1: fault 1:") && err.contains("-5"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -41,7 +41,7 @@ impl LatencyRange {
 
 /// The network's defaults for a run; `heal-all` returns to these.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct NetConfig {
     /// One-way latency of every link.
     pub latency: LatencyRange,

@@ -1,0 +1,24 @@
+//! The catalog: every scenario `ksim` knows, by name.
+
+use crate::ping_mesh::PingMesh;
+use crate::scenario::{Scenario, ScenarioError};
+
+/// Every scenario, in the order `ksim list` prints them.
+pub fn scenarios() -> Vec<&'static dyn Scenario> {
+    vec![&PingMesh]
+}
+
+/// The scenario called `name`.
+///
+/// # Errors
+///
+/// [`ScenarioError::Unknown`], listing the known names.
+pub fn find(name: &str) -> Result<&'static dyn Scenario, ScenarioError> {
+    scenarios()
+        .into_iter()
+        .find(|s| s.name() == name)
+        .ok_or_else(|| ScenarioError::Unknown {
+            name: name.to_string(),
+            known: scenarios().iter().map(|s| s.name().to_string()).collect(),
+        })
+}

@@ -1,0 +1,364 @@
+//! The `ksim` command line, as a library function so tests can drive it in-process.
+//!
+//! Exit codes (`DESIGN.md`): 0 every check passed; 2 bad input or usage; 3 safety
+//! violation; 4 liveness violation; 5 undecided; 1 a replay or determinism mismatch (a bug
+//! in ksim itself); anything else a crash.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+use sim_core::check::{EXIT_PASS, EXIT_USAGE};
+use sim_core::{FaultSchedule, Outcome, TraceHash};
+
+// BENCH use crate::bench::{self, BenchConfig};
+use crate::catalog::scenarios;
+use crate::output::{self, VerdictFile};
+use crate::runner::{execute, prepare, Prepared};
+use crate::scenario::{ScenarioError, ScenarioRun};
+use crate::spec::ScenarioFile;
+
+/// Exit code when a replay or a determinism check finds a different trace.
+pub const EXIT_NONDETERMINISM: i32 = 1;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ksim",
+    version,
+    about = "A deterministic simulator of the Kubernetes control plane",
+    after_help = "Exit codes: 0 pass, 2 usage or bad input, 3 safety violation, 4 liveness violation, 5 undecided, 1 nondeterminism."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the scenarios.
+    List,
+    /// Run a scenario with a seed and write its run folder.
+    Run {
+        /// Scenario name (see `ksim list`).
+        scenario: String,
+        /// The seed (any u64).
+        #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+        seed: u64,
+        /// Run folder [default: out/<scenario>/seed-<seed>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// A fault schedule (TOML `[[faults]]` tables) to use instead of drawing one from the seed.
+        #[arg(long)]
+        faults: Option<PathBuf>,
+        /// The scenario's config (a TOML table; missing keys take defaults).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Rerun a run folder (or a scenario.toml) and say whether the trace is identical.
+    Replay {
+        /// A run folder, or a scenario.toml.
+        path: PathBuf,
+        /// Write the rerun's folder here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run every seed twice and name any seed whose two traces differ.
+    Determinism {
+        /// Scenario name.
+        scenario: String,
+        /// How many seeds.
+        #[arg(long, default_value_t = 20)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        first_seed: u64,
+        /// Worker threads (each run has its own runtime, so results do not depend on this).
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+    },
+    /// Measure sim-core's network against bare madsim, and simulation speed.
+    Bench {
+        /// A short run (seconds, for smoke tests); numbers are noisier.
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+/// A failure that ends the command.
+enum Failure {
+    /// The user's to fix: exit 2.
+    Usage(String),
+}
+
+impl From<ScenarioError> for Failure {
+    fn from(e: ScenarioError) -> Self {
+        Failure::Usage(e.to_string())
+    }
+}
+
+impl From<output::OutputError> for Failure {
+    fn from(e: output::OutputError) -> Self {
+        Failure::Usage(e.to_string())
+    }
+}
+
+/// Runs `ksim` with `args` (the first is the program name); returns the exit code.
+pub fn main_with<I, S>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> i32
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = write!(out, "{}", e.render());
+                return EXIT_PASS;
+            }
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("error: bad arguments");
+            let _ = writeln!(err, "{first}");
+            return EXIT_USAGE;
+        }
+    };
+    let result = match cli.command {
+        Command::List => list(out),
+        Command::Run {
+            scenario,
+            seed,
+            out: dir,
+            faults,
+            config,
+        } => run(out, &scenario, seed, dir, faults, config),
+        Command::Replay { path, out: dir } => replay(out, &path, dir),
+        Command::Determinism {
+            scenario,
+            seeds,
+            first_seed,
+            jobs,
+        } => determinism(out, &scenario, first_seed, seeds, jobs),
+        Command::Bench { quick } => {
+            let _ = quick; // BENCH
+            Ok(EXIT_PASS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure::Usage(message)) => {
+            let _ = writeln!(err, "error: {message}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn list(out: &mut dyn Write) -> Result<i32, Failure> {
+    for s in scenarios() {
+        let _ = writeln!(out, "{:<24} {}", s.name(), s.summary());
+    }
+    Ok(EXIT_PASS)
+}
+
+fn read_text(path: &Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))
+}
+
+fn run(
+    out: &mut dyn Write,
+    scenario: &str,
+    seed: u64,
+    dir: Option<PathBuf>,
+    faults: Option<PathBuf>,
+    config: Option<PathBuf>,
+) -> Result<i32, Failure> {
+    crate::catalog::find(scenario)?;
+    let faults = match faults {
+        Some(path) => {
+            let origin = path.display().to_string();
+            let schedule = FaultSchedule::from_toml(&read_text(&path)?, &origin)
+                .map_err(ScenarioError::from_fault_toml)?;
+            Some(schedule.faults)
+        }
+        None => None,
+    };
+    let config = match config {
+        Some(path) => {
+            let text = read_text(&path)?;
+            toml::from_str::<toml::Table>(&text)
+                .map_err(|e| ScenarioError::from_toml(&text, &path.display().to_string(), &e))?
+        }
+        None => toml::Table::new(),
+    };
+    let file = ScenarioFile {
+        scenario: scenario.to_string(),
+        seed,
+        config,
+        faults,
+    };
+    let prepared = prepare(&file)?;
+    let dir = dir.unwrap_or_else(|| output::default_dir(scenario, seed));
+    output::ensure_writable(&dir)?;
+    let run = execute_reporting_crashes(&prepared)?;
+    let names = output::write_run(&dir, &prepared, &run)?;
+    print_run(out, &prepared, &run);
+    let _ = writeln!(out, "wrote {}/ ({})", dir.display(), names.join(", "));
+    let _ = writeln!(out, "replay: ksim replay {}", dir.display());
+    Ok(run.verdict.status().exit_code())
+}
+
+/// Runs, and if ksim itself panics, says which seed to replay before the panic goes on.
+fn execute_reporting_crashes(prepared: &Prepared) -> Result<ScenarioRun, Failure> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute(prepared))) {
+        Ok(result) => Ok(result?),
+        Err(panic) => {
+            eprintln!(
+                "ksim crashed running {} with seed {}; rerun it with: ksim run {} --seed {}",
+                prepared.file.scenario,
+                prepared.file.seed,
+                prepared.file.scenario,
+                prepared.file.seed
+            );
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
+
+fn print_run(out: &mut dyn Write, prepared: &Prepared, run: &ScenarioRun) {
+    let status = run.verdict.status();
+    let _ = writeln!(
+        out,
+        "{} seed={}: {} (exit {})",
+        prepared.file.scenario,
+        prepared.file.seed,
+        format!("{status:?}").to_uppercase(),
+        status.exit_code()
+    );
+    for check in &run.verdict.checks {
+        let (word, detail) = match &check.outcome {
+            Outcome::Pass => ("pass", String::new()),
+            Outcome::Violation { message, .. } => ("VIOLATION", format!("  {message}")),
+            Outcome::Unknown { reason } => ("unknown", format!("  {reason}")),
+        };
+        let kind = format!("{:?}", check.kind).to_lowercase();
+        let _ = writeln!(out, "  {:<28} {:<10} {word}{detail}", check.name, kind);
+    }
+    let _ = writeln!(
+        out,
+        "trace: {} events, hash {}",
+        run.trace.events.len(),
+        run.trace.hash()
+    );
+}
+
+fn replay(out: &mut dyn Write, path: &Path, dir: Option<PathBuf>) -> Result<i32, Failure> {
+    let (file_path, folder) = if path.is_dir() {
+        (path.join("scenario.toml"), Some(path.to_path_buf()))
+    } else {
+        (path.to_path_buf(), path.parent().map(Path::to_path_buf))
+    };
+    let text = read_text(&file_path)?;
+    let file = ScenarioFile::from_toml(&text, &file_path.display().to_string())?;
+    let prepared = prepare(&file)?;
+    if let Some(dir) = &dir {
+        output::ensure_writable(dir)?;
+    }
+    let expected = folder.as_deref().and_then(expected_hash);
+    let run = execute_reporting_crashes(&prepared)?;
+    print_run(out, &prepared, &run);
+    if let Some(dir) = &dir {
+        let names = output::write_run(dir, &prepared, &run)?;
+        let _ = writeln!(out, "wrote {}/ ({})", dir.display(), names.join(", "));
+    }
+    let got = run.trace.hash();
+    match expected {
+        Some(want) if want == got => {
+            let _ = writeln!(out, "replay: identical trace (hash {got})");
+            Ok(run.verdict.status().exit_code())
+        }
+        Some(want) => {
+            let _ = writeln!(
+                out,
+                "replay: TRACE DIFFERS: the run folder has hash {want}, this run gave {got}"
+            );
+            Ok(EXIT_NONDETERMINISM)
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "replay: no recorded trace beside {} to compare with",
+                file_path.display()
+            );
+            Ok(run.verdict.status().exit_code())
+        }
+    }
+}
+
+/// The recorded trace hash of a run folder: from `verdict.json`, else from `trace.jsonl`.
+fn expected_hash(folder: &Path) -> Option<TraceHash> {
+    if let Ok(text) = std::fs::read_to_string(folder.join("verdict.json")) {
+        if let Ok(verdict) = serde_json::from_str::<VerdictFile>(&text) {
+            return Some(verdict.trace_hash);
+        }
+    }
+    std::fs::read(folder.join("trace.jsonl"))
+        .ok()
+        .map(|bytes| sim_core::trace::hash_jsonl_bytes(&bytes))
+}
+
+fn determinism(
+    out: &mut dyn Write,
+    scenario: &str,
+    first_seed: u64,
+    seeds: u64,
+    jobs: usize,
+) -> Result<i32, Failure> {
+    crate::catalog::find(scenario)?;
+    if seeds == 0 {
+        return Err(Failure::Usage("--seeds must be at least 1".into()));
+    }
+    let Some(last) = first_seed.checked_add(seeds - 1) else {
+        return Err(Failure::Usage(
+            "--first-seed + --seeds overflows u64".into(),
+        ));
+    };
+    let list: Vec<u64> = (first_seed..=last).collect();
+    // Validate the input once, before spending time.
+    prepare(&ScenarioFile {
+        scenario: scenario.to_string(),
+        seed: first_seed,
+        config: toml::Table::new(),
+        faults: None,
+    })?;
+    let results = crate::parallel::map(&list, jobs.max(1), |&seed| {
+        let file = ScenarioFile {
+            scenario: scenario.to_string(),
+            seed,
+            config: toml::Table::new(),
+            faults: None,
+        };
+        let prepared = prepare(&file).expect("validated above");
+        let a = execute(&prepared).expect("validated above").trace.hash();
+        let b = execute(&prepared).expect("validated above").trace.hash();
+        (seed, a, b)
+    });
+    let differing: Vec<&(u64, TraceHash, TraceHash)> =
+        results.iter().filter(|(_, a, b)| a != b).collect();
+    let distinct: std::collections::BTreeSet<&TraceHash> =
+        results.iter().map(|(_, a, _)| a).collect();
+    let _ = writeln!(
+        out,
+        "determinism {scenario}: seeds {first_seed}..={last}, each run twice: {} identical, {} differ; {} distinct traces",
+        results.len() - differing.len(),
+        differing.len(),
+        distinct.len()
+    );
+    for (seed, a, b) in &differing {
+        let _ = writeln!(out, "  seed {seed} differs: {a} then {b}");
+    }
+    Ok(if differing.is_empty() {
+        EXIT_PASS
+    } else {
+        EXIT_NONDETERMINISM
+    })
+}

@@ -1,0 +1,110 @@
+//! The run folder: `scenario.toml`, `trace.jsonl`, `history.json`, `verdict.json`, and the
+//! scenario's measured data files.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sim_core::{CheckResult, Status, TraceHash};
+
+use crate::runner::Prepared;
+use crate::scenario::ScenarioRun;
+
+/// `verdict.json`: the judgement and the facts needed to compare a replay.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerdictFile {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// Overall status.
+    pub status: Status,
+    /// The exit code `ksim run` returned.
+    pub exit_code: i32,
+    /// Hash of `trace.jsonl`.
+    pub trace_hash: TraceHash,
+    /// Number of trace events.
+    pub events: usize,
+    /// Every check's result.
+    pub checks: Vec<CheckResult>,
+}
+
+impl VerdictFile {
+    /// The verdict file of a run.
+    pub fn of(prepared: &Prepared, run: &ScenarioRun) -> Self {
+        let status = run.verdict.status();
+        VerdictFile {
+            scenario: prepared.file.scenario.clone(),
+            seed: prepared.file.seed,
+            status,
+            exit_code: status.exit_code(),
+            trace_hash: run.trace.hash(),
+            events: run.trace.events.len(),
+            checks: run.verdict.checks.clone(),
+        }
+    }
+}
+
+/// A folder that cannot be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write to {}: {source}", path.display())]
+pub struct OutputError {
+    /// The folder or file.
+    pub path: PathBuf,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+/// Creates `dir` if needed and proves it writable, before a run spends time.
+///
+/// # Errors
+///
+/// If it cannot be created or written.
+pub fn ensure_writable(dir: &Path) -> Result<(), OutputError> {
+    let fail = |source| OutputError {
+        path: dir.to_path_buf(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(".ksim-write-probe");
+    fs::write(&probe, b"").map_err(fail)?;
+    fs::remove_file(&probe).map_err(fail)
+}
+
+/// Writes the run folder; returns the file names written.
+///
+/// # Errors
+///
+/// If a file cannot be written.
+pub fn write_run(
+    dir: &Path,
+    prepared: &Prepared,
+    run: &ScenarioRun,
+) -> Result<Vec<String>, OutputError> {
+    ensure_writable(dir)?;
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        ("scenario.toml".into(), prepared.file.to_toml().into_bytes()),
+        ("trace.jsonl".into(), run.trace.to_jsonl()),
+        (
+            "history.json".into(),
+            serde_json::to_vec_pretty(&run.history).expect("histories serialize"),
+        ),
+        (
+            "verdict.json".into(),
+            serde_json::to_vec_pretty(&VerdictFile::of(prepared, run)).expect("verdicts serialize"),
+        ),
+    ];
+    files.extend(run.data.iter().cloned());
+    let mut names = Vec::new();
+    for (name, bytes) in files {
+        let path = dir.join(&name);
+        fs::write(&path, bytes).map_err(|source| OutputError { path, source })?;
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// The default run folder: `out/<scenario>/seed-<seed>`.
+pub fn default_dir(scenario: &str, seed: u64) -> PathBuf {
+    Path::new("out").join(scenario).join(format!("seed-{seed}"))
+}

@@ -1,0 +1,146 @@
+//! What a scenario is, and what running one gives.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sim_core::{FaultError, FaultSchedule, History, NodeId, SimError, Trace, Verdict};
+
+/// A scenario that cannot run as asked. Every variant is the user's to fix (exit code 2).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScenarioError {
+    /// No scenario has this name.
+    #[error("unknown scenario `{name}` (known: {})", known.join(", "))]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The names that exist.
+        known: Vec<String>,
+    },
+    /// A TOML file does not parse or does not fit its schema.
+    #[error("{origin}:{line}:{column}: {message}")]
+    Toml {
+        /// The file.
+        origin: String,
+        /// One-based line.
+        line: usize,
+        /// One-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The scenario's config is invalid.
+    #[error("config: {0}")]
+    Config(String),
+    /// The fault schedule does not fit the scenario's nodes.
+    #[error("faults: {0}")]
+    Faults(#[from] FaultError),
+}
+
+impl ScenarioError {
+    /// A TOML error with its line and column.
+    pub fn from_toml(text: &str, origin: &str, err: &toml::de::Error) -> Self {
+        Self::from_fault_toml(sim_core::fault::toml_error(text, origin, err))
+    }
+
+    /// A fault-file error, keeping a TOML location as such.
+    pub fn from_fault_toml(err: FaultError) -> Self {
+        match err {
+            FaultError::Toml {
+                origin,
+                line,
+                column,
+                message,
+            } => ScenarioError::Toml {
+                origin,
+                line,
+                column,
+                message,
+            },
+            other => ScenarioError::Faults(other),
+        }
+    }
+}
+
+impl From<SimError> for ScenarioError {
+    fn from(e: SimError) -> Self {
+        match e {
+            SimError::Fault(f) => ScenarioError::Faults(f),
+            SimError::NodeCount(_) => ScenarioError::Config(e.to_string()),
+        }
+    }
+}
+
+/// What a scenario run produced.
+#[derive(Debug)]
+pub struct ScenarioRun {
+    /// The nodes of the world.
+    pub nodes: Vec<NodeId>,
+    /// Everything that happened.
+    pub trace: Trace,
+    /// The client operations.
+    pub history: History,
+    /// The checks' judgement.
+    pub verdict: Verdict,
+    /// Measured data for the run folder: file name and contents (CSV or JSON).
+    pub data: Vec<(String, Vec<u8>)>,
+}
+
+/// A named, seeded, replayable run.
+pub trait Scenario: Sync {
+    /// Its name (`ping-mesh`, `election`, ...).
+    fn name(&self) -> &'static str;
+
+    /// One line on what it shows.
+    fn summary(&self) -> &'static str;
+
+    /// Its complete config with every default filled in, for `scenario.toml`.
+    ///
+    /// # Errors
+    ///
+    /// If `config` has unknown keys, wrong types or impossible values.
+    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError>;
+
+    /// The nodes a run with this config has (fault schedules are checked against them).
+    ///
+    /// # Errors
+    ///
+    /// As [`Scenario::resolve_config`].
+    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError>;
+
+    /// The fault schedule this seed draws when none is given.
+    ///
+    /// # Errors
+    ///
+    /// As [`Scenario::resolve_config`].
+    fn generate_faults(
+        &self,
+        seed: u64,
+        config: &toml::Table,
+    ) -> Result<FaultSchedule, ScenarioError>;
+
+    /// Runs it.
+    ///
+    /// # Errors
+    ///
+    /// If the config or schedule is invalid; nothing runs then.
+    fn run(
+        &self,
+        seed: u64,
+        config: &toml::Table,
+        faults: &FaultSchedule,
+    ) -> Result<ScenarioRun, ScenarioError>;
+}
+
+/// Reads a typed config from a table, defaults for missing keys, unknown keys refused.
+///
+/// # Errors
+///
+/// A [`ScenarioError::Config`] naming the bad key or value.
+pub fn parse_config<C: DeserializeOwned>(table: &toml::Table) -> Result<C, ScenarioError> {
+    C::deserialize(toml::Value::Table(table.clone()))
+        .map_err(|e| ScenarioError::Config(e.message().trim().replace('\n', " ")))
+}
+
+/// A typed config as a table.
+pub fn config_table<C: Serialize>(config: &C) -> toml::Table {
+    toml::Table::try_from(config).expect("configs serialize to tables")
+}
