@@ -82,6 +82,8 @@ pub(crate) struct State<M> {
     seed: u64,
     trace: Vec<TraceEvent>,
     history: History,
+    /// Position of each operation's invocation in the history.
+    invocations: BTreeMap<OpId, usize>,
     pub(crate) slots: Vec<Slot<M>>,
     net: Network,
     in_flight: BTreeMap<(SimTime, MessageId), Envelope<M>>,
@@ -158,22 +160,22 @@ impl<M> State<M> {
         cause: CrashCause,
         torn: bool,
     ) -> Option<madsim::task::NodeId> {
-        let mut rng = std::mem::replace(&mut self.disk_rng, derive_rng(0, ""));
-        let slot = self.slot(node);
+        let State {
+            slots, disk_rng, ..
+        } = self;
+        let slot = &mut slots[node.index()];
         if slot.status == NodeStatus::Down {
-            self.disk_rng = rng;
             return None;
         }
         slot.status = NodeStatus::Down;
         slot.mailbox.clear();
         slot.recv_waker = None;
         let loss: CrashLoss = if torn {
-            slot.disk.power_fail_torn(&mut rng)
+            slot.disk.power_fail_torn(disk_rng)
         } else {
             slot.disk.crash()
         };
         let madsim_id = slot.madsim_id;
-        self.disk_rng = rng;
         self.record(
             Some(node),
             EventKind::NodeCrash {
@@ -228,6 +230,7 @@ impl<M: Message> World<M> {
             seed,
             trace: Vec::new(),
             history: History::default(),
+            invocations: BTreeMap::new(),
             slots,
             net: Network::new(net, nodes.clone(), derive_rng(seed, "network")),
             in_flight: BTreeMap::new(),
@@ -549,6 +552,8 @@ impl<M: Message> World<M> {
         let mut st = self.lock();
         let op = OpId(st.next_op);
         st.next_op += 1;
+        let position = st.history.entries.len();
+        st.invocations.insert(op, position);
         st.history.entries.push(HistoryEntry {
             op,
             client,
@@ -576,13 +581,11 @@ impl<M: Message> World<M> {
     /// If `op` was never invoked.
     pub fn complete(&self, op: OpId, outcome: OpOutcome, value: serde_json::Value, detail: String) {
         let mut st = self.lock();
-        let invoke = st
-            .history
-            .entries
-            .iter()
-            .find(|e| e.op == op && e.entry_type == EntryType::Invoke)
-            .cloned()
+        let position = *st
+            .invocations
+            .get(&op)
             .expect("completing an operation that was never invoked");
+        let invoke = st.history.entries[position].clone();
         st.history.entries.push(HistoryEntry {
             entry_type: outcome.into(),
             t_us: time::now(),
