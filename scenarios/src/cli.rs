@@ -53,6 +53,9 @@ enum Command {
         /// The scenario's config (a TOML table; missing keys take defaults).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Switch on a planted bug (repeatable; see `ksim list`).
+        #[arg(long = "mutant", value_name = "NAME")]
+        mutants: Vec<String>,
     },
     /// Rerun a run folder (or a scenario.toml) and say whether the trace is identical.
     Replay {
@@ -130,7 +133,8 @@ where
             out: dir,
             faults,
             config,
-        } => run(out, &scenario, seed, dir, faults, config),
+            mutants,
+        } => run(out, &scenario, seed, dir, faults, config, mutants),
         Command::Replay { path, out: dir } => replay(out, &path, dir),
         Command::Determinism {
             scenario,
@@ -155,6 +159,9 @@ where
 fn list(out: &mut dyn Write) -> Result<i32, Failure> {
     for s in scenarios() {
         let _ = writeln!(out, "{:<24} {}", s.name(), s.summary());
+        if !s.mutants().is_empty() {
+            let _ = writeln!(out, "{:<24}   mutants: {}", "", s.mutants().join(", "));
+        }
     }
     Ok(EXIT_PASS)
 }
@@ -171,6 +178,7 @@ fn run(
     dir: Option<PathBuf>,
     faults: Option<PathBuf>,
     config: Option<PathBuf>,
+    mutants: Vec<String>,
 ) -> Result<i32, Failure> {
     crate::catalog::find(scenario)?;
     let faults = match faults {
@@ -194,6 +202,7 @@ fn run(
         scenario: scenario.to_string(),
         seed,
         config,
+        mutants,
         faults,
     };
     let prepared = prepare(&file)?;
@@ -226,9 +235,14 @@ fn execute_reporting_crashes(prepared: &Prepared) -> Result<ScenarioRun, Failure
 
 fn print_run(out: &mut dyn Write, prepared: &Prepared, run: &ScenarioRun) {
     let status = run.verdict.status();
+    let mutants = if prepared.file.mutants.is_empty() {
+        String::new()
+    } else {
+        format!(" mutants={}", prepared.file.mutants.join(","))
+    };
     let _ = writeln!(
         out,
-        "{} seed={}: {} (exit {})",
+        "{} seed={}{mutants}: {} (exit {})",
         prepared.file.scenario,
         prepared.file.seed,
         format!("{status:?}").to_uppercase(),
@@ -328,6 +342,7 @@ fn determinism(
         scenario: scenario.to_string(),
         seed: first_seed,
         config: toml::Table::new(),
+        mutants: Vec::new(),
         faults: None,
     })?;
     let results = crate::parallel::map(&list, jobs.max(1), |&seed| {
@@ -335,6 +350,7 @@ fn determinism(
             scenario: scenario.to_string(),
             seed,
             config: toml::Table::new(),
+            mutants: Vec::new(),
             faults: None,
         };
         let prepared = prepare(&file).expect("validated above");

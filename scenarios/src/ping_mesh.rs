@@ -14,7 +14,7 @@ use sim_core::{
     Verdict,
 };
 
-use crate::scenario::{config_table, parse_config, Scenario, ScenarioError, ScenarioRun};
+use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
 
 /// Most nodes a ping mesh may have (its traffic grows with the square of the count).
 pub const MAX_NODES: usize = 64;
@@ -129,20 +129,16 @@ impl Scenario for PingMesh {
         ))
     }
 
-    fn run(
-        &self,
-        seed: u64,
-        config: &toml::Table,
-        faults: &FaultSchedule,
-    ) -> Result<ScenarioRun, ScenarioError> {
-        let config = PingMeshConfig::parse(config)?;
+    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
+        let seed = input.seed;
+        let config = PingMeshConfig::parse(input.config)?;
         let ping = config.ping;
         let duration = Duration::from_millis(config.duration_ms);
         let out = Sim::new(seed)
             .nodes(config.nodes, move |ctx| ping_node(ctx, ping))
             .network(config.net)
             .disk(config.disk)
-            .faults(faults.clone())
+            .faults(input.faults.clone())
             .run(|world| async move { world.sleep(duration).await })?;
         let view = RunView {
             seed,

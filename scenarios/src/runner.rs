@@ -3,7 +3,7 @@
 use sim_core::FaultSchedule;
 
 use crate::catalog::find;
-use crate::scenario::{Scenario, ScenarioError, ScenarioRun};
+use crate::scenario::{RunInput, Scenario, ScenarioError, ScenarioRun};
 use crate::spec::ScenarioFile;
 
 /// A scenario file made concrete: full config, concrete fault schedule, both validated.
@@ -37,12 +37,22 @@ pub fn prepare(file: &ScenarioFile) -> Result<Prepared, ScenarioError> {
         None => scenario.generate_faults(file.seed, &config)?,
     };
     schedule.validate(&scenario.nodes(&config)?)?;
+    for name in &file.mutants {
+        if !scenario.mutants().contains(&name.as_str()) {
+            return Err(ScenarioError::UnknownMutant {
+                name: name.clone(),
+                scenario: scenario.name().to_string(),
+                known: scenario.mutants().iter().map(|m| m.to_string()).collect(),
+            });
+        }
+    }
     Ok(Prepared {
         scenario,
         file: ScenarioFile {
             scenario: file.scenario.clone(),
             seed: file.seed,
             config,
+            mutants: file.mutants.clone(),
             faults: Some(schedule.faults.clone()),
         },
         schedule,
@@ -55,9 +65,10 @@ pub fn prepare(file: &ScenarioFile) -> Result<Prepared, ScenarioError> {
 ///
 /// Only for invalid input, which [`prepare`] has already ruled out.
 pub fn execute(prepared: &Prepared) -> Result<ScenarioRun, ScenarioError> {
-    prepared.scenario.run(
-        prepared.file.seed,
-        &prepared.file.config,
-        &prepared.schedule,
-    )
+    prepared.scenario.run(&RunInput {
+        seed: prepared.file.seed,
+        config: &prepared.file.config,
+        faults: &prepared.schedule,
+        mutants: &prepared.file.mutants,
+    })
 }

@@ -30,6 +30,16 @@ pub enum ScenarioError {
     /// The scenario's config is invalid.
     #[error("config: {0}")]
     Config(String),
+    /// A planted bug the scenario does not have.
+    #[error("unknown mutant `{name}` for {scenario} (known: {})", if known.is_empty() { "none".to_string() } else { known.join(", ") })]
+    UnknownMutant {
+        /// The name asked for.
+        name: String,
+        /// The scenario.
+        scenario: String,
+        /// The planted bugs it can switch on.
+        known: Vec<String>,
+    },
     /// The fault schedule does not fit the scenario's nodes.
     #[error("faults: {0}")]
     Faults(#[from] FaultError),
@@ -84,6 +94,19 @@ pub struct ScenarioRun {
     pub data: Vec<(String, Vec<u8>)>,
 }
 
+/// What one run of a scenario gets.
+#[derive(Clone, Copy, Debug)]
+pub struct RunInput<'a> {
+    /// The seed.
+    pub seed: u64,
+    /// The complete config (as [`Scenario::resolve_config`] returned it).
+    pub config: &'a toml::Table,
+    /// The fault schedule, already checked against the nodes.
+    pub faults: &'a FaultSchedule,
+    /// Planted bugs to switch on, already checked against [`Scenario::mutants`].
+    pub mutants: &'a [String],
+}
+
 /// A named, seeded, replayable run.
 pub trait Scenario: Sync {
     /// Its name (`ping-mesh`, `election`, ...).
@@ -117,17 +140,17 @@ pub trait Scenario: Sync {
         config: &toml::Table,
     ) -> Result<FaultSchedule, ScenarioError>;
 
+    /// The planted bugs (`SCENARIOS.md`, "Planted bugs") this scenario can switch on.
+    fn mutants(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Runs it.
     ///
     /// # Errors
     ///
     /// If the config or schedule is invalid; nothing runs then.
-    fn run(
-        &self,
-        seed: u64,
-        config: &toml::Table,
-        faults: &FaultSchedule,
-    ) -> Result<ScenarioRun, ScenarioError>;
+    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError>;
 }
 
 /// Reads a typed config from a table, defaults for missing keys, unknown keys refused.

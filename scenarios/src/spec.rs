@@ -4,6 +4,8 @@
 //! scenario = "ping-mesh"
 //! seed = 42
 //!
+//! mutants = []          # planted bugs switched on, if any
+//!
 //! [config]
 //! nodes = 3
 //!
@@ -34,6 +36,9 @@ pub struct ScenarioFile {
     /// The scenario's config; missing keys take defaults.
     #[serde(default)]
     pub config: toml::Table,
+    /// Planted bugs switched on (`ksim run --mutant NAME`); none by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mutants: Vec<String>,
     /// The fault schedule. Absent: drawn from the seed. Present (even empty): used as is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<Vec<TimedFault>>,
@@ -51,6 +56,8 @@ impl ScenarioFile {
             #[serde(default)]
             config: toml::Table,
             #[serde(default)]
+            mutants: Vec<String>,
+            #[serde(default)]
             faults: Option<Vec<toml::Spanned<toml::Table>>>,
         }
         let raw: Raw =
@@ -66,6 +73,7 @@ impl ScenarioFile {
             scenario: raw.scenario,
             seed: raw.seed,
             config: raw.config,
+            mutants: raw.mutants,
             faults,
         })
     }

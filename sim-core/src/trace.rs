@@ -69,6 +69,38 @@ pub enum CrashCause {
     Restart,
 }
 
+/// A consensus node's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Follows a leader (or waits for one).
+    Follower,
+    /// Asking for pre-votes before starting an election.
+    PreCandidate,
+    /// Asking for votes in a new term.
+    Candidate,
+    /// Leads its term.
+    Leader,
+    /// A non-voting member catching up.
+    Learner,
+}
+
+/// A log entry as traces name it: position, term, and a short digest of its data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryRef {
+    /// Its index.
+    pub index: u64,
+    /// Its term.
+    pub term: u64,
+    /// Short digest of its data (see [`digest`]).
+    pub digest: String,
+}
+
+/// A short, stable digest of bytes for traces (first 8 hex digits of BLAKE3).
+pub fn digest(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex()[..8].to_string()
+}
+
 /// What happened. Serialized with a `type` tag, flattened into the event's line.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -175,6 +207,84 @@ pub enum EventKind {
         /// Key fields, for reading the trace.
         #[serde(default, skip_serializing_if = "String::is_empty")]
         detail: String,
+    },
+    /// A consensus node changed role or term.
+    Role {
+        /// Its new role.
+        role: Role,
+        /// Its current term.
+        term: u64,
+        /// The leader it knows of, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        leader: Option<NodeId>,
+    },
+    /// A node answered a vote (or pre-vote) request.
+    Vote {
+        /// The candidate.
+        candidate: NodeId,
+        /// The term of the request.
+        term: u64,
+        /// A pre-vote (does not change terms) or a real vote.
+        pre_vote: bool,
+        /// Whether it was granted.
+        granted: bool,
+        /// Why (for refusals: `stale-log`, `already-voted`, `lower-term`, `leader-lease`...).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
+    /// A node's hard state (term, vote, commit) became durable.
+    HardState {
+        /// Current term.
+        term: u64,
+        /// Vote in that term.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vote: Option<NodeId>,
+        /// Commit index.
+        commit: u64,
+    },
+    /// Entries became durable in a node's log (appended at their indexes, replacing any
+    /// suffix a `log-truncate` removed).
+    LogAppend {
+        /// The entries.
+        entries: Vec<EntryRef>,
+    },
+    /// A node removed its log entries from `from_index` on (a conflict with the leader).
+    LogTruncate {
+        /// First index removed.
+        from_index: u64,
+    },
+    /// A node's commit index advanced.
+    Commit {
+        /// The new commit index.
+        index: u64,
+        /// The term of the entry at that index.
+        term: u64,
+    },
+    /// A node applied a committed entry to its state machine.
+    Apply {
+        /// Its index.
+        index: u64,
+        /// Its term.
+        term: u64,
+        /// Short digest of its data.
+        digest: String,
+    },
+    /// A node took a snapshot (compacting its log) or installed one from the leader.
+    Snapshot {
+        /// Last index the snapshot covers.
+        index: u64,
+        /// Term of that entry.
+        term: u64,
+        /// Installed from the leader (`true`) or taken locally (`false`).
+        installed: bool,
+    },
+    /// A node's view of the cluster membership changed.
+    Membership {
+        /// Voting members.
+        voters: Vec<NodeId>,
+        /// Non-voting members.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        learners: Vec<NodeId>,
     },
     /// Something an actor wants on the record (a label and free-form detail).
     Note {

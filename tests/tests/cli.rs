@@ -311,3 +311,11 @@ fn missing_files_are_named() {
         "cannot read /nonexistent/run",
     );
 }
+
+#[test]
+fn an_unknown_mutant_is_refused() {
+    assert_usage_error(
+        &ksim(&["run", "ping-mesh", "--mutant", "no-such-bug"]),
+        "unknown mutant `no-such-bug` for ping-mesh",
+    );
+}
