@@ -170,8 +170,9 @@ impl FaultOp {
         }
     }
 
-    /// Checks the op against the world's nodes.
+    /// Checks the op against the world's nodes and the limits on its numbers.
     pub fn validate(&self, known: &[NodeId]) -> Result<(), FaultError> {
+        self.check_limits()?;
         for node in self.nodes() {
             if !known.contains(&node) {
                 return Err(FaultError::UnknownNode {
@@ -228,6 +229,32 @@ impl FaultOp {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// Largest time, duration or skew a fault may name, in its own unit (milliseconds or
+/// microseconds): about 35 years in milliseconds, and well inside TOML's signed integers
+/// and the microsecond clock.
+pub const MAX_FAULT_VALUE: u64 = 1 << 40;
+
+impl FaultOp {
+    fn check_limits(&self) -> Result<(), FaultError> {
+        let too_large = |field: &'static str, value: u64| {
+            if value > MAX_FAULT_VALUE {
+                Err(FaultError::TooLarge { field, value })
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            FaultOp::Latency { min_us, max_us } | FaultOp::LinkLatency { min_us, max_us, .. } => {
+                too_large("min_us", *min_us)?;
+                too_large("max_us", *max_us)
+            }
+            FaultOp::DiskStall { duration_ms, .. } => too_large("duration_ms", *duration_ms),
+            FaultOp::ClockSkew { skew_ms, .. } => too_large("skew_ms", skew_ms.unsigned_abs()),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -302,6 +329,14 @@ pub enum FaultError {
     /// A probability outside `[0, 1]`.
     #[error("probability {0} is not between 0 and 1")]
     Probability(f64),
+    /// A number beyond [`MAX_FAULT_VALUE`].
+    #[error("{field} = {value} is too large (at most {MAX_FAULT_VALUE})")]
+    TooLarge {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: u64,
+    },
     /// A duration of zero.
     #[error("{field} must be more than zero")]
     ZeroDuration {
@@ -351,12 +386,22 @@ impl FaultSchedule {
     /// Checks every op against the world's nodes.
     pub fn validate(&self, known: &[NodeId]) -> Result<(), FaultError> {
         for (i, fault) in self.faults.iter().enumerate() {
-            fault.op.validate(known).map_err(|e| FaultError::At {
-                index: i + 1,
-                op: fault.op.name(),
-                at_ms: fault.at_ms,
-                source: Box::new(e),
-            })?;
+            let at_ms = if fault.at_ms > MAX_FAULT_VALUE {
+                Err(FaultError::TooLarge {
+                    field: "at_ms",
+                    value: fault.at_ms,
+                })
+            } else {
+                Ok(())
+            };
+            at_ms
+                .and_then(|()| fault.op.validate(known))
+                .map_err(|e| FaultError::At {
+                    index: i + 1,
+                    op: fault.op.name(),
+                    at_ms: fault.at_ms,
+                    source: Box::new(e),
+                })?;
         }
         Ok(())
     }

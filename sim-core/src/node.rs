@@ -230,14 +230,32 @@ impl<M: Message> DiskHandle<'_, M> {
                 time::now().after(Duration::from_micros(latency_us)),
             )
         };
+        // Done when the sampled latency has passed and no stall is in force. A stall that
+        // changes (a new one, or `heal-all` clearing it) wakes the wait to look again.
+        let latency_done = done_at;
         loop {
-            time::sleep_until(done_at).await;
+            let epoch = self.ctx.world.lock().slot(id).stall_epoch;
+            let mut timer = time::precise_sleep(done_at);
+            std::future::poll_fn(|cx| {
+                let mut st = self.ctx.world.lock();
+                let slot = st.slot(id);
+                if slot.stall_epoch != epoch {
+                    return Poll::Ready(());
+                }
+                slot.stall_waiters.push(cx.waker().clone());
+                drop(st);
+                timer.as_mut().poll(cx)
+            })
+            .await;
+            let now = time::now();
             let stall_until = self.ctx.world.lock().slot(id).stall_until;
-            if stall_until > time::now() {
-                done_at = stall_until;
+            done_at = if stall_until > now {
+                stall_until
+            } else if now < latency_done {
+                latency_done
             } else {
                 break;
-            }
+            };
         }
         let mut st = self.ctx.world.lock();
         let synced_bytes = st.slot(id).disk.complete_fsync(path, sync_point);

@@ -67,6 +67,8 @@ pub enum CrashCause {
     PowerFail,
     /// A `restart` of a running node: it is killed first, then started again.
     Restart,
+    /// The node's actor returned: its process ended (unsynced writes are lost, as on a kill).
+    Exited,
 }
 
 /// A consensus node's role.

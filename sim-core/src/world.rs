@@ -76,6 +76,20 @@ pub(crate) struct Slot<M> {
     pub(crate) disk: Disk,
     pub(crate) skew_us: i64,
     pub(crate) stall_until: SimTime,
+    /// Bumped whenever `stall_until` changes, so waiting fsyncs look again.
+    pub(crate) stall_epoch: u64,
+    pub(crate) stall_waiters: Vec<Waker>,
+}
+
+impl<M> Slot<M> {
+    /// Sets the stall end and wakes every fsync waiting on the old one.
+    pub(crate) fn set_stall(&mut self, until: SimTime) {
+        self.stall_until = until;
+        self.stall_epoch += 1;
+        for waker in self.stall_waiters.drain(..) {
+            waker.wake();
+        }
+    }
 }
 
 pub(crate) struct State<M> {
@@ -95,11 +109,18 @@ pub(crate) struct State<M> {
     pub(crate) disk_config: DiskConfig,
     pub(crate) disk_rng: ChaCha8Rng,
     messages_delivered: u64,
+    /// Set when the run ends: madsim may still poll ready tasks in that instant, and
+    /// nothing they do may reach the record after `run-end`.
+    finished: bool,
 }
 
 impl<M> State<M> {
+    /// Records an event, unless the run has ended (then returns the id it would have had).
     pub(crate) fn record(&mut self, node: Option<NodeId>, kind: EventKind) -> EventId {
         let id = EventId(self.trace.len() as u64);
+        if self.finished {
+            return id;
+        }
         self.trace.push(TraceEvent {
             id,
             t_us: time::now(),
@@ -224,6 +245,8 @@ impl<M: Message> World<M> {
                 disk: Disk::default(),
                 skew_us: 0,
                 stall_until: SimTime::ZERO,
+                stall_epoch: 0,
+                stall_waiters: Vec::new(),
             })
             .collect();
         let state = State {
@@ -242,6 +265,7 @@ impl<M: Message> World<M> {
             disk_config: disk,
             disk_rng: derive_rng(seed, "disk"),
             messages_delivered: 0,
+            finished: false,
         };
         World {
             state: Arc::new(Mutex::new(state)),
@@ -303,7 +327,9 @@ impl<M: Message> World<M> {
     /// negative early in a run with a negative skew).
     pub fn local_now_us(&self, node: NodeId) -> i64 {
         let skew = self.lock().slot(node).skew_us;
-        time::now().as_us() as i64 + skew
+        i64::try_from(time::now().as_us())
+            .unwrap_or(i64::MAX)
+            .saturating_add(skew)
     }
 
     /// Messages delivered so far.
@@ -361,7 +387,8 @@ impl<M: Message> World<M> {
                 let until = time::now().after(std::time::Duration::from_millis(*duration_ms));
                 let mut st = self.lock();
                 let slot = st.slot(*node);
-                slot.stall_until = slot.stall_until.max(until);
+                let until = slot.stall_until.max(until);
+                slot.set_stall(until);
             }
             FaultOp::ClockSkew { node, skew_ms } => {
                 self.lock().slot(*node).skew_us = skew_ms.saturating_mul(1000);
@@ -373,7 +400,7 @@ impl<M: Message> World<M> {
                         let mut st = self.lock();
                         let slot = st.slot(node);
                         slot.skew_us = 0;
-                        slot.stall_until = SimTime::ZERO;
+                        slot.set_stall(SimTime::ZERO);
                     }
                     match self.status(node) {
                         NodeStatus::Paused => self.resume_node(node),
@@ -450,20 +477,12 @@ impl<M: Message> World<M> {
         )
     }
 
-    /// Marks a node down because its actor returned.
+    /// Marks a node down because its actor returned: the process is gone, as after a kill.
     pub(crate) fn actor_exited(&self, node: NodeId, incarnation: u32) {
         let mut st = self.lock();
-        let slot = st.slot(node);
-        if slot.incarnation == incarnation && slot.status != NodeStatus::Down {
-            slot.status = NodeStatus::Down;
-            slot.mailbox.clear();
-            st.record(
-                Some(node),
-                EventKind::Note {
-                    label: "exited".into(),
-                    detail: "the node's actor returned".into(),
-                },
-            );
+        if st.slot(node).incarnation == incarnation {
+            // madsim has already ended the node's tasks; only the bookkeeping remains.
+            st.stop(node, CrashCause::Exited, false);
         }
     }
 
@@ -471,6 +490,9 @@ impl<M: Message> World<M> {
     pub(crate) fn send(&self, from: NodeId, to: NodeId, msg: M) -> MessageId {
         let mut st = self.lock();
         let id = MessageId(st.next_msg);
+        if st.finished {
+            return id;
+        }
         st.next_msg += 1;
         let now = time::now();
         st.record(
@@ -618,6 +640,7 @@ impl<M: Message> World<M> {
             );
         }
         st.record(None, EventKind::RunEnd);
+        st.finished = true;
     }
 
     /// Takes the trace and history out at the end of the run.

@@ -1,5 +1,6 @@
 //! `message-accounting`: every message sent has exactly one fate, recorded after its send:
-//! delivered, or dropped with a reason; and nothing is delivered to a node that is down.
+//! delivered to its receiver, or dropped with a reason, on the link it was sent on; and
+//! nothing is delivered to a node that is down.
 
 use std::collections::BTreeMap;
 
@@ -33,9 +34,6 @@ impl Check for MessageAccounting {
                 EventKind::NodeCrash { .. } => {
                     up.insert(event.node.expect("node events have a node"), false);
                 }
-                EventKind::Note { label, .. } if label == "exited" => {
-                    up.insert(event.node.expect("notes of exits have a node"), false);
-                }
                 EventKind::Send { msg, to, .. }
                     if sends.insert(*msg, (event, *to, None)).is_some() =>
                 {
@@ -60,8 +58,23 @@ impl Check for MessageAccounting {
                             ],
                         );
                     }
+                    let (send, to) = (entry.0, entry.1);
+                    let from = send.node.expect("sends have a node");
+                    let routed = match &event.kind {
+                        EventKind::Deliver { from: f, .. } => *f == from && event.node == Some(to),
+                        EventKind::Drop { from: f, to: t, .. } => *f == from && *t == to,
+                        _ => unreachable!("matched above"),
+                    };
+                    if !routed {
+                        return Outcome::violation(
+                            format!("message {msg} ({from} -> {to}) has a fate on another link"),
+                            vec![
+                                Evidence::event(send, "sent here"),
+                                Evidence::event(event, "its fate names other nodes"),
+                            ],
+                        );
+                    }
                     if let EventKind::Deliver { .. } = event.kind {
-                        let to = entry.1;
                         if !up.get(&to).copied().unwrap_or(false) {
                             return Outcome::violation(
                                 format!("message {msg} was delivered to {to} while it was down"),

@@ -1,5 +1,6 @@
 //! `network-respects-faults`: a message is delivered only if its link was up when it was
-//! sent and when it arrived, and dropped as partitioned only if the link was down.
+//! sent and when it arrived; it is dropped as partitioned exactly when the link was down,
+//! and never blamed on random loss while the link was cut.
 //!
 //! The link state is rebuilt here from the fault events alone, independently of
 //! [`crate::network`], so that a bug there cannot hide itself.
@@ -96,15 +97,17 @@ impl Check for NetworkRespectsFaults {
                     let wrongly = match reason {
                         DropReason::Partitioned => up_at_send.get(msg).copied().unwrap_or(true),
                         DropReason::PartitionedInFlight => links.up(*from, *to),
+                        // The network looks at the link before it rolls for loss.
+                        DropReason::Lost => !up_at_send.get(msg).copied().unwrap_or(true),
                         _ => false,
                     };
                     if wrongly {
                         return Outcome::violation(
                             format!(
-                                "message {msg} was dropped as {} but {from} -> {to} was up",
+                                "message {msg} on {from} -> {to} was dropped as {}, which the link state at the time rules out",
                                 reason.as_str()
                             ),
-                            vec![Evidence::event(event, "dropped on a link that was up")],
+                            vec![Evidence::event(event, "a drop with the wrong reason")],
                         );
                     }
                 }

@@ -1,0 +1,210 @@
+//! The Raft checkers: the properties of the Raft paper's Figure 3, plus the durability and
+//! liveness properties of `SCENARIOS.md`, judged from the trace alone.
+//!
+//! Each lives in its own file and reads only sim-core's trace events (`role`, `vote`,
+//! `hard-state`, `log-append`, `log-truncate`, `commit`, `apply`, `snapshot`,
+//! `membership`), which the Raft driver records when the matching thing becomes true
+//! (log events after the entries are durable). None trusts the Raft code it judges.
+
+mod commit_majority;
+mod election_safety;
+mod leader_append_only;
+mod leader_completeness;
+mod liveness;
+mod log_matching;
+mod logs;
+mod state_machine_safety;
+mod term_vote;
+
+pub use commit_majority::CommitNeedsMajority;
+pub use election_safety::ElectionSafety;
+pub use leader_append_only::LeaderAppendOnly;
+pub use leader_completeness::LeaderCompleteness;
+pub use liveness::LeaderAfterHeal;
+pub use log_matching::LogMatching;
+pub use logs::DurableLogs;
+pub use state_machine_safety::StateMachineSafety;
+pub use term_vote::TermAndVoteDurable;
+
+use sim_core::Check;
+
+/// Every Raft safety check.
+pub fn safety_checks() -> Vec<Box<dyn Check>> {
+    vec![
+        Box::new(ElectionSafety),
+        Box::new(LeaderAppendOnly),
+        Box::new(LogMatching),
+        Box::new(LeaderCompleteness),
+        Box::new(StateMachineSafety),
+        Box::new(CommitNeedsMajority),
+        Box::new(TermAndVoteDurable),
+    ]
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    //! Hand-written traces for the checkers' own tests.
+
+    use sim_core::{EntryRef, EventId, EventKind, NodeId, Role, SimTime, Trace, TraceEvent};
+
+    /// Builds a trace event by event.
+    #[derive(Default)]
+    pub struct TraceBuilder {
+        pub events: Vec<TraceEvent>,
+    }
+
+    pub fn n(i: u32) -> NodeId {
+        NodeId(i)
+    }
+
+    pub fn e(index: u64, term: u64) -> EntryRef {
+        EntryRef {
+            index,
+            term,
+            digest: format!("d{index}t{term}"),
+        }
+    }
+
+    impl TraceBuilder {
+        pub fn new(nodes: u32) -> Self {
+            let mut b = TraceBuilder::default();
+            b.push(
+                None,
+                EventKind::RunStart {
+                    seed: 0,
+                    nodes: (1..=nodes).map(NodeId).collect(),
+                },
+            );
+            for i in 1..=nodes {
+                b.push(Some(n(i)), EventKind::NodeStart { incarnation: 1 });
+            }
+            b
+        }
+
+        pub fn push(&mut self, node: Option<NodeId>, kind: EventKind) -> &mut Self {
+            let id = self.events.len() as u64;
+            self.events.push(TraceEvent {
+                id: EventId(id),
+                t_us: SimTime(id * 1000),
+                node,
+                kind,
+            });
+            self
+        }
+
+        pub fn leader(&mut self, node: u32, term: u64) -> &mut Self {
+            self.push(
+                Some(n(node)),
+                EventKind::Role {
+                    role: Role::Leader,
+                    term,
+                    leader: Some(n(node)),
+                },
+            )
+        }
+
+        pub fn follower(&mut self, node: u32, term: u64) -> &mut Self {
+            self.push(
+                Some(n(node)),
+                EventKind::Role {
+                    role: Role::Follower,
+                    term,
+                    leader: None,
+                },
+            )
+        }
+
+        pub fn append(&mut self, node: u32, entries: &[(u64, u64)]) -> &mut Self {
+            self.push(
+                Some(n(node)),
+                EventKind::LogAppend {
+                    entries: entries.iter().map(|&(i, t)| e(i, t)).collect(),
+                },
+            )
+        }
+
+        pub fn truncate(&mut self, node: u32, from_index: u64) -> &mut Self {
+            self.push(Some(n(node)), EventKind::LogTruncate { from_index })
+        }
+
+        pub fn commit(&mut self, node: u32, index: u64, term: u64) -> &mut Self {
+            self.push(Some(n(node)), EventKind::Commit { index, term })
+        }
+
+        pub fn apply(&mut self, node: u32, index: u64, term: u64) -> &mut Self {
+            self.push(
+                Some(n(node)),
+                EventKind::Apply {
+                    index,
+                    term,
+                    digest: format!("d{index}t{term}"),
+                },
+            )
+        }
+
+        pub fn vote(&mut self, node: u32, candidate: u32, term: u64) -> &mut Self {
+            self.push(
+                Some(n(node)),
+                EventKind::Vote {
+                    candidate: n(candidate),
+                    term,
+                    pre_vote: false,
+                    granted: true,
+                    reason: String::new(),
+                },
+            )
+        }
+
+        pub fn hard_state(&mut self, node: u32, term: u64, vote: Option<u32>) -> &mut Self {
+            self.push(
+                Some(n(node)),
+                EventKind::HardState {
+                    term,
+                    vote: vote.map(n),
+                    commit: 0,
+                },
+            )
+        }
+
+        pub fn crash(&mut self, node: u32) -> &mut Self {
+            self.push(
+                Some(n(node)),
+                EventKind::NodeCrash {
+                    cause: sim_core::trace::CrashCause::Kill,
+                    lost_bytes: 0,
+                    torn_bytes_kept: 0,
+                },
+            )
+        }
+
+        pub fn trace(&self) -> Trace {
+            Trace {
+                events: self.events.clone(),
+            }
+        }
+    }
+
+    /// Runs `check` over a built trace of `nodes` nodes.
+    pub fn judge(check: &dyn sim_core::Check, b: &TraceBuilder) -> sim_core::Outcome {
+        let trace = b.trace();
+        let nodes: Vec<NodeId> = trace
+            .events
+            .iter()
+            .find_map(|e| match &e.kind {
+                EventKind::RunStart { nodes, .. } => Some(nodes.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let history = sim_core::History::default();
+        check.check(&sim_core::RunView {
+            seed: 0,
+            nodes: &nodes,
+            trace: &trace,
+            history: &history,
+        })
+    }
+
+    pub fn is_violation(o: &sim_core::Outcome) -> bool {
+        matches!(o, sim_core::Outcome::Violation { .. })
+    }
+}
