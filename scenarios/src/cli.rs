@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use sim_core::check::{EXIT_PASS, EXIT_USAGE};
 use sim_core::{FaultSchedule, Outcome, TraceHash};
 
-// BENCH use crate::bench::{self, BenchConfig};
+use crate::bench::{self, BenchConfig};
 use crate::catalog::scenarios;
 use crate::output::{self, VerdictFile};
 use crate::runner::{execute, prepare, Prepared};
@@ -143,7 +143,12 @@ where
             jobs,
         } => determinism(out, &scenario, first_seed, seeds, jobs),
         Command::Bench { quick } => {
-            let _ = quick; // BENCH
+            let cfg = if quick {
+                BenchConfig::quick()
+            } else {
+                BenchConfig::default()
+            };
+            let _ = write!(out, "{}", bench::run(&cfg));
             Ok(EXIT_PASS)
         }
     };

@@ -5,7 +5,7 @@
 //! fits in one `scenario.toml` ([`ScenarioFile`]), so any run can be replayed exactly.
 //! `../shared/SCENARIOS.md` is the catalog this crate grows into.
 
-// pub mod bench;
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod output;

@@ -100,12 +100,21 @@ impl<M: Message> NodeCtx<M> {
 
     /// The next message, or `None` once virtual time reaches `deadline`.
     pub async fn recv_until(&self, deadline: SimTime) -> Option<Envelope<M>> {
-        let mut timer = time::precise_sleep(deadline);
+        // The timer is made only if the mailbox is empty: a timer costs a heap entry in
+        // madsim until its deadline, even when the wait ends early.
+        let mut timer = None;
         std::future::poll_fn(|cx| {
             if let Poll::Ready(env) = self.world.poll_recv(self.id, self.incarnation, cx) {
                 return Poll::Ready(Some(env));
             }
-            timer.as_mut().poll(cx).map(|()| None)
+            if time::now() >= deadline {
+                return Poll::Ready(None);
+            }
+            timer
+                .get_or_insert_with(|| time::precise_sleep(deadline))
+                .as_mut()
+                .poll(cx)
+                .map(|()| None)
         })
         .await
     }

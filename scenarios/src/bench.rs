@@ -1,0 +1,616 @@
+//! `ksim bench`: how fast sim-core's network is next to bare madsim, and how fast the demo runs.
+//!
+//! Three measurements, each a whole run timed on the wall clock (runtime construction, the
+//! run, and tearing it down, trace included):
+//!
+//! - [`madsim_endpoint_ping`]: a ping mesh on bare madsim [`Endpoint`]s, the floor sim-core
+//!   is built on;
+//! - [`sim_core_ping`]: the same mesh through sim-core's network ([`NodeCtx::send`] and
+//!   [`NodeCtx::recv_until`]), which records every send and delivery in the trace;
+//! - [`ping_mesh_demo`]: the real demo ([`sim_core::demo::ping_node`], disk and all), for
+//!   virtual seconds simulated per wall second.
+//!
+//! The two meshes do the same work: every node pings every other node once per heartbeat
+//! for the same number of rounds and answers each ping with a pong; a payload is one `u64`;
+//! one-way latency is madsim's default (1 ms to 10 ms); no loss, no faults, no disk. The run
+//! goes on a little past the last round so that every pong lands, so each path moves exactly
+//! `nodes * (nodes - 1) * 2 * rounds` messages.
+//!
+//! One difference is madsim's own: `Endpoint::send_to_raw` and `recv_from_raw` each wait a
+//! random 0-5 µs, which madsim's timer rounds up to 1 ms of virtual time, so a single loop
+//! per node cannot keep a 10 ms heartbeat in a mesh. The madsim mesh therefore runs one
+//! sender task and two receiver tasks (pings, pongs) per peer, each on its own tag, and
+//! sim-core runs one loop per node, as an actor would. Both are how one would write the mesh
+//! on each API.
+//!
+//! [`run`] repeats each measurement and reports the median run (by wall time), since the
+//! first run of a process pays for warming the allocator and caches.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use madsim::net::Endpoint;
+use serde::{Deserialize, Serialize};
+use sim_core::demo::{ping_node, PingConfig};
+use sim_core::{LatencyRange, Message, NetConfig, NodeCtx, Sim, SimTime};
+
+/// The ratio of sim-core's message rate to bare madsim's that the network must reach.
+pub const TARGET_RATIO: f64 = 0.5;
+
+/// Virtual time the meshes run past their last round so every pong is received: a ping and
+/// its pong take at most 2 x 10 ms of latency plus madsim's 1 ms send and receive waits.
+const DRAIN_MS: u64 = 50;
+
+/// The port every madsim endpoint binds.
+const PORT: u16 = 7000;
+
+/// What to measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BenchConfig {
+    /// Nodes in each mesh (and in the demo).
+    pub nodes: usize,
+    /// Virtual seconds of pinging per run (the meshes run 50 ms longer to drain).
+    pub virtual_secs: u64,
+    /// Time between rounds of pings in the two meshes, milliseconds.
+    pub heartbeat_ms: u64,
+    /// Runs of each measurement; the report shows the median.
+    pub repeats: usize,
+}
+
+impl Default for BenchConfig {
+    /// 5 nodes, 10 virtual seconds, 10 ms heartbeats, 3 repeats.
+    fn default() -> Self {
+        BenchConfig {
+            nodes: 5,
+            virtual_secs: 10,
+            heartbeat_ms: 10,
+            repeats: 3,
+        }
+    }
+}
+
+impl BenchConfig {
+    /// A small configuration for tests: 3 nodes, 2 virtual seconds, one run.
+    pub fn quick() -> Self {
+        BenchConfig {
+            nodes: 3,
+            virtual_secs: 2,
+            heartbeat_ms: 10,
+            repeats: 1,
+        }
+    }
+
+    /// Why this configuration cannot run, if it cannot.
+    ///
+    /// # Errors
+    ///
+    /// Fewer than 2 nodes or more than sim-core allows, a zero heartbeat, no virtual time,
+    /// or no repeats.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.nodes < 2 || self.nodes > sim_core::sim::MAX_NODES {
+            return Err(format!(
+                "a benchmark mesh needs 2 to {} nodes, not {}",
+                sim_core::sim::MAX_NODES,
+                self.nodes
+            ));
+        }
+        if self.heartbeat_ms == 0 {
+            return Err("the heartbeat must be at least 1 ms".into());
+        }
+        if self.virtual_secs == 0 {
+            return Err("a benchmark run needs at least 1 virtual second".into());
+        }
+        if self.repeats == 0 {
+            return Err("a benchmark needs at least 1 repeat".into());
+        }
+        Ok(())
+    }
+
+    /// Rounds of pings each node sends in a mesh run.
+    pub fn rounds(&self) -> u64 {
+        self.virtual_secs.saturating_mul(1000) / self.heartbeat_ms.max(1)
+    }
+
+    /// Messages a mesh run moves when nothing is lost: every ordered pair of nodes carries
+    /// one ping and one pong per round.
+    pub fn expected_mesh_messages(&self) -> u64 {
+        let n = self.nodes as u64;
+        n * n.saturating_sub(1) * 2 * self.rounds()
+    }
+
+    /// Virtual time at which round `round` (0-based) of a mesh run starts.
+    fn round_start(&self, round: u64) -> Duration {
+        round_start(self.heartbeat_ms, round)
+    }
+
+    /// Virtual time at which a mesh run ends.
+    fn mesh_end(&self) -> Duration {
+        self.round_start(self.rounds()) + Duration::from_millis(DRAIN_MS)
+    }
+}
+
+/// Virtual time at which round `round` (0-based) starts with `heartbeat_ms` between rounds.
+fn round_start(heartbeat_ms: u64, round: u64) -> Duration {
+    Duration::from_millis(heartbeat_ms.max(1).saturating_mul(round))
+}
+
+/// One timed run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Measurement {
+    /// Messages received by the nodes.
+    pub messages: u64,
+    /// Wall-clock seconds the run took, set-up and tear-down included.
+    pub wall_secs: f64,
+    /// Virtual seconds the run simulated.
+    pub virtual_secs: f64,
+}
+
+impl Measurement {
+    /// Messages received per wall second.
+    pub fn messages_per_sec(&self) -> f64 {
+        per_wall_sec(self.messages as f64, self.wall_secs)
+    }
+
+    /// Virtual seconds simulated per wall second.
+    pub fn virtual_per_wall(&self) -> f64 {
+        per_wall_sec(self.virtual_secs, self.wall_secs)
+    }
+}
+
+fn per_wall_sec(amount: f64, wall_secs: f64) -> f64 {
+    if wall_secs > 0.0 {
+        amount / wall_secs
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// Runs `f` and measures how long it took on the wall clock.
+///
+/// Must be called outside a madsim runtime: inside one, madsim answers the clock with
+/// virtual time.
+// The benchmark harness timing itself, outside the simulation: the runs it times are
+// deterministic, their wall-clock duration is the measurement.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+fn wall_timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let start: std::time::Instant = std::time::Instant::now();
+    let value = f();
+    (value, start.elapsed().as_secs_f64())
+}
+
+/// The IP address of mesh node `index` (0-based): 10.0.0.1, 10.0.0.2, ...
+fn node_ip(index: usize) -> IpAddr {
+    let host = index + 1;
+    IpAddr::V4(Ipv4Addr::new(10, 0, (host >> 8) as u8, (host & 0xff) as u8))
+}
+
+/// The madsim tag of a ping sent by node `from`.
+fn ping_tag(from: usize) -> u64 {
+    2 * from as u64
+}
+
+/// The madsim tag of a pong sent by node `from`.
+fn pong_tag(from: usize) -> u64 {
+    2 * from as u64 + 1
+}
+
+/// Waits until virtual time `at` since the start of the run (at once if it has passed).
+async fn madsim_sleep_until(at: Duration) {
+    let time = madsim::time::TimeHandle::current();
+    let elapsed = time.elapsed();
+    if at > elapsed {
+        time.sleep(at - elapsed).await;
+    }
+}
+
+/// The ping mesh on bare madsim endpoints: `cfg.nodes` nodes at 10.0.0.x each bind an
+/// [`Endpoint`], ping every other node every `cfg.heartbeat_ms` for `cfg.rounds()` rounds
+/// with `send_to_raw` (a boxed `u64` payload) and answer every ping with a pong.
+/// `messages` counts the pings and pongs received.
+///
+/// # Panics
+///
+/// If `cfg` is invalid (see [`BenchConfig::validate`]), or when called inside a madsim
+/// runtime.
+pub fn madsim_endpoint_ping(cfg: &BenchConfig, seed: u64) -> Measurement {
+    if let Err(e) = cfg.validate() {
+        panic!("invalid benchmark configuration: {e}");
+    }
+    let nodes = cfg.nodes;
+    let rounds = cfg.rounds();
+    let heartbeat_ms = cfg.heartbeat_ms;
+    let end = cfg.mesh_end();
+    let received = Arc::new(AtomicU64::new(0));
+    let counter = received.clone();
+    let (virtual_secs, wall_secs) = wall_timed(move || {
+        let runtime =
+            madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+        let virtual_secs = runtime.block_on(async move {
+            let handle = madsim::runtime::Handle::current();
+            let addrs: Arc<[SocketAddr]> = (0..nodes)
+                .map(|i| SocketAddr::new(node_ip(i), PORT))
+                .collect();
+            for me in 0..nodes {
+                let addrs = addrs.clone();
+                let received = counter.clone();
+                handle
+                    .create_node()
+                    .name(format!("n{}", me + 1))
+                    .ip(node_ip(me))
+                    .init(move || {
+                        madsim_ping_node(me, addrs.clone(), rounds, heartbeat_ms, received.clone())
+                    })
+                    .build();
+            }
+            madsim_sleep_until(end).await;
+            madsim::time::TimeHandle::current().elapsed().as_secs_f64()
+        });
+        drop(runtime);
+        virtual_secs
+    });
+    Measurement {
+        messages: received.load(Ordering::Relaxed),
+        wall_secs,
+        virtual_secs,
+    }
+}
+
+/// One node of the bare madsim mesh: per peer, a task sending pings on a fixed schedule,
+/// a task answering that peer's pings and a task receiving its pongs.
+async fn madsim_ping_node(
+    me: usize,
+    addrs: Arc<[SocketAddr]>,
+    rounds: u64,
+    heartbeat_ms: u64,
+    received: Arc<AtomicU64>,
+) {
+    let ep = Endpoint::bind(addrs[me])
+        .await
+        .expect("each mesh node binds its own address");
+    for peer in (0..addrs.len()).filter(|&p| p != me) {
+        let to = addrs[peer];
+        let sender = ep.clone();
+        drop(madsim::task::spawn_local(async move {
+            for round in 0..rounds {
+                madsim_sleep_until(round_start(heartbeat_ms, round)).await;
+                // A datagram: if it cannot be sent it is lost, as sim-core's would be.
+                let _ = sender.send_to_raw(to, ping_tag(me), Box::new(round)).await;
+            }
+        }));
+        let answerer = ep.clone();
+        let count = received.clone();
+        drop(madsim::task::spawn_local(async move {
+            while let Ok((payload, from)) = answerer.recv_from_raw(ping_tag(peer)).await {
+                count.fetch_add(1, Ordering::Relaxed);
+                let seq = payload.downcast::<u64>().map_or(0, |s| *s);
+                let _ = answerer
+                    .send_to_raw(from, pong_tag(me), Box::new(seq))
+                    .await;
+            }
+        }));
+        let listener = ep.clone();
+        let count = received.clone();
+        drop(madsim::task::spawn_local(async move {
+            while let Ok((payload, _from)) = listener.recv_from_raw(pong_tag(peer)).await {
+                count.fetch_add(1, Ordering::Relaxed);
+                drop(payload);
+            }
+        }));
+    }
+    // The node exits (and its tasks die) when this task returns.
+    std::future::pending::<()>().await;
+}
+
+/// Messages of the sim-core benchmark mesh: a `u64` each, as in the madsim mesh.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchMsg {
+    /// A ping, numbered by round.
+    Ping(u64),
+    /// The answer to a ping.
+    Pong(u64),
+}
+
+impl Message for BenchMsg {
+    fn kind(&self) -> &'static str {
+        match self {
+            BenchMsg::Ping(_) => "ping",
+            BenchMsg::Pong(_) => "pong",
+        }
+    }
+}
+
+/// The network settings of the sim-core mesh: madsim's default one-way latency, a uniform
+/// 1 ms to 10 ms (madsim's range excludes 10 ms; sim-core's is inclusive, in microseconds),
+/// and no loss.
+pub fn madsim_like_net() -> NetConfig {
+    let madsim_default = madsim::net::Config::default().send_latency;
+    NetConfig {
+        latency: LatencyRange {
+            min_us: madsim_default.start.as_micros() as u64,
+            max_us: (madsim_default.end.as_micros() as u64).saturating_sub(1),
+        },
+        loss_probability: 0.0,
+    }
+}
+
+/// The ping mesh through sim-core: the workload of [`madsim_endpoint_ping`] as sim-core
+/// actors, with madsim's latency ([`madsim_like_net`]), no faults and no disk.
+/// `messages` counts the pings and pongs the actors received.
+///
+/// # Panics
+///
+/// If `cfg` is invalid (see [`BenchConfig::validate`]), or when called inside a madsim
+/// runtime.
+pub fn sim_core_ping(cfg: &BenchConfig, seed: u64) -> Measurement {
+    if let Err(e) = cfg.validate() {
+        panic!("invalid benchmark configuration: {e}");
+    }
+    let rounds = cfg.rounds();
+    let heartbeat_ms = cfg.heartbeat_ms;
+    let end = SimTime::ZERO.after(cfg.mesh_end());
+    let received = Arc::new(AtomicU64::new(0));
+    let counter = received.clone();
+    let nodes = cfg.nodes;
+    let (virtual_secs, wall_secs) = wall_timed(move || {
+        let run = Sim::new(seed)
+            .network(madsim_like_net())
+            .nodes(nodes, move |ctx| {
+                sim_core_ping_node(ctx, rounds, heartbeat_ms, counter.clone())
+            })
+            .run(|world| async move {
+                world.sleep_until(end).await;
+                world.now()
+            })
+            .expect("a validated benchmark configuration runs");
+        let virtual_secs = run.value.as_us() as f64 / 1e6;
+        drop(run);
+        virtual_secs
+    });
+    Measurement {
+        messages: received.load(Ordering::Relaxed),
+        wall_secs,
+        virtual_secs,
+    }
+}
+
+/// One node of the sim-core mesh: a single loop that pings every peer at each round's time
+/// and otherwise receives, answering pings with pongs.
+async fn sim_core_ping_node(
+    ctx: NodeCtx<BenchMsg>,
+    rounds: u64,
+    heartbeat_ms: u64,
+    received: Arc<AtomicU64>,
+) {
+    let peers = ctx.peers();
+    let mut round = 0u64;
+    loop {
+        let env = if round < rounds {
+            match ctx
+                .recv_until(SimTime::ZERO.after(round_start(heartbeat_ms, round)))
+                .await
+            {
+                Some(env) => env,
+                None => {
+                    for &peer in &peers {
+                        ctx.send(peer, BenchMsg::Ping(round));
+                    }
+                    round += 1;
+                    continue;
+                }
+            }
+        } else {
+            ctx.recv().await
+        };
+        received.fetch_add(1, Ordering::Relaxed);
+        if let BenchMsg::Ping(seq) = env.msg {
+            ctx.send(env.from, BenchMsg::Pong(seq));
+        }
+    }
+}
+
+/// The real ping-mesh demo ([`ping_node`] with the default [`PingConfig`]: 100 ms rounds,
+/// pong counts persisted with fsyncs) on the default network, for `cfg.virtual_secs`
+/// virtual seconds. `messages` counts the messages delivered.
+///
+/// # Panics
+///
+/// If `cfg` is invalid (see [`BenchConfig::validate`]), or when called inside a madsim
+/// runtime.
+pub fn ping_mesh_demo(cfg: &BenchConfig, seed: u64) -> Measurement {
+    if let Err(e) = cfg.validate() {
+        panic!("invalid benchmark configuration: {e}");
+    }
+    let nodes = cfg.nodes;
+    let length = Duration::from_secs(cfg.virtual_secs);
+    let ((messages, virtual_secs), wall_secs) = wall_timed(move || {
+        let run = Sim::new(seed)
+            .nodes(nodes, |ctx| ping_node(ctx, PingConfig::default()))
+            .run(|world| async move {
+                world.sleep(length).await;
+                (world.messages_delivered(), world.now())
+            })
+            .expect("a validated benchmark configuration runs");
+        let (messages, end) = run.value;
+        drop(run);
+        (messages, end.as_us() as f64 / 1e6)
+    });
+    Measurement {
+        messages,
+        wall_secs,
+        virtual_secs,
+    }
+}
+
+/// What `ksim bench` measured: the median run of each measurement.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BenchReport {
+    /// What was measured.
+    pub config: BenchConfig,
+    /// The seed every run used.
+    pub seed: u64,
+    /// The bare madsim mesh ([`madsim_endpoint_ping`]).
+    pub madsim: Measurement,
+    /// The sim-core mesh ([`sim_core_ping`]).
+    pub sim_core: Measurement,
+    /// The demo ([`ping_mesh_demo`]).
+    pub demo: Measurement,
+}
+
+impl BenchReport {
+    /// sim-core's message rate over bare madsim's.
+    pub fn ratio(&self) -> f64 {
+        let madsim = self.madsim.messages_per_sec();
+        if madsim > 0.0 {
+            self.sim_core.messages_per_sec() / madsim
+        } else {
+            0.0
+        }
+    }
+
+    /// Whether the ratio reaches [`TARGET_RATIO`].
+    pub fn target_met(&self) -> bool {
+        self.ratio() >= TARGET_RATIO
+    }
+}
+
+/// The seed every benchmark run uses: repeats do identical work, so only timing varies.
+pub const BENCH_SEED: u64 = 1;
+
+/// Runs each measurement `cfg.repeats` times (interleaved, all with [`BENCH_SEED`]) and
+/// keeps the median run of each by wall time.
+///
+/// # Panics
+///
+/// If `cfg` is invalid (see [`BenchConfig::validate`]), or when called inside a madsim
+/// runtime.
+pub fn run(cfg: &BenchConfig) -> BenchReport {
+    if let Err(e) = cfg.validate() {
+        panic!("invalid benchmark configuration: {e}");
+    }
+    let mut madsim = Vec::with_capacity(cfg.repeats);
+    let mut sim_core = Vec::with_capacity(cfg.repeats);
+    let mut demo = Vec::with_capacity(cfg.repeats);
+    for _ in 0..cfg.repeats {
+        madsim.push(madsim_endpoint_ping(cfg, BENCH_SEED));
+        sim_core.push(sim_core_ping(cfg, BENCH_SEED));
+        demo.push(ping_mesh_demo(cfg, BENCH_SEED));
+    }
+    BenchReport {
+        config: *cfg,
+        seed: BENCH_SEED,
+        madsim: median(madsim),
+        sim_core: median(sim_core),
+        demo: median(demo),
+    }
+}
+
+/// The run with the median wall time (the slower middle one for an even count).
+fn median(mut runs: Vec<Measurement>) -> Measurement {
+    runs.sort_by(|a, b| a.wall_secs.total_cmp(&b.wall_secs));
+    runs.get(runs.len() / 2).copied().unwrap_or_default()
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        writeln!(
+            f,
+            "ksim bench: {} nodes, {} ms heartbeats, {} virtual s per run, median of {} run(s), seed {}",
+            c.nodes, c.heartbeat_ms, c.virtual_secs, c.repeats, self.seed
+        )?;
+        writeln!(
+            f,
+            "{:<22} {:>10} {:>9} {:>13} {:>16}",
+            "run", "messages", "wall s", "messages/s", "virtual s/wall s"
+        )?;
+        let rows = [
+            ("madsim Endpoint mesh", &self.madsim),
+            ("sim-core mesh", &self.sim_core),
+            ("ping-mesh demo", &self.demo),
+        ];
+        for (name, m) in rows {
+            writeln!(
+                f,
+                "{:<22} {:>10} {:>9.3} {:>13.0} {:>16.1}",
+                name,
+                m.messages,
+                m.wall_secs,
+                m.messages_per_sec(),
+                m.virtual_per_wall()
+            )?;
+        }
+        writeln!(
+            f,
+            "ratio sim-core / madsim: {:.2} (target >= {TARGET_RATIO}: {})",
+            self.ratio(),
+            if self.target_met() { "met" } else { "NOT met" }
+        )?;
+        write!(
+            f,
+            "demo: {:.1} virtual seconds per wall second",
+            self.demo.virtual_per_wall()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_bench_moves_the_expected_messages() {
+        let cfg = BenchConfig::quick();
+        let report = run(&cfg);
+        println!("{report}");
+        let expected = cfg.expected_mesh_messages();
+        assert_eq!(expected, 3 * 2 * 2 * 200);
+        // sim-core delivers every message of every round: the run drains past the last one.
+        assert_eq!(report.sim_core.messages, expected);
+        // madsim moves the same workload; allow a little slack for its scheduling.
+        let slack = expected / 50;
+        assert!(
+            report.madsim.messages.abs_diff(expected) <= slack,
+            "madsim moved {} messages, expected about {expected}",
+            report.madsim.messages
+        );
+        let mesh_secs = cfg.mesh_end().as_secs_f64();
+        assert!((report.sim_core.virtual_secs - mesh_secs).abs() < 1e-3);
+        assert!((report.madsim.virtual_secs - mesh_secs).abs() < 1e-3);
+        // The demo pings every 100-110 ms: each ordered pair carries a ping and a pong.
+        assert!((report.demo.virtual_secs - cfg.virtual_secs as f64).abs() < 1e-3);
+        let pairs = (cfg.nodes * (cfg.nodes - 1)) as u64;
+        assert!(report.demo.messages >= pairs * 2 * 10, "{:?}", report.demo);
+        assert!(report.demo.messages <= pairs * 2 * 21, "{:?}", report.demo);
+        assert!(report.to_string().contains("ratio sim-core / madsim"));
+    }
+
+    #[test]
+    fn same_seed_same_counts() {
+        let cfg = BenchConfig::quick();
+        assert_eq!(
+            sim_core_ping(&cfg, 7).messages,
+            sim_core_ping(&cfg, 7).messages
+        );
+        assert_eq!(
+            madsim_endpoint_ping(&cfg, 7).messages,
+            madsim_endpoint_ping(&cfg, 7).messages
+        );
+    }
+
+    #[test]
+    fn latency_matches_madsim_default() {
+        let net = madsim_like_net();
+        assert_eq!(
+            net.latency,
+            LatencyRange {
+                min_us: 1000,
+                max_us: 9999
+            }
+        );
+        assert_eq!(net.loss_probability, 0.0);
+    }
+}
