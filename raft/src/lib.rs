@@ -19,6 +19,7 @@
 
 pub mod checks;
 pub mod core;
+pub mod driver;
 
 pub use crate::core::{
     Config, Entry, EntryKind, Event, HardState, InitialState, LogIndex, Message, MessageKind,

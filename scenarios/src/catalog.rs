@@ -1,11 +1,12 @@
 //! The catalog: every scenario `ksim` knows, by name.
 
+use crate::election::Election;
 use crate::ping_mesh::PingMesh;
 use crate::scenario::{Scenario, ScenarioError};
 
 /// Every scenario, in the order `ksim list` prints them.
 pub fn scenarios() -> Vec<&'static dyn Scenario> {
-    vec![&PingMesh]
+    vec![&PingMesh, &Election]
 }
 
 /// The scenario called `name`.

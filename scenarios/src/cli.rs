@@ -250,7 +250,7 @@ fn print_run(out: &mut dyn Write, prepared: &Prepared, run: &ScenarioRun) {
         "{} seed={}{mutants}: {} (exit {})",
         prepared.file.scenario,
         prepared.file.seed,
-        format!("{status:?}").to_uppercase(),
+        status_word(status),
         status.exit_code()
     );
     for check in &run.verdict.checks {
@@ -268,6 +268,15 @@ fn print_run(out: &mut dyn Write, prepared: &Prepared, run: &ScenarioRun) {
         run.trace.events.len(),
         run.trace.hash()
     );
+}
+
+fn status_word(status: sim_core::Status) -> &'static str {
+    match status {
+        sim_core::Status::Pass => "PASS",
+        sim_core::Status::SafetyViolation => "SAFETY VIOLATION",
+        sim_core::Status::LivenessViolation => "LIVENESS VIOLATION",
+        sim_core::Status::Undecided => "UNDECIDED",
+    }
 }
 
 fn replay(out: &mut dyn Write, path: &Path, dir: Option<PathBuf>) -> Result<i32, Failure> {

@@ -8,9 +8,11 @@
 pub mod bench;
 pub mod catalog;
 pub mod cli;
+pub mod election;
 pub mod output;
 pub mod parallel;
 pub mod ping_mesh;
+pub mod raft_world;
 pub mod runner;
 pub mod scenario;
 pub mod spec;

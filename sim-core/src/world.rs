@@ -332,6 +332,12 @@ impl<M: Message> World<M> {
             .saturating_add(skew)
     }
 
+    /// Reads the trace so far: for drivers that react to what happened ("kill the leader").
+    /// `f` must not call back into the world.
+    pub fn with_trace<R>(&self, f: impl FnOnce(&[TraceEvent]) -> R) -> R {
+        f(&self.lock().trace)
+    }
+
     /// Messages delivered so far.
     pub fn messages_delivered(&self) -> u64 {
         self.lock().messages_delivered

@@ -6,6 +6,7 @@
 //! `membership`), which the Raft driver records when the matching thing becomes true
 //! (log events after the entries are durable). None trusts the Raft code it judges.
 
+mod acked_writes;
 mod commit_majority;
 mod election_safety;
 mod leader_append_only;
@@ -16,6 +17,7 @@ mod logs;
 mod state_machine_safety;
 mod term_vote;
 
+pub use acked_writes::AckedWritesSurvive;
 pub use commit_majority::CommitNeedsMajority;
 pub use election_safety::ElectionSafety;
 pub use leader_append_only::LeaderAppendOnly;

@@ -1,0 +1,132 @@
+//! The messages of a Raft cluster on sim-core: Raft's own, and the client protocol.
+
+use serde::{Deserialize, Serialize};
+
+use super::app::{ClientOp, ClientReply, StateMachine};
+use crate::core::{self, MessageKind};
+
+/// Every message a Raft world carries.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Msg<C, Q, O> {
+    /// Between Raft nodes.
+    Raft(core::Message),
+    /// From a client.
+    Request {
+        /// The client's request number.
+        request: u64,
+        /// What it asks.
+        op: ClientOp<C, Q>,
+    },
+    /// To a client.
+    Reply {
+        /// The request it answers.
+        request: u64,
+        /// The answer.
+        reply: ClientReply<O>,
+    },
+}
+
+/// The message type of a world replicating `S`.
+pub type MsgOf<S> =
+    Msg<<S as StateMachine>::Command, <S as StateMachine>::Query, <S as StateMachine>::Output>;
+
+impl<C, Q, O> sim_core::Message for Msg<C, Q, O>
+where
+    C: Send + std::fmt::Debug + 'static,
+    Q: Send + std::fmt::Debug + 'static,
+    O: Send + std::fmt::Debug + 'static,
+{
+    fn kind(&self) -> &'static str {
+        match self {
+            Msg::Raft(m) => match &m.kind {
+                MessageKind::PreVote { .. } => "pre-vote",
+                MessageKind::PreVoteResp { .. } => "pre-vote-resp",
+                MessageKind::RequestVote { .. } => "request-vote",
+                MessageKind::RequestVoteResp { .. } => "request-vote-resp",
+                MessageKind::AppendEntries { .. } => "append-entries",
+                MessageKind::AppendEntriesResp { .. } => "append-entries-resp",
+                MessageKind::Heartbeat { .. } => "heartbeat",
+                MessageKind::HeartbeatResp { .. } => "heartbeat-resp",
+                MessageKind::InstallSnapshot { .. } => "install-snapshot",
+                MessageKind::InstallSnapshotResp { .. } => "install-snapshot-resp",
+                MessageKind::ReadIndex { .. } => "read-index",
+                MessageKind::ReadIndexResp { .. } => "read-index-resp",
+            },
+            Msg::Request {
+                op: ClientOp::Command(_),
+                ..
+            } => "client-write",
+            Msg::Request {
+                op: ClientOp::Query(_),
+                ..
+            } => "client-read",
+            Msg::Reply {
+                reply: ClientReply::Done { .. },
+                ..
+            } => "client-ok",
+            Msg::Reply {
+                reply: ClientReply::NotLeader { .. },
+                ..
+            } => "client-not-leader",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Msg::Raft(m) => {
+                let term = m.term;
+                match &m.kind {
+                    MessageKind::PreVote {
+                        last_log_index,
+                        last_log_term,
+                    }
+                    | MessageKind::RequestVote {
+                        last_log_index,
+                        last_log_term,
+                    } => format!("term={term} last={last_log_index}/{last_log_term}"),
+                    MessageKind::PreVoteResp { reject } | MessageKind::RequestVoteResp { reject } => {
+                        match reject {
+                            None => format!("term={term} granted"),
+                            Some(r) => format!("term={term} refused={r:?}"),
+                        }
+                    }
+                    MessageKind::AppendEntries {
+                        prev_log_index,
+                        prev_log_term,
+                        entries,
+                        commit,
+                    } => format!(
+                        "term={term} prev={prev_log_index}/{prev_log_term} entries={} commit={commit}",
+                        entries.len()
+                    ),
+                    MessageKind::AppendEntriesResp { outcome } => format!("term={term} {outcome:?}"),
+                    MessageKind::Heartbeat { commit, .. } => format!("term={term} commit={commit}"),
+                    MessageKind::InstallSnapshot { snapshot } => format!(
+                        "term={term} snapshot={}/{}",
+                        snapshot.meta.index, snapshot.meta.term
+                    ),
+                    MessageKind::InstallSnapshotResp { last_index } => {
+                        format!("term={term} last={last_index}")
+                    }
+                    MessageKind::ReadIndexResp { index, .. } => format!("term={term} index={index}"),
+                    MessageKind::HeartbeatResp { .. } | MessageKind::ReadIndex { .. } => {
+                        format!("term={term}")
+                    }
+                }
+            }
+            Msg::Request { request, op } => match op {
+                ClientOp::Command(c) => format!("req={request} {c:?}"),
+                ClientOp::Query(q) => format!("req={request} {q:?}"),
+            },
+            Msg::Reply { request, reply } => match reply {
+                ClientReply::Done { output, index, .. } => {
+                    format!("req={request} index={index} {output:?}")
+                }
+                ClientReply::NotLeader { leader } => match leader {
+                    Some(l) => format!("req={request} leader={l}"),
+                    None => format!("req={request} no leader"),
+                },
+            },
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The Raft node driver on sim-core, and a client for it.
+//!
+//! [`run_node`] runs one [`crate::core::RawNode`] as a sim-core actor: it ticks the core,
+//! persists each `Ready` in a WAL on the simulated disk and fsyncs before sending what
+//! depends on it, applies committed entries to a [`StateMachine`], answers clients, and
+//! restarts from the disk after a crash. It records the trace events the Raft checkers
+//! read (`role`, `vote`, `hard-state`, `log-append`, `log-truncate`, `commit`, `apply`,
+//! `snapshot`, `membership`), each when it becomes true (log events once durable).
+//! [`run_client`] is the client side: it records every operation in the history.
+
+mod app;
+mod client;
+mod message;
+mod node;
+pub mod storage;
+
+pub use app::{ClientOp, ClientReply, Proposal, Read, Register, StateMachine, Write};
+pub use client::{run_client, ClientConfig, RegisterWorkload, Workload};
+pub use message::{Msg, MsgOf};
+pub use node::{core_id, entry_ref, run_node, sim_id, DriverConfig, RaftMutants, MUTANT_NAMES};

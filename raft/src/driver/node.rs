@@ -1,0 +1,563 @@
+//! The Raft node actor: runs a [`RawNode`] on sim-core.
+//!
+//! One loop per node: take a message or, at the next tick, tick the core (ticks run on the
+//! node's timers, as a real process's monotonic clock; clock skew moves the node's wall
+//! clock, not its tick rate); then handle every `Ready` in the order its contract demands:
+//! persist (WAL append, one fsync), record what became durable, send, apply, advance.
+//! A restart runs the actor again over the same disk: recovery replays the snapshot and the
+//! WAL and the core starts from there.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use sim_core::trace::digest;
+use sim_core::{EntryRef, EventKind, NodeCtx};
+
+use super::app::{ClientOp, ClientReply, Proposal, StateMachine};
+use super::message::{Msg, MsgOf};
+use super::storage::{self, WalRecord, SNAP_FILE, WAL_FILE};
+use crate::core::{
+    self, Config, Entry, EntryKind, Event, InitialState, LogIndex, Mutants, ProposeError, RawNode,
+    Ready, Term,
+};
+
+/// How a Raft node runs. Defaults follow etcd v3.5 (`server/embed/config.go`): heartbeat
+/// 100 ms, election timeout 1000 ms (10 ticks of 100 ms), pre-vote and check-quorum on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DriverConfig {
+    /// Length of one tick, milliseconds (etcd: `--heartbeat-interval` 100 ms).
+    pub tick_ms: u64,
+    /// Election timeout in ticks; each node draws its timeout in `[e, 2e)` (etcd:
+    /// `--election-timeout` 1000 ms = 10 ticks).
+    pub election_ticks: u64,
+    /// Heartbeat interval in ticks (etcd: 1).
+    pub heartbeat_ticks: u64,
+    /// Pre-vote (etcd 3.5+: on).
+    pub pre_vote: bool,
+    /// Check-quorum (etcd: always on).
+    pub check_quorum: bool,
+    /// Take a snapshot after this many applied entries (etcd 3.6 `--snapshot-count`
+    /// 10,000; scenarios scale it down so snapshots happen in short runs).
+    pub snapshot_entries: u64,
+    /// Serve reads locally without ReadIndex (serializable; may be stale).
+    pub serializable_reads: bool,
+    /// Planted bugs, all off by default.
+    pub mutants: RaftMutants,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        DriverConfig {
+            tick_ms: 100,
+            election_ticks: 10,
+            heartbeat_ticks: 1,
+            pre_vote: true,
+            check_quorum: true,
+            snapshot_entries: 10_000,
+            serializable_reads: false,
+            mutants: RaftMutants::default(),
+        }
+    }
+}
+
+/// The Raft planted bugs: the core's, plus the driver's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RaftMutants {
+    /// The core's switches.
+    pub core: Mutants,
+    /// `forget-vote-on-restart`: a hard-state change (term, vote) is written but not
+    /// fsynced before the messages that depend on it are sent, so a crash can forget a vote
+    /// already given.
+    pub forget_vote_on_restart: bool,
+}
+
+/// Every planted bug name this driver knows, as `ksim run --mutant` takes them.
+pub const MUTANT_NAMES: &[&str] = &[
+    "commit-old-term",
+    "vote-without-log-check",
+    "forget-vote-on-restart",
+    "truncate-committed",
+    "fixed-election-timeout",
+    "quorum-of-reachable",
+    "no-check-quorum",
+];
+
+impl RaftMutants {
+    /// Switches on the planted bug `name`; false if the name is not a Raft mutant.
+    pub fn enable(&mut self, name: &str) -> bool {
+        let switch = match name {
+            "commit-old-term" => &mut self.core.commit_old_term,
+            "vote-without-log-check" => &mut self.core.vote_without_log_check,
+            "forget-vote-on-restart" => &mut self.forget_vote_on_restart,
+            "truncate-committed" => &mut self.core.truncate_committed,
+            "fixed-election-timeout" => &mut self.core.fixed_election_timeout,
+            "quorum-of-reachable" => &mut self.core.quorum_of_reachable,
+            "no-check-quorum" => &mut self.core.no_check_quorum,
+            _ => return false,
+        };
+        *switch = true;
+        true
+    }
+}
+
+/// The core's node id for a sim-core node.
+pub fn core_id(node: sim_core::NodeId) -> core::NodeId {
+    core::NodeId(u64::from(node.0))
+}
+
+/// The sim-core node for a core node id.
+///
+/// # Panics
+///
+/// If the id does not fit a sim-core id (the driver only ever makes ids from sim-core ids).
+pub fn sim_id(node: core::NodeId) -> sim_core::NodeId {
+    sim_core::NodeId(u32::try_from(node.0).expect("core ids come from sim-core ids"))
+}
+
+/// The trace's name for an entry.
+pub fn entry_ref(entry: &Entry) -> EntryRef {
+    EntryRef {
+        index: entry.index.0,
+        term: entry.term.0,
+        digest: digest(&serde_json::to_vec(&entry.kind).expect("entries serialize")),
+    }
+}
+
+fn trace_role(role: core::Role) -> sim_core::Role {
+    match role {
+        core::Role::Follower => sim_core::Role::Follower,
+        core::Role::PreCandidate => sim_core::Role::PreCandidate,
+        core::Role::Candidate => sim_core::Role::Candidate,
+        core::Role::Leader => sim_core::Role::Leader,
+    }
+}
+
+/// A read waiting for its ReadIndex round or for the state machine to catch up.
+struct PendingRead<Q> {
+    client: sim_core::NodeId,
+    request: u64,
+    query: Q,
+}
+
+/// One node's running state.
+struct Node<S: StateMachine> {
+    ctx: NodeCtx<MsgOf<S>>,
+    config: DriverConfig,
+    raw: RawNode<ChaCha8Rng>,
+    sm: S,
+    applied: LogIndex,
+    snapshot_index: LogIndex,
+    /// Last index durable in the WAL (to tell appends that replace entries).
+    durable_last: LogIndex,
+    /// Proposals this node made, by log index: who to answer once applied.
+    proposals: BTreeMap<u64, (sim_core::NodeId, u64)>,
+    /// Reads waiting for their ReadIndex, by context.
+    reads: BTreeMap<Vec<u8>, PendingRead<S::Query>>,
+    /// Reads whose index is known, waiting for `applied` to reach it.
+    ready_reads: Vec<(LogIndex, PendingRead<S::Query>)>,
+    next_read: u64,
+}
+
+/// Runs a Raft node replicating `S` among `voters` (the founding members).
+pub async fn run_node<S: StateMachine>(
+    mut ctx: NodeCtx<MsgOf<S>>,
+    config: DriverConfig,
+    voters: Vec<sim_core::NodeId>,
+) {
+    let recovered = storage::recover(&ctx);
+    if recovered.discarded_bytes > 0 {
+        ctx.note(
+            "wal-torn-tail",
+            format!("discarded {} bytes", recovered.discarded_bytes),
+        );
+    }
+    let initial = if recovered.found {
+        recovered.initial
+    } else {
+        let init = InitialState::bootstrap(voters.iter().copied().map(core_id));
+        storage::write_snapshot(&ctx, &init.snapshot, init.hard_state, &[]);
+        ctx.disk().fsync(SNAP_FILE).await;
+        ctx.disk().fsync(WAL_FILE).await;
+        ctx.record(EventKind::Snapshot {
+            index: init.snapshot.meta.index.0,
+            term: init.snapshot.meta.term.0,
+            installed: false,
+        });
+        init
+    };
+    let hs = initial.hard_state;
+    ctx.record(EventKind::HardState {
+        term: hs.term.0,
+        vote: hs.vote.map(sim_id),
+        commit: hs.commit.0,
+    });
+    let conf = &initial.snapshot.meta.conf_state;
+    ctx.record(EventKind::Membership {
+        voters: conf.voters.iter().copied().map(sim_id).collect(),
+        learners: conf.learners.iter().copied().map(sim_id).collect(),
+    });
+    let mut sm = S::default();
+    if !initial.snapshot.data.is_empty() {
+        sm.restore(&initial.snapshot.data);
+    }
+    let snapshot_index = initial.snapshot.meta.index;
+    let durable_last = initial.entries.last().map_or(snapshot_index, |e| e.index);
+    let core_config = Config {
+        election_tick: config.election_ticks,
+        heartbeat_tick: config.heartbeat_ticks,
+        pre_vote: config.pre_vote,
+        check_quorum: config.check_quorum,
+        mutants: config.mutants.core,
+        ..Config::new(core_id(ctx.id()))
+    };
+    let rng = ChaCha8Rng::seed_from_u64(ctx.rng().gen());
+    let raw = RawNode::new(core_config, initial, rng).expect("the driver builds valid configs");
+    let mut node = Node {
+        ctx,
+        config,
+        raw,
+        sm,
+        applied: snapshot_index,
+        snapshot_index,
+        durable_last,
+        proposals: BTreeMap::new(),
+        reads: BTreeMap::new(),
+        ready_reads: Vec::new(),
+        next_read: 0,
+    };
+    node.run().await;
+}
+
+impl<S: StateMachine> Node<S> {
+    async fn run(&mut self) {
+        let tick = Duration::from_millis(self.config.tick_ms.max(1));
+        // Real processes do not start in the same microsecond: each node ticks at its own
+        // phase within the tick. Without this, nodes that draw the same timeout (in whole
+        // ticks) time out together and split the vote. The planted bug
+        // `fixed-election-timeout` removes all randomization, this phase included.
+        let phase_us = if self.config.mutants.core.fixed_election_timeout {
+            0
+        } else {
+            self.ctx.rng().gen_range(0..tick.as_micros() as u64)
+        };
+        let mut next_tick = self.ctx.now().after(tick + Duration::from_micros(phase_us));
+        loop {
+            match self.ctx.recv_until(next_tick).await {
+                Some(env) => match env.msg {
+                    Msg::Raft(m) => self.raw.step(m),
+                    Msg::Request { request, op } => self.request(env.from, request, op),
+                    Msg::Reply { .. } => {}
+                },
+                None => {
+                    self.raw.tick();
+                    next_tick = next_tick.after(tick);
+                }
+            }
+            while self.raw.has_ready() {
+                let ready = self.raw.ready();
+                self.handle(&ready).await;
+                self.raw.advance(&ready);
+            }
+            self.serve_reads();
+            self.maybe_snapshot().await;
+        }
+    }
+
+    fn reply(&self, to: sim_core::NodeId, request: u64, reply: ClientReply<S::Output>) {
+        self.ctx.send(to, Msg::Reply { request, reply });
+    }
+
+    fn not_leader(&self) -> ClientReply<S::Output> {
+        ClientReply::NotLeader {
+            leader: self.raw.status().leader.map(sim_id),
+        }
+    }
+
+    fn request(
+        &mut self,
+        client: sim_core::NodeId,
+        request: u64,
+        op: ClientOp<S::Command, S::Query>,
+    ) {
+        match op {
+            ClientOp::Command(command) => {
+                let proposal = Proposal {
+                    client,
+                    request,
+                    command,
+                };
+                let data = serde_json::to_vec(&proposal).expect("proposals serialize");
+                match self.raw.propose(data) {
+                    Ok(index) => {
+                        self.proposals.insert(index.0, (client, request));
+                    }
+                    Err(ProposeError::NotLeader { .. }) => {
+                        self.reply(client, request, self.not_leader())
+                    }
+                    Err(e) => self.ctx.note("propose-refused", e.to_string()),
+                }
+            }
+            ClientOp::Query(query) => {
+                let read = PendingRead {
+                    client,
+                    request,
+                    query,
+                };
+                if self.config.serializable_reads {
+                    self.ready_reads.push((LogIndex(0), read));
+                    return;
+                }
+                self.next_read += 1;
+                let context = format!(
+                    "{}:{}:{}",
+                    self.ctx.id(),
+                    self.ctx.incarnation(),
+                    self.next_read
+                )
+                .into_bytes();
+                match self.raw.read_index(context.clone()) {
+                    Ok(()) => {
+                        self.reads.insert(context, read);
+                    }
+                    Err(_) => self.reply(client, request, self.not_leader()),
+                }
+            }
+        }
+    }
+
+    /// Handles one `Ready` per its contract: persist, record, send, apply.
+    async fn handle(&mut self, ready: &Ready) {
+        for event in &ready.events {
+            if let Event::RoleChanged { role, term, leader } = event {
+                self.ctx.record(EventKind::Role {
+                    role: trace_role(*role),
+                    term: term.0,
+                    leader: leader.map(sim_id),
+                });
+            }
+        }
+        self.persist(ready).await;
+        for event in &ready.events {
+            match event {
+                Event::VoteGranted {
+                    candidate,
+                    term,
+                    pre_vote,
+                } => self.ctx.record(EventKind::Vote {
+                    candidate: sim_id(*candidate),
+                    term: term.0,
+                    pre_vote: *pre_vote,
+                    granted: true,
+                    reason: String::new(),
+                }),
+                Event::VoteRefused {
+                    candidate,
+                    term,
+                    pre_vote,
+                    reason,
+                } => self.ctx.record(EventKind::Vote {
+                    candidate: sim_id(*candidate),
+                    term: term.0,
+                    pre_vote: *pre_vote,
+                    granted: false,
+                    reason: format!("{reason:?}"),
+                }),
+                Event::CheckQuorumFailed { term } => {
+                    self.ctx.note("check-quorum-failed", format!("term={term}"));
+                }
+                _ => {}
+            }
+        }
+        for message in &ready.messages {
+            self.ctx
+                .send(sim_id(message.to), Msg::Raft(message.clone()));
+        }
+        for event in &ready.events {
+            if let Event::CommitAdvanced { to, .. } = event {
+                let term = self.raw.term_at(*to).unwrap_or(Term(0));
+                self.ctx.record(EventKind::Commit {
+                    index: to.0,
+                    term: term.0,
+                });
+            }
+        }
+        if let Some(snapshot) = &ready.snapshot {
+            self.sm = S::default();
+            if !snapshot.data.is_empty() {
+                self.sm.restore(&snapshot.data);
+            }
+            self.applied = snapshot.meta.index;
+            self.snapshot_index = snapshot.meta.index;
+            let conf = &snapshot.meta.conf_state;
+            self.ctx.record(EventKind::Membership {
+                voters: conf.voters.iter().copied().map(sim_id).collect(),
+                learners: conf.learners.iter().copied().map(sim_id).collect(),
+            });
+        }
+        for entry in &ready.committed_entries {
+            self.apply(entry);
+        }
+        for state in &ready.read_states {
+            if let Some(read) = self.reads.remove(&state.context) {
+                self.ready_reads.push((state.index, read));
+            }
+        }
+    }
+
+    /// Makes the snapshot, entries and hard state of `ready` durable, then records them.
+    async fn persist(&mut self, ready: &Ready) {
+        let hard_state = ready.hard_state;
+        if let Some(snapshot) = &ready.snapshot {
+            let hs = hard_state.unwrap_or_else(|| self.raw.status().hard_state);
+            storage::write_snapshot(&self.ctx, snapshot, hs, &[]);
+            self.ctx.disk().fsync(SNAP_FILE).await;
+        }
+        if !ready.entries.is_empty() {
+            self.ctx.disk().append(
+                WAL_FILE,
+                &storage::encode(&WalRecord::Entries(ready.entries.clone())),
+            );
+        }
+        if let Some(hs) = hard_state {
+            self.ctx
+                .disk()
+                .append(WAL_FILE, &storage::encode(&WalRecord::HardState(hs)));
+        }
+        let only_hard_state = ready.entries.is_empty() && ready.snapshot.is_none();
+        let synced = if hard_state.is_none() && only_hard_state {
+            false
+        } else if only_hard_state && self.config.mutants.forget_vote_on_restart {
+            // Planted bug `forget-vote-on-restart`: the term and vote are in the page cache
+            // only, yet the vote response goes out below; a crash now forgets the vote.
+            false
+        } else {
+            self.ctx.disk().fsync(WAL_FILE).await;
+            true
+        };
+        if !synced {
+            return;
+        }
+        if let Some(snapshot) = &ready.snapshot {
+            self.ctx.record(EventKind::Snapshot {
+                index: snapshot.meta.index.0,
+                term: snapshot.meta.term.0,
+                installed: true,
+            });
+            self.durable_last = snapshot.meta.index;
+        }
+        if let Some(first) = ready.entries.first() {
+            if first.index <= self.durable_last {
+                self.ctx.record(EventKind::LogTruncate {
+                    from_index: first.index.0,
+                });
+            }
+            self.ctx.record(EventKind::LogAppend {
+                entries: ready.entries.iter().map(entry_ref).collect(),
+            });
+            self.durable_last = ready.entries.last().map_or(self.durable_last, |e| e.index);
+        }
+        if let Some(hs) = hard_state {
+            self.ctx.record(EventKind::HardState {
+                term: hs.term.0,
+                vote: hs.vote.map(sim_id),
+                commit: hs.commit.0,
+            });
+        }
+    }
+
+    fn apply(&mut self, entry: &Entry) {
+        if entry.index <= self.applied {
+            return;
+        }
+        let reference = entry_ref(entry);
+        self.ctx.record(EventKind::Apply {
+            index: reference.index,
+            term: reference.term,
+            digest: reference.digest,
+        });
+        self.applied = entry.index;
+        match &entry.kind {
+            EntryKind::Normal(data) => {
+                let Ok(proposal) = serde_json::from_slice::<Proposal<S::Command>>(data) else {
+                    self.ctx
+                        .note("undecodable-entry", format!("index={}", entry.index));
+                    return;
+                };
+                let output = self.sm.apply(&proposal.command);
+                if let Some((client, request)) = self.proposals.remove(&entry.index.0) {
+                    // The entry at our proposal's index may be another node's if we lost
+                    // leadership meanwhile: answer only if it is ours.
+                    if client == proposal.client && request == proposal.request {
+                        self.reply(
+                            client,
+                            request,
+                            ClientReply::Done {
+                                output,
+                                index: entry.index.0,
+                                term: entry.term.0,
+                            },
+                        );
+                    }
+                }
+            }
+            EntryKind::ConfChange(_) => {
+                let conf = self.raw.status().conf_state;
+                self.ctx.record(EventKind::Membership {
+                    voters: conf.voters.iter().copied().map(sim_id).collect(),
+                    learners: conf.learners.iter().copied().map(sim_id).collect(),
+                });
+            }
+            EntryKind::Noop => {}
+        }
+    }
+
+    fn serve_reads(&mut self) {
+        let applied = self.applied;
+        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.ready_reads)
+            .into_iter()
+            .partition(|(index, _)| *index <= applied);
+        self.ready_reads = later;
+        for (index, read) in now {
+            let output = self.sm.query(&read.query);
+            self.reply(
+                read.client,
+                read.request,
+                ClientReply::Done {
+                    output,
+                    index: index.0.max(applied.0),
+                    term: 0,
+                },
+            );
+        }
+    }
+
+    /// Compacts the log once enough entries have been applied since the last snapshot.
+    async fn maybe_snapshot(&mut self) {
+        if self.applied.0 < self.snapshot_index.0 + self.config.snapshot_entries.max(1) {
+            return;
+        }
+        let snapshot = self.raw.compact(self.sm.snapshot());
+        let status = self.raw.status();
+        let after: Vec<Entry> = self
+            .raw
+            .log_entries()
+            .iter()
+            .filter(|e| e.index > snapshot.meta.index)
+            .cloned()
+            .collect();
+        storage::write_snapshot(&self.ctx, &snapshot, status.hard_state, &after);
+        self.ctx.disk().fsync(SNAP_FILE).await;
+        self.ctx.disk().fsync(WAL_FILE).await;
+        self.snapshot_index = snapshot.meta.index;
+        self.ctx.record(EventKind::Snapshot {
+            index: snapshot.meta.index.0,
+            term: snapshot.meta.term.0,
+            installed: false,
+        });
+    }
+}

@@ -1,0 +1,309 @@
+//! `election`: 3 or 5 nodes start together and elect a leader; the leader is isolated once
+//! and the others elect a new one; on heal, pre-vote keeps the returning node from
+//! disrupting the new leader (turn `raft.pre_vote = false` to see the disruption).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sim_core::{
+    Check, CheckKind, EventKind, Evidence, FaultOp, FaultSchedule, NodeId, Outcome, RunView,
+    SimTime,
+};
+
+use crate::raft_world::{judge, leader_periods, wait_for_leader, ClusterConfig};
+use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+
+/// The election scenario's config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ElectionConfig {
+    /// The cluster (3 nodes by default; 5 is the other classic).
+    pub cluster: ClusterConfig,
+    /// Isolate the leader this long after it is first elected, milliseconds.
+    pub isolate_after_ms: u64,
+    /// Keep it isolated this long, milliseconds.
+    pub isolate_for_ms: u64,
+    /// Length of the run, milliseconds.
+    pub duration_ms: u64,
+    /// A new leader must be elected within this many election timeouts of the isolation,
+    /// and one must lead and commit within this many after the heal.
+    pub bound_election_timeouts: u64,
+}
+
+impl Default for ElectionConfig {
+    fn default() -> Self {
+        ElectionConfig {
+            cluster: ClusterConfig::default(),
+            isolate_after_ms: 2_000,
+            isolate_for_ms: 8_000,
+            duration_ms: 24_000,
+            bound_election_timeouts: 4,
+        }
+    }
+}
+
+impl ElectionConfig {
+    fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
+        let c: ElectionConfig = parse_config(table)?;
+        c.cluster.validate(3)?;
+        if c.isolate_for_ms == 0 || c.bound_election_timeouts == 0 {
+            return Err(ScenarioError::Config(
+                "isolate_for_ms and bound_election_timeouts must be more than zero".into(),
+            ));
+        }
+        let bound = c.bound_ms();
+        if c.duration_ms < c.isolate_after_ms + c.isolate_for_ms + 2 * bound + 1_000 {
+            return Err(ScenarioError::Config(format!(
+                "duration_ms = {} is too short: it must leave the election and two liveness bounds \
+                 ({bound} ms each) after the isolation",
+                c.duration_ms
+            )));
+        }
+        Ok(c)
+    }
+
+    fn bound_ms(&self) -> u64 {
+        self.bound_election_timeouts * self.cluster.election_timeout_ms()
+    }
+}
+
+/// The scenario.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Election;
+
+/// What the run measured, for `election.json`.
+#[derive(Debug, Serialize)]
+struct ElectionData {
+    first_leader: Option<(NodeId, u64)>,
+    first_elected_ms: Option<f64>,
+    isolated: Option<NodeId>,
+    isolated_at_ms: Option<f64>,
+    healed_at_ms: Option<f64>,
+    new_leader_after_isolation_ms: Option<f64>,
+    leaders: Vec<LeaderPeriod>,
+}
+
+#[derive(Debug, Serialize)]
+struct LeaderPeriod {
+    node: NodeId,
+    term: u64,
+    from_ms: f64,
+    until_ms: Option<f64>,
+}
+
+fn ms(t: SimTime) -> f64 {
+    t.as_us() as f64 / 1000.0
+}
+
+impl Scenario for Election {
+    fn name(&self) -> &'static str {
+        "election"
+    }
+
+    fn summary(&self) -> &'static str {
+        "3 or 5 nodes elect a leader; the leader is isolated, a new one is elected; pre-vote keeps the returning node from disrupting it"
+    }
+
+    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError> {
+        Ok(config_table(&ElectionConfig::parse(config)?))
+    }
+
+    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError> {
+        Ok(ElectionConfig::parse(config)?.cluster.all_nodes())
+    }
+
+    fn generate_faults(
+        &self,
+        _seed: u64,
+        config: &toml::Table,
+    ) -> Result<FaultSchedule, ScenarioError> {
+        ElectionConfig::parse(config)?;
+        // The story's faults depend on who leads, so the driver applies them as it goes.
+        Ok(FaultSchedule::default())
+    }
+
+    fn mutants(&self) -> &'static [&'static str] {
+        raft::driver::MUTANT_NAMES
+    }
+
+    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
+        let config = ElectionConfig::parse(input.config)?;
+        let c = config.clone();
+        let out = config.cluster.run(
+            input.seed,
+            input.mutants,
+            input.faults,
+            |world| async move {
+                let tick = c.cluster.raft.tick_ms;
+                let first =
+                    wait_for_leader(&world, tick, SimTime::from_ms(c.duration_ms / 2)).await;
+                let mut isolated = None;
+                if let Some((leader, _)) = first {
+                    world.sleep(Duration::from_millis(c.isolate_after_ms)).await;
+                    let target =
+                        crate::raft_world::current_leader(&world).map_or(leader, |(l, _)| l);
+                    world.apply(&FaultOp::Isolate { node: target });
+                    isolated = Some(target);
+                    world.sleep(Duration::from_millis(c.isolate_for_ms)).await;
+                    world.apply(&FaultOp::Heal);
+                }
+                world.sleep_until(SimTime::from_ms(c.duration_ms)).await;
+                isolated
+            },
+        )?;
+        let events = &out.trace.events;
+        let fault_times: Vec<SimTime> = events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Fault { .. }))
+            .map(|e| e.t_us)
+            .collect();
+        let periods = leader_periods(events);
+        let (isolated_at, healed_at) = (fault_times.first().copied(), fault_times.get(1).copied());
+        let new_leader = isolated_at.and_then(|t| {
+            periods
+                .iter()
+                .find(|p| p.2 >= t && Some(p.0) != out.value)
+                .map(|p| p.2)
+        });
+        let bound_ms = config.bound_ms();
+        let reelection = Reelection {
+            isolated_at,
+            new_leader_at: new_leader,
+            bound_ms,
+        };
+        let stable = StableAfterRejoin {
+            healed_at,
+            window_ms: bound_ms,
+        };
+        let verdict = judge(&out, Some(bound_ms), &[&reelection, &stable]);
+        let data = ElectionData {
+            first_leader: periods.first().map(|p| (p.0, p.1)),
+            first_elected_ms: periods.first().map(|p| ms(p.2)),
+            isolated: out.value,
+            isolated_at_ms: isolated_at.map(ms),
+            healed_at_ms: healed_at.map(ms),
+            new_leader_after_isolation_ms: match (isolated_at, new_leader) {
+                (Some(a), Some(b)) => Some(ms(b) - ms(a)),
+                _ => None,
+            },
+            leaders: periods
+                .iter()
+                .map(|p| LeaderPeriod {
+                    node: p.0,
+                    term: p.1,
+                    from_ms: ms(p.2),
+                    until_ms: p.3.map(ms),
+                })
+                .collect(),
+        };
+        Ok(ScenarioRun {
+            nodes: out.nodes.clone(),
+            data: vec![(
+                "election.json".into(),
+                serde_json::to_vec_pretty(&data).expect("data serializes"),
+            )],
+            trace: out.trace,
+            history: out.history,
+            verdict,
+        })
+    }
+}
+
+/// `new-leader-after-isolation` (liveness): once the leader is cut off, the others elect a
+/// new leader within the bound.
+#[derive(Clone, Copy, Debug)]
+struct Reelection {
+    isolated_at: Option<SimTime>,
+    new_leader_at: Option<SimTime>,
+    bound_ms: u64,
+}
+
+impl Check for Reelection {
+    fn name(&self) -> &'static str {
+        "new-leader-after-isolation"
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Eventually
+    }
+
+    fn check(&self, _run: &RunView<'_>) -> Outcome {
+        let Some(isolated_at) = self.isolated_at else {
+            return Outcome::violation(
+                "no leader was ever elected, so none could be isolated",
+                vec![],
+            );
+        };
+        match self.new_leader_at {
+            Some(t) if t.since(isolated_at) <= Duration::from_millis(self.bound_ms) => {
+                Outcome::Pass
+            }
+            Some(t) => Outcome::violation(
+                format!(
+                    "a new leader took {} ms (bound {} ms)",
+                    t.since(isolated_at).as_millis(),
+                    self.bound_ms
+                ),
+                vec![],
+            ),
+            None => Outcome::violation(
+                format!("no new leader after the isolation at {isolated_at}"),
+                vec![],
+            ),
+        }
+    }
+}
+
+/// `stable-after-rejoin` (what pre-vote promises): when the isolated node returns, the
+/// leader in office keeps leading for at least the window. Without pre-vote the returning
+/// node's inflated term forces it to step down.
+#[derive(Clone, Copy, Debug)]
+struct StableAfterRejoin {
+    healed_at: Option<SimTime>,
+    window_ms: u64,
+}
+
+impl Check for StableAfterRejoin {
+    fn name(&self) -> &'static str {
+        "stable-after-rejoin"
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Always
+    }
+
+    fn check(&self, run: &RunView<'_>) -> Outcome {
+        let Some(healed) = self.healed_at else {
+            return Outcome::Pass;
+        };
+        let end = healed.after(Duration::from_millis(self.window_ms));
+        // The leader in office when the isolated node came back, if any.
+        let Some(in_office) = leader_periods(&run.trace.events)
+            .into_iter()
+            .find(|p| p.2 <= healed && p.3.is_none_or(|until| until > healed))
+        else {
+            return Outcome::Pass;
+        };
+        match in_office.3 {
+            Some(until) if until <= end => {
+                let ended = run
+                    .trace
+                    .events
+                    .iter()
+                    .find(|e| e.t_us == until && e.node == Some(in_office.0));
+                Outcome::violation(
+                    format!(
+                        "the returning node disrupted the cluster: leader {} of term {} lost office at {until}, {} ms after the heal",
+                        in_office.0,
+                        in_office.1,
+                        until.since(healed).as_millis()
+                    ),
+                    ended
+                        .map(|e| vec![Evidence::event(e, "the leader stepped down")])
+                        .unwrap_or_default(),
+                )
+            }
+            _ => Outcome::Pass,
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! What the Raft scenarios share: a cluster of Raft nodes replicating a register, clients
+//! writing and reading it, the Raft checks, and helpers to find the leader from the trace.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use raft::checks::{safety_checks, LeaderAfterHeal};
+use raft::driver::{
+    run_client, run_node, ClientConfig, DriverConfig, MsgOf, RaftMutants, Register,
+    RegisterWorkload,
+};
+use serde::{Deserialize, Serialize};
+use sim_core::{
+    Check, DiskConfig, EventKind, FaultSchedule, NetConfig, NodeId, NodeStatus, Role, RunOutput,
+    RunView, Sim, SimTime, TraceEvent, Verdict, World,
+};
+
+use crate::scenario::ScenarioError;
+
+/// The message type of a Raft register world.
+pub type RaftMsg = MsgOf<Register>;
+
+/// A Raft cluster with clients.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Raft nodes (n1..nN).
+    pub nodes: usize,
+    /// Client nodes (after the Raft nodes).
+    pub clients: usize,
+    /// The Raft nodes' settings.
+    pub raft: DriverConfig,
+    /// The clients' settings.
+    pub client: ClientConfig,
+    /// Network defaults.
+    pub net: NetConfig,
+    /// Disk defaults.
+    pub disk: DiskConfig,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            nodes: 3,
+            clients: 1,
+            raft: DriverConfig {
+                snapshot_entries: 200,
+                ..DriverConfig::default()
+            },
+            client: ClientConfig::default(),
+            net: NetConfig::default(),
+            disk: DiskConfig::default(),
+        }
+    }
+}
+
+/// Most Raft nodes a scenario may have.
+pub const MAX_RAFT_NODES: usize = 15;
+
+impl ClusterConfig {
+    /// Checks sizes and values; `min_nodes` is the scenario's own floor.
+    pub fn validate(&self, min_nodes: usize) -> Result<(), ScenarioError> {
+        let bad = |m: String| Err(ScenarioError::Config(m));
+        if !(min_nodes..=MAX_RAFT_NODES).contains(&self.nodes) {
+            return bad(format!(
+                "nodes = {} is impossible here ({min_nodes} to {MAX_RAFT_NODES} Raft nodes)",
+                self.nodes
+            ));
+        }
+        if self.clients > 16 {
+            return bad(format!(
+                "clients = {} is too many (at most 16)",
+                self.clients
+            ));
+        }
+        if self.raft.tick_ms == 0 || self.raft.election_ticks == 0 || self.raft.heartbeat_ticks == 0
+        {
+            return bad(
+                "raft.tick_ms, raft.election_ticks and raft.heartbeat_ticks must be more than zero"
+                    .into(),
+            );
+        }
+        if self.raft.heartbeat_ticks >= self.raft.election_ticks {
+            return bad("raft.heartbeat_ticks must be below raft.election_ticks".into());
+        }
+        if self.client.timeout_ms == 0 || self.client.interval_ms == 0 {
+            return bad("client.timeout_ms and client.interval_ms must be more than zero".into());
+        }
+        if !(0.0..=1.0).contains(&self.client.read_probability) {
+            return bad("client.read_probability must be between 0 and 1".into());
+        }
+        if self.net.latency.min_us > self.net.latency.max_us
+            || !(0.0..=1.0).contains(&self.net.loss_probability)
+        {
+            return bad(
+                "net.latency must be min_us <= max_us and net.loss_probability in [0, 1]".into(),
+            );
+        }
+        if self.disk.fsync_min_us > self.disk.fsync_max_us {
+            return bad("disk.fsync_min_us is above disk.fsync_max_us".into());
+        }
+        Ok(())
+    }
+
+    /// The Raft nodes.
+    pub fn servers(&self) -> Vec<NodeId> {
+        (0..self.nodes).map(NodeId::from_index).collect()
+    }
+
+    /// Every node: servers, then clients.
+    pub fn all_nodes(&self) -> Vec<NodeId> {
+        (0..self.nodes + self.clients)
+            .map(NodeId::from_index)
+            .collect()
+    }
+
+    /// The election timeout in milliseconds (the lower end of the randomized range).
+    pub fn election_timeout_ms(&self) -> u64 {
+        self.raft.tick_ms * self.raft.election_ticks
+    }
+
+    /// Runs the cluster with `mutants` and `faults`; `driver` is the scenario's supervisor.
+    pub fn run<T, D, Fut>(
+        &self,
+        seed: u64,
+        mutants: &[String],
+        faults: &FaultSchedule,
+        driver: D,
+    ) -> Result<RunOutput<T>, ScenarioError>
+    where
+        D: FnOnce(World<RaftMsg>) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        let mut raft = self.raft.clone();
+        let mut planted = RaftMutants::default();
+        for name in mutants {
+            assert!(
+                planted.enable(name),
+                "mutant names are checked before the run"
+            );
+        }
+        raft.mutants = planted;
+        let servers = self.servers();
+        let mut sim = Sim::new(seed)
+            .network(self.net)
+            .disk(self.disk)
+            .faults(faults.clone());
+        let cfg = raft.clone();
+        let voters = servers.clone();
+        sim = sim.nodes(self.nodes, move |ctx| {
+            run_node::<Register>(ctx, cfg.clone(), voters.clone())
+        });
+        let client = self.client.clone();
+        let workload = Arc::new(RegisterWorkload);
+        for _ in 0..self.clients {
+            let (client, servers, workload) = (client.clone(), servers.clone(), workload.clone());
+            sim = sim.node(move |ctx| {
+                run_client::<Register, _>(ctx, client.clone(), servers.clone(), workload.clone())
+            });
+        }
+        Ok(sim.run(driver)?)
+    }
+}
+
+/// Judges a run with the Raft safety checks, `extra` checks, and liveness with `bound_ms`.
+pub fn judge<T>(
+    out: &RunOutput<T>,
+    liveness_bound_ms: Option<u64>,
+    extra: &[&dyn Check],
+) -> Verdict {
+    let view = RunView {
+        seed: out.seed,
+        nodes: &out.nodes,
+        trace: &out.trace,
+        history: &out.history,
+    };
+    let safety = safety_checks();
+    let acked = raft::checks::AckedWritesSurvive;
+    let mut checks: Vec<&dyn Check> = safety.iter().map(|c| c.as_ref()).collect();
+    checks.push(&acked);
+    let liveness = liveness_bound_ms.map(|bound_ms| LeaderAfterHeal { bound_ms });
+    if let Some(l) = &liveness {
+        checks.push(l);
+    }
+    checks.extend_from_slice(extra);
+    Verdict::judge(&view, &checks)
+}
+
+/// The node currently leading the highest term, if it is up, from the trace so far.
+pub fn current_leader(world: &World<RaftMsg>) -> Option<(NodeId, u64)> {
+    let (leader, term) = world.with_trace(|events| leader_at(events, SimTime(u64::MAX)))?;
+    (world.status(leader) == NodeStatus::Up).then_some((leader, term))
+}
+
+/// The leader of the highest term as of time `t`, from `events`.
+pub fn leader_at(events: &[TraceEvent], t: SimTime) -> Option<(NodeId, u64)> {
+    let mut roles: BTreeMap<NodeId, (Role, u64)> = BTreeMap::new();
+    for e in events.iter().take_while(|e| e.t_us <= t) {
+        match (&e.kind, e.node) {
+            (EventKind::Role { role, term, .. }, Some(n)) => {
+                roles.insert(n, (*role, *term));
+            }
+            (EventKind::NodeCrash { .. }, Some(n)) => {
+                roles.remove(&n);
+            }
+            _ => {}
+        }
+    }
+    roles
+        .into_iter()
+        .filter(|(_, (role, _))| *role == Role::Leader)
+        .max_by_key(|(_, (_, term))| *term)
+        .map(|(n, (_, term))| (n, term))
+}
+
+/// Waits (polling every tick) until a leader is up, or until `deadline`.
+pub async fn wait_for_leader(
+    world: &World<RaftMsg>,
+    poll_ms: u64,
+    deadline: SimTime,
+) -> Option<(NodeId, u64)> {
+    loop {
+        if let Some(found) = current_leader(world) {
+            return Some(found);
+        }
+        if world.now() >= deadline {
+            return None;
+        }
+        world.sleep(std::time::Duration::from_millis(poll_ms)).await;
+    }
+}
+
+/// Every leadership period of a run: (node, term, elected at, ended at or None).
+pub fn leader_periods(events: &[TraceEvent]) -> Vec<(NodeId, u64, SimTime, Option<SimTime>)> {
+    let mut periods: Vec<(NodeId, u64, SimTime, Option<SimTime>)> = Vec::new();
+    for e in events {
+        let Some(n) = e.node else { continue };
+        let ends = match &e.kind {
+            EventKind::Role { role, term, .. } => {
+                let ended = true;
+                if *role == Role::Leader {
+                    periods.push((n, *term, e.t_us, None));
+                    false
+                } else {
+                    ended
+                }
+            }
+            EventKind::NodeCrash { .. } => true,
+            _ => false,
+        };
+        if ends {
+            if let Some(p) = periods.iter_mut().rev().find(|p| p.0 == n && p.3.is_none()) {
+                p.3 = Some(e.t_us);
+            }
+        }
+    }
+    periods
+}
