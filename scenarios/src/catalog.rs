@@ -1,12 +1,13 @@
 //! The catalog: every scenario `ksim` knows, by name.
 
 use crate::election::Election;
+use crate::leader_crash::LeaderCrash;
 use crate::ping_mesh::PingMesh;
 use crate::scenario::{Scenario, ScenarioError};
 
 /// Every scenario, in the order `ksim list` prints them.
 pub fn scenarios() -> Vec<&'static dyn Scenario> {
-    vec![&PingMesh, &Election]
+    vec![&PingMesh, &Election, &LeaderCrash]
 }
 
 /// The scenario called `name`.

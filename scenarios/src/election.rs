@@ -114,12 +114,12 @@ impl Scenario for Election {
 
     fn generate_faults(
         &self,
-        _seed: u64,
+        seed: u64,
         config: &toml::Table,
     ) -> Result<FaultSchedule, ScenarioError> {
-        ElectionConfig::parse(config)?;
-        // The story's faults depend on who leads, so the driver applies them as it goes.
-        Ok(FaultSchedule::default())
+        // The story's faults depend on who leads, so the driver applies them as it goes;
+        // the schedule holds only the optional `cluster.chaos` faults.
+        Ok(ElectionConfig::parse(config)?.cluster.chaos_faults(seed))
     }
 
     fn mutants(&self) -> &'static [&'static str] {
@@ -175,7 +175,14 @@ impl Scenario for Election {
             healed_at,
             window_ms: bound_ms,
         };
-        let verdict = judge(&out, Some(bound_ms), &[&reelection, &stable]);
+        // The story's own claims hold for the story alone; under `cluster.chaos` other
+        // faults land in the same windows, and `leader-after-heal` judges liveness.
+        let story: Vec<&dyn Check> = if config.cluster.chaos.episodes_max == 0 {
+            vec![&reelection, &stable]
+        } else {
+            vec![]
+        };
+        let verdict = judge(&out, Some(bound_ms), &story);
         let data = ElectionData {
             first_leader: periods.first().map(|p| (p.0, p.1)),
             first_elected_ms: periods.first().map(|p| ms(p.2)),

@@ -11,8 +11,8 @@ use raft::driver::{
 };
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, DiskConfig, EventKind, FaultSchedule, NetConfig, NodeId, NodeStatus, Role, RunOutput,
-    RunView, Sim, SimTime, TraceEvent, Verdict, World,
+    Check, DiskConfig, EventKind, FaultKnobs, FaultSchedule, NetConfig, NodeId, NodeStatus, Role,
+    RunOutput, RunView, Sim, SimTime, TraceEvent, Verdict, World,
 };
 
 use crate::scenario::ScenarioError;
@@ -36,6 +36,9 @@ pub struct ClusterConfig {
     pub net: NetConfig,
     /// Disk defaults.
     pub disk: DiskConfig,
+    /// Extra faults drawn from the seed on top of the scenario's story (none by default):
+    /// node faults hit the Raft nodes only; partitions place clients too.
+    pub chaos: FaultKnobs,
 }
 
 impl Default for ClusterConfig {
@@ -50,6 +53,7 @@ impl Default for ClusterConfig {
             client: ClientConfig::default(),
             net: NetConfig::default(),
             disk: DiskConfig::default(),
+            chaos: FaultKnobs::none(),
         }
     }
 }
@@ -99,7 +103,19 @@ impl ClusterConfig {
         if self.disk.fsync_min_us > self.disk.fsync_max_us {
             return bad("disk.fsync_min_us is above disk.fsync_max_us".into());
         }
-        Ok(())
+        self.chaos
+            .validate()
+            .map_err(|e| ScenarioError::Config(format!("chaos: {e}")))
+    }
+
+    /// The extra faults this seed draws (empty unless `chaos` asks for episodes).
+    pub fn chaos_faults(&self, seed: u64) -> FaultSchedule {
+        self.chaos.generate_for(
+            &self.all_nodes(),
+            &self.servers(),
+            self.net,
+            &mut sim_core::rng::derive_rng(seed, "faults"),
+        )
     }
 
     /// The Raft nodes.
@@ -175,9 +191,13 @@ pub fn judge<T>(
         history: &out.history,
     };
     let safety = safety_checks();
-    let acked = raft::checks::AckedWritesSurvive;
+    let (acked, reads) = (
+        raft::checks::AckedWritesSurvive,
+        raft::checks::ReadsNotStale,
+    );
     let mut checks: Vec<&dyn Check> = safety.iter().map(|c| c.as_ref()).collect();
     checks.push(&acked);
+    checks.push(&reads);
     let liveness = liveness_bound_ms.map(|bound_ms| LeaderAfterHeal { bound_ms });
     if let Some(l) = &liveness {
         checks.push(l);

@@ -187,10 +187,30 @@ impl FaultKnobs {
         net: NetConfig,
         rng: &mut ChaCha8Rng,
     ) -> FaultSchedule {
+        self.generate_for(nodes, nodes, net, rng)
+    }
+
+    /// As [`FaultKnobs::generate`], but node faults (kill, pause, power failure, stall,
+    /// skew, cut links, isolation) only hit `targets` (the servers, say, not the clients);
+    /// partitions still place every node of `nodes` in a group.
+    ///
+    /// # Panics
+    ///
+    /// As [`FaultKnobs::generate`], or if `targets` is empty or not within `nodes`.
+    pub fn generate_for(
+        &self,
+        nodes: &[NodeId],
+        targets: &[NodeId],
+        net: NetConfig,
+        rng: &mut ChaCha8Rng,
+    ) -> FaultSchedule {
+        assert!(
+            !targets.is_empty() && targets.iter().all(|t| nodes.contains(t)),
+            "fault targets must be some of the nodes"
+        );
         if let Err(e) = self.validate() {
             panic!("invalid fault knobs: {e}");
         }
-        assert!(!nodes.is_empty(), "a schedule needs nodes");
         let episodes = rng.gen_range(self.episodes_min..=self.episodes_max);
         if self.episodes_max == 0 {
             return FaultSchedule::default();
@@ -204,7 +224,7 @@ impl FaultKnobs {
                 .max(self.window_start_ms);
             let start = rng.gen_range(self.window_start_ms..=latest_start);
             let end = (start + duration).min(self.window_end_ms);
-            let (begin, finish) = self.episode(nodes, net, rng, duration);
+            let (begin, finish) = self.episode(nodes, targets, net, rng, duration);
             faults.push(TimedFault {
                 at_ms: start,
                 op: begin,
@@ -222,6 +242,7 @@ impl FaultKnobs {
     fn episode(
         &self,
         nodes: &[NodeId],
+        targets: &[NodeId],
         net: NetConfig,
         rng: &mut ChaCha8Rng,
         duration_ms: u64,
@@ -237,7 +258,7 @@ impl FaultKnobs {
             }
             pick -= w;
         }
-        let node = *nodes.choose(rng).expect("nodes is not empty");
+        let node = *targets.choose(rng).expect("targets is not empty");
         match kind {
             0 if nodes.len() >= 2 => {
                 let mut shuffled = nodes.to_vec();
@@ -251,8 +272,8 @@ impl FaultKnobs {
                 (FaultOp::Partition { groups }, vec![FaultOp::Heal])
             }
             1 if nodes.len() >= 2 => (FaultOp::Isolate { node }, vec![FaultOp::Heal]),
-            2 if nodes.len() >= 2 => {
-                let to = **nodes
+            2 if targets.len() >= 2 => {
+                let to = **targets
                     .iter()
                     .filter(|n| **n != node)
                     .collect::<Vec<_>>()
@@ -266,8 +287,9 @@ impl FaultKnobs {
             3 => (FaultOp::Kill { node }, vec![FaultOp::Restart { node }]),
             4 => (FaultOp::Pause { node }, vec![FaultOp::Resume { node }]),
             5 => {
-                let count = rng.gen_range(1..=nodes.len());
-                let mut victims: Vec<NodeId> = nodes.choose_multiple(rng, count).copied().collect();
+                let count = rng.gen_range(1..=targets.len());
+                let mut victims: Vec<NodeId> =
+                    targets.choose_multiple(rng, count).copied().collect();
                 victims.sort();
                 let torn_write = rng.gen_bool(self.torn_write_probability);
                 let restarts = victims
@@ -300,9 +322,7 @@ impl FaultKnobs {
                     }],
                 )
             }
-            _ if nodes.len() < 2 && kind <= 2 => {
-                (FaultOp::Pause { node }, vec![FaultOp::Resume { node }])
-            }
+            _ if kind <= 2 => (FaultOp::Pause { node }, vec![FaultOp::Resume { node }]),
             _ => {
                 let max_us = rng.gen_range(1_000..=self.max_latency_us.max(1_000));
                 let min_us = max_us / 2;

@@ -8,23 +8,27 @@
 
 mod acked_writes;
 mod commit_majority;
+mod committed_kept;
 mod election_safety;
 mod leader_append_only;
 mod leader_completeness;
 mod liveness;
 mod log_matching;
 mod logs;
+mod stale_reads;
 mod state_machine_safety;
 mod term_vote;
 
 pub use acked_writes::AckedWritesSurvive;
 pub use commit_majority::CommitNeedsMajority;
+pub use committed_kept::CommittedEntriesKept;
 pub use election_safety::ElectionSafety;
 pub use leader_append_only::LeaderAppendOnly;
 pub use leader_completeness::LeaderCompleteness;
 pub use liveness::LeaderAfterHeal;
 pub use log_matching::LogMatching;
-pub use logs::DurableLogs;
+pub use logs::{DurableLogs, NodeLog};
+pub use stale_reads::ReadsNotStale;
 pub use state_machine_safety::StateMachineSafety;
 pub use term_vote::TermAndVoteDurable;
 
@@ -39,6 +43,7 @@ pub fn safety_checks() -> Vec<Box<dyn Check>> {
         Box::new(LeaderCompleteness),
         Box::new(StateMachineSafety),
         Box::new(CommitNeedsMajority),
+        Box::new(CommittedEntriesKept),
         Box::new(TermAndVoteDurable),
     ]
 }

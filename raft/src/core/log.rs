@@ -145,8 +145,16 @@ impl RaftLog {
             return None;
         }
         let last_new = LogIndex(prev_index.0 + entries.len() as u64);
-        if let Some(conflict) = self.find_conflict(entries) {
-            // Mutant `truncate_committed`: skip the guard that keeps committed entries.
+        // Mutant `truncate_committed`: the classic mistake of replacing the whole suffix
+        // after `prev_index` with the message's entries, conflict or not. A delayed
+        // AppendEntries then cuts off newer entries, committed ones included.
+        let conflict = if truncate_committed && !entries.is_empty() && self.last_index() > last_new
+        {
+            Some(entries[0].index)
+        } else {
+            self.find_conflict(entries)
+        };
+        if let Some(conflict) = conflict {
             if conflict <= self.committed && !truncate_committed {
                 panic!(
                     "entry {conflict} conflicts with the committed prefix (commit {})",
@@ -391,6 +399,27 @@ mod tests {
             l.term(LogIndex(2)),
             Some(Term(3)),
             "a committed entry was overwritten"
+        );
+    }
+
+    #[test]
+    fn truncate_committed_mutant_lets_a_stale_append_cut_the_committed_tail() {
+        let mut l = log(&[1, 1, 1, 1]);
+        l.commit_to(LogIndex(4));
+        // A delayed copy of an earlier AppendEntries: it matches, and carries only entry 2.
+        l.maybe_append(LogIndex(1), Term(1), LogIndex(0), &[e(1, 2)], true);
+        assert_eq!(
+            l.last_index(),
+            LogIndex(2),
+            "the committed entries 3 and 4 were cut"
+        );
+        let mut ok = log(&[1, 1, 1, 1]);
+        ok.commit_to(LogIndex(4));
+        ok.maybe_append(LogIndex(1), Term(1), LogIndex(0), &[e(1, 2)], false);
+        assert_eq!(
+            ok.last_index(),
+            LogIndex(4),
+            "a matching prefix must not truncate"
         );
     }
 

@@ -541,6 +541,14 @@ impl<R: RngCore> Raft<R> {
             }
             MessageKind::Heartbeat { commit, context } => {
                 self.follow(from);
+                // The leader sends min(match, commit), so `commit` is within our log unless
+                // the `truncate_committed` mutant cut it; then (as etcd would, minus its
+                // panic) commit what we have and let the checkers judge the damage.
+                let commit = if self.cfg.mutants.truncate_committed {
+                    commit.min(self.log.last_index())
+                } else {
+                    commit
+                };
                 self.commit_to(commit);
                 self.send(from, MessageKind::HeartbeatResp { context });
             }
@@ -563,7 +571,8 @@ impl<R: RngCore> Raft<R> {
         entries: &[Entry],
         commit: LogIndex,
     ) {
-        if prev_log_index < self.log.committed {
+        // Mutant `truncate_committed` also drops this guard, so stale appends reach the log.
+        if prev_log_index < self.log.committed && !self.cfg.mutants.truncate_committed {
             // Everything up to our commit index already matches (it is committed).
             let outcome = AppendOutcome::Accepted {
                 match_index: self.log.committed,

@@ -43,6 +43,9 @@ pub struct DriverConfig {
     /// Take a snapshot after this many applied entries (etcd 3.6 `--snapshot-count`
     /// 10,000; scenarios scale it down so snapshots happen in short runs).
     pub snapshot_entries: u64,
+    /// Most entries in one AppendEntries (etcd limits bytes, `MaxSizePerMsg` 1 MiB; a
+    /// count is enough here, and small values widen the windows some bugs need).
+    pub max_entries_per_msg: usize,
     /// Serve reads locally without ReadIndex (serializable; may be stale).
     pub serializable_reads: bool,
     /// Planted bugs, all off by default.
@@ -58,6 +61,7 @@ impl Default for DriverConfig {
             pre_vote: true,
             check_quorum: true,
             snapshot_entries: 10_000,
+            max_entries_per_msg: 64,
             serializable_reads: false,
             mutants: RaftMutants::default(),
         }
@@ -212,6 +216,7 @@ pub async fn run_node<S: StateMachine>(
         heartbeat_tick: config.heartbeat_ticks,
         pre_vote: config.pre_vote,
         check_quorum: config.check_quorum,
+        max_entries_per_msg: config.max_entries_per_msg.max(1),
         mutants: config.mutants.core,
         ..Config::new(core_id(ctx.id()))
     };

@@ -1,0 +1,366 @@
+//! `leader-crash`: 3 or 5 nodes under client load; the leader is killed, and restarted
+//! later. The followers miss its heartbeats and elect a new leader within about an election
+//! timeout; clients retry against it; no acknowledged write is lost; the restarted node
+//! recovers from its WAL and catches up. The run folder gets the downtime and every client
+//! operation's latency.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sim_core::{
+    Check, CheckKind, EntryType, FaultOp, FaultSchedule, History, NodeId, Outcome, RunView, SimTime,
+};
+
+use crate::raft_world::{judge, leader_periods, wait_for_leader, ClusterConfig};
+use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+
+/// The leader-crash scenario's config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LeaderCrashConfig {
+    /// The cluster (3 nodes and 2 clients by default).
+    pub cluster: ClusterConfig,
+    /// Kill the leader this long after it is first elected, milliseconds.
+    pub kill_after_ms: u64,
+    /// Restart it this long after the kill, milliseconds.
+    pub down_for_ms: u64,
+    /// Length of the run, milliseconds.
+    pub duration_ms: u64,
+    /// A new leader must be elected within this many election timeouts of the kill.
+    pub bound_election_timeouts: u64,
+}
+
+impl Default for LeaderCrashConfig {
+    fn default() -> Self {
+        LeaderCrashConfig {
+            cluster: ClusterConfig {
+                clients: 2,
+                ..ClusterConfig::default()
+            },
+            kill_after_ms: 3_000,
+            down_for_ms: 5_000,
+            duration_ms: 20_000,
+            bound_election_timeouts: 3,
+        }
+    }
+}
+
+impl LeaderCrashConfig {
+    fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
+        let c: LeaderCrashConfig = parse_config(table)?;
+        c.cluster.validate(3)?;
+        if c.down_for_ms == 0 || c.bound_election_timeouts == 0 {
+            return Err(ScenarioError::Config(
+                "down_for_ms and bound_election_timeouts must be more than zero".into(),
+            ));
+        }
+        let needed = c.kill_after_ms + c.down_for_ms + 2 * c.bound_ms() + 3_000;
+        if c.duration_ms < needed {
+            return Err(ScenarioError::Config(format!(
+                "duration_ms = {} is too short for the kill, the restart and the liveness bounds (at least {needed})",
+                c.duration_ms
+            )));
+        }
+        Ok(c)
+    }
+
+    fn bound_ms(&self) -> u64 {
+        self.bound_election_timeouts * self.cluster.election_timeout_ms()
+    }
+}
+
+/// The scenario.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LeaderCrash;
+
+/// What the run measured, for `downtime.json`.
+#[derive(Debug, Serialize)]
+struct Downtime {
+    killed: Option<NodeId>,
+    killed_at_ms: Option<f64>,
+    restarted_at_ms: Option<f64>,
+    new_leader: Option<NodeId>,
+    new_leader_term: Option<u64>,
+    new_leader_at_ms: Option<f64>,
+    /// From the kill to the next leader.
+    election_ms: Option<f64>,
+    /// From the kill to the first write acknowledged after it: what clients saw.
+    write_downtime_ms: Option<f64>,
+    writes_ok: usize,
+    writes_indeterminate: usize,
+    reads_ok: usize,
+}
+
+fn ms(t: SimTime) -> f64 {
+    t.as_us() as f64 / 1000.0
+}
+
+impl Scenario for LeaderCrash {
+    fn name(&self) -> &'static str {
+        "leader-crash"
+    }
+
+    fn summary(&self) -> &'static str {
+        "the leader of a loaded cluster is killed and later restarted; a new leader takes over and no acknowledged write is lost"
+    }
+
+    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError> {
+        Ok(config_table(&LeaderCrashConfig::parse(config)?))
+    }
+
+    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError> {
+        Ok(LeaderCrashConfig::parse(config)?.cluster.all_nodes())
+    }
+
+    fn generate_faults(
+        &self,
+        seed: u64,
+        config: &toml::Table,
+    ) -> Result<FaultSchedule, ScenarioError> {
+        // Who to kill depends on who leads, so the driver applies the story's faults as it
+        // goes; the schedule holds only the optional `cluster.chaos` faults.
+        Ok(LeaderCrashConfig::parse(config)?.cluster.chaos_faults(seed))
+    }
+
+    fn mutants(&self) -> &'static [&'static str] {
+        raft::driver::MUTANT_NAMES
+    }
+
+    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
+        let config = LeaderCrashConfig::parse(input.config)?;
+        let c = config.clone();
+        let out = config.cluster.run(
+            input.seed,
+            input.mutants,
+            input.faults,
+            |world| async move {
+                let tick = c.cluster.raft.tick_ms;
+                let mut killed = None;
+                let give_up = SimTime::from_ms(c.duration_ms / 2);
+                if wait_for_leader(&world, tick, give_up).await.is_some() {
+                    world.sleep(Duration::from_millis(c.kill_after_ms)).await;
+                    // Under `cluster.chaos` the first leader may be gone by now: kill
+                    // whoever leads next.
+                    if let Some((leader, _)) = wait_for_leader(&world, tick, give_up).await {
+                        world.apply(&FaultOp::Kill { node: leader });
+                        killed = Some((leader, world.now()));
+                        world.sleep(Duration::from_millis(c.down_for_ms)).await;
+                        world.apply(&FaultOp::Restart { node: leader });
+                    }
+                }
+                world.sleep_until(SimTime::from_ms(c.duration_ms)).await;
+                killed
+            },
+        )?;
+        let periods = leader_periods(&out.trace.events);
+        let next = out.value.and_then(|(node, at)| {
+            periods
+                .iter()
+                .find(|p| p.2 > at && p.0 != node)
+                .map(|p| (p.0, p.1, p.2))
+        });
+        let bound_ms = config.bound_ms();
+        let reelection = NewLeaderAfterCrash {
+            killed_at: out.value.map(|(_, at)| at),
+            new_leader_at: next.map(|n| n.2),
+            bound_ms,
+        };
+        // The story's own timing claim holds for the story alone; under `cluster.chaos`
+        // other faults land in the same window, and `leader-after-heal` judges liveness.
+        let story: Vec<&dyn Check> = if config.cluster.chaos.episodes_max == 0 {
+            vec![&reelection]
+        } else {
+            vec![]
+        };
+        let verdict = judge(&out, Some(bound_ms), &story);
+        let killed_at = out.value.map(|(_, at)| at);
+        let first_ack_after = killed_at.and_then(|k| {
+            out.history
+                .entries
+                .iter()
+                .find(|e| e.entry_type == EntryType::Ok && e.f == "write" && e.t_us > k)
+                .map(|e| e.t_us)
+        });
+        let count = |f: &str, t: EntryType| {
+            out.history
+                .entries
+                .iter()
+                .filter(|e| e.f == f && e.entry_type == t)
+                .count()
+        };
+        let downtime = Downtime {
+            killed: out.value.map(|(n, _)| n),
+            killed_at_ms: killed_at.map(ms),
+            restarted_at_ms: killed_at.map(|k| ms(k) + config.down_for_ms as f64),
+            new_leader: next.map(|n| n.0),
+            new_leader_term: next.map(|n| n.1),
+            new_leader_at_ms: next.map(|n| ms(n.2)),
+            election_ms: killed_at.zip(next).map(|(k, n)| ms(n.2) - ms(k)),
+            write_downtime_ms: killed_at.zip(first_ack_after).map(|(k, a)| ms(a) - ms(k)),
+            writes_ok: count("write", EntryType::Ok),
+            writes_indeterminate: count("write", EntryType::Info),
+            reads_ok: count("read", EntryType::Ok),
+        };
+        Ok(ScenarioRun {
+            nodes: out.nodes.clone(),
+            data: vec![
+                (
+                    "downtime.json".into(),
+                    serde_json::to_vec_pretty(&downtime).expect("data serializes"),
+                ),
+                (
+                    "client_ops.csv".into(),
+                    client_ops_csv(&out.history).into_bytes(),
+                ),
+            ],
+            trace: out.trace,
+            history: out.history,
+            verdict,
+        })
+    }
+}
+
+/// Every client operation with its latency: `op,client,f,invoke_ms,complete_ms,outcome,latency_ms`.
+pub fn client_ops_csv(history: &History) -> String {
+    let mut csv = String::from("op,client,f,invoke_ms,complete_ms,outcome,latency_ms\n");
+    let mut invoked = std::collections::BTreeMap::new();
+    for e in &history.entries {
+        if e.entry_type == EntryType::Invoke {
+            invoked.insert(e.op, e);
+            continue;
+        }
+        let Some(start) = invoked.get(&e.op) else {
+            continue;
+        };
+        let outcome = match e.entry_type {
+            EntryType::Ok => "ok",
+            EntryType::Fail => "fail",
+            EntryType::Info | EntryType::Invoke => "info",
+        };
+        let _ = writeln!(
+            csv,
+            "{},{},{},{:.3},{:.3},{outcome},{:.3}",
+            e.op.0,
+            e.client,
+            e.f,
+            ms(start.t_us),
+            ms(e.t_us),
+            ms(e.t_us) - ms(start.t_us)
+        );
+    }
+    csv
+}
+
+/// `new-leader-after-crash` (liveness): once the leader is killed, the others elect a new
+/// leader within the bound (a few election timeouts: followers wait out their randomized
+/// timeout, then one round of pre-vote and vote).
+#[derive(Clone, Copy, Debug)]
+struct NewLeaderAfterCrash {
+    killed_at: Option<SimTime>,
+    new_leader_at: Option<SimTime>,
+    bound_ms: u64,
+}
+
+impl Check for NewLeaderAfterCrash {
+    fn name(&self) -> &'static str {
+        "new-leader-after-crash"
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Eventually
+    }
+
+    fn check(&self, _run: &RunView<'_>) -> Outcome {
+        let Some(killed_at) = self.killed_at else {
+            return Outcome::Unknown {
+                reason: "no leader was up to kill in the first half of the run".into(),
+            };
+        };
+        match self.new_leader_at {
+            Some(t) if t.since(killed_at) <= Duration::from_millis(self.bound_ms) => Outcome::Pass,
+            Some(t) => Outcome::violation(
+                format!(
+                    "a new leader took {} ms after the kill (bound {} ms)",
+                    t.since(killed_at).as_millis(),
+                    self.bound_ms
+                ),
+                vec![],
+            ),
+            None => Outcome::violation(
+                format!("no new leader after the kill at {killed_at}"),
+                vec![],
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::{execute, prepare};
+    use crate::spec::ScenarioFile;
+
+    fn run(seed: u64, config: &str, mutants: &[&str]) -> ScenarioRun {
+        let file = ScenarioFile {
+            scenario: "leader-crash".into(),
+            seed,
+            config: toml::from_str(config).unwrap(),
+            mutants: mutants.iter().map(|m| m.to_string()).collect(),
+            faults: None,
+        };
+        execute(&prepare(&file).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_crashed_leader_is_replaced_and_no_ack_is_lost() {
+        for seed in 0..4 {
+            let r = run(seed, "", &[]);
+            assert_eq!(
+                r.verdict.status(),
+                sim_core::Status::Pass,
+                "seed {seed}: {:?}",
+                r.verdict.failures().collect::<Vec<_>>()
+            );
+            let downtime: serde_json::Value = serde_json::from_slice(&r.data[0].1).unwrap();
+            assert!(downtime["election_ms"].as_f64().unwrap() > 0.0);
+            assert!(downtime["writes_ok"].as_u64().unwrap() > 10);
+        }
+    }
+
+    #[test]
+    fn five_nodes_work_too() {
+        let r = run(1, "[cluster]\nnodes = 5\n", &[]);
+        assert_eq!(r.verdict.status(), sim_core::Status::Pass);
+    }
+
+    #[test]
+    fn a_late_or_missing_new_leader_fails_the_liveness_check() {
+        let trace = sim_core::Trace::default();
+        let history = History::default();
+        let view = RunView {
+            seed: 0,
+            nodes: &[],
+            trace: &trace,
+            history: &history,
+        };
+        let killed_at = Some(SimTime::from_ms(1_000));
+        let check = |new_leader_at| {
+            NewLeaderAfterCrash {
+                killed_at,
+                new_leader_at,
+                bound_ms: 3_000,
+            }
+            .check(&view)
+        };
+        assert!(check(Some(SimTime::from_ms(3_500))).is_pass());
+        assert!(!check(Some(SimTime::from_ms(4_500))).is_pass());
+        assert!(matches!(check(None), Outcome::Violation { .. }));
+        let never_killed = NewLeaderAfterCrash {
+            killed_at: None,
+            new_leader_at: None,
+            bound_ms: 3_000,
+        };
+        assert!(matches!(never_killed.check(&view), Outcome::Unknown { .. }));
+    }
+}
