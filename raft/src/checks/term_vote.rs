@@ -1,8 +1,11 @@
 //! `term-and-vote-durable`: a node's term never goes back and its vote in a term never
-//! changes, across restarts; and no node grants its vote to two candidates in one term.
+//! changes, across restarts; every durable hard state keeps the promises the node already
+//! made (a granted vote in term `t` for `c`: never again a term below `t`, nor another vote
+//! in `t`); and no node grants its vote to two candidates in one term.
 //!
 //! The planted bug `forget-vote-on-restart` (term and vote not persisted before answering)
-//! lets a restarted node vote again in the same term, which the second rule catches.
+//! makes a node restarted right after voting come back with an older hard state: the third
+//! rule catches that at recovery, the last one if it then votes again.
 
 use std::collections::BTreeMap;
 
@@ -24,10 +27,28 @@ impl Check for TermAndVoteDurable {
     fn check(&self, run: &RunView<'_>) -> Outcome {
         let mut hard: BTreeMap<NodeId, (u64, Option<NodeId>, &TraceEvent)> = BTreeMap::new();
         let mut votes: BTreeMap<(NodeId, u64), (NodeId, &TraceEvent)> = BTreeMap::new();
+        // The newest vote each node has granted: (term, candidate, where).
+        let mut promised: BTreeMap<NodeId, (u64, NodeId, &TraceEvent)> = BTreeMap::new();
         for event in &run.trace.events {
             let Some(node) = event.node else { continue };
             match &event.kind {
                 EventKind::HardState { term, vote, .. } => {
+                    if let Some((promised_term, candidate, promise)) = promised.get(&node) {
+                        let forgot = term < promised_term
+                            || (term == promised_term && *vote != Some(*candidate));
+                        if forgot {
+                            return Outcome::violation(
+                                format!(
+                                    "{node} voted for {candidate} in term {promised_term}, then its durable state said term {term} vote {}",
+                                    show(*vote)
+                                ),
+                                vec![
+                                    Evidence::event(promise, "the vote it gave"),
+                                    Evidence::event(event, "a durable state that forgot it"),
+                                ],
+                            );
+                        }
+                    }
                     if let Some((prev_term, prev_vote, prev)) = hard.get(&node) {
                         let back = term < prev_term;
                         let vote_changed =
@@ -54,21 +75,24 @@ impl Check for TermAndVoteDurable {
                     pre_vote: false,
                     granted: true,
                     ..
-                } => match votes.get(&(node, *term)) {
-                    Some((first, first_event)) if first != candidate => {
-                        return Outcome::violation(
-                            format!("{node} voted twice in term {term}: for {first} and for {candidate}"),
-                            vec![
-                                Evidence::event(first_event, "first vote"),
-                                Evidence::event(event, "second vote"),
-                            ],
-                        );
-                    }
-                    Some(_) => {}
-                    None => {
+                } => {
+                    if let Some((first, first_event)) = votes.get(&(node, *term)) {
+                        if first != candidate {
+                            return Outcome::violation(
+                                format!("{node} voted twice in term {term}: for {first} and for {candidate}"),
+                                vec![
+                                    Evidence::event(first_event, "first vote"),
+                                    Evidence::event(event, "second vote"),
+                                ],
+                            );
+                        }
+                    } else {
                         votes.insert((node, *term), (*candidate, event));
                     }
-                },
+                    if promised.get(&node).is_none_or(|(t, _, _)| t <= term) {
+                        promised.insert(node, (*term, *candidate, event));
+                    }
+                }
                 _ => {}
             }
         }
@@ -99,6 +123,15 @@ mod tests {
     fn a_term_going_back_fails() {
         let mut b = TraceBuilder::new(3);
         b.hard_state(1, 3, None).crash(1).hard_state(1, 2, None);
+        assert!(is_violation(&judge(&TermAndVoteDurable, &b)));
+    }
+
+    #[test]
+    fn coming_back_without_a_vote_already_given_fails() {
+        let mut b = TraceBuilder::new(3);
+        b.hard_state(1, 4, Some(2)).vote(1, 2, 4).hard_state(1, 4, Some(2));
+        assert!(judge(&TermAndVoteDurable, &b).is_pass());
+        b.crash(1).hard_state(1, 3, None);
         assert!(is_violation(&judge(&TermAndVoteDurable, &b)));
     }
 

@@ -1003,7 +1003,14 @@ impl<R: RngCore> Raft<R> {
     }
 
     /// Snapshots the applied state with the application's `data` and compacts the log.
+    ///
+    /// While a snapshot from the leader is pending (received, not yet applied) the log
+    /// already starts past `applied`, and the application's state is older than that
+    /// snapshot: there is nothing newer to compact, so the pending snapshot is returned.
     pub(crate) fn compact(&mut self, data: Vec<u8>) -> Snapshot {
+        if self.log.applied < self.log.snapshot().meta.index {
+            return self.log.snapshot().clone();
+        }
         self.log.compact(data, self.conf.clone())
     }
 }
