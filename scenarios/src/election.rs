@@ -7,10 +7,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sim_core::{
     Check, CheckKind, EventKind, Evidence, FaultOp, FaultSchedule, NodeId, Outcome, RunView,
-    SimTime,
+    SimTime, World,
 };
 
-use crate::raft_world::{judge, leader_periods, wait_for_leader, ClusterConfig};
+use crate::raft_world::{judge, leader_periods, wait_for_leader, ClusterConfig, RaftMsg};
 use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
 
 /// The election scenario's config.
@@ -28,6 +28,11 @@ pub struct ElectionConfig {
     /// A new leader must be elected within this many election timeouts of the isolation,
     /// and one must lead and commit within this many after the heal.
     pub bound_election_timeouts: u64,
+    /// Nemesis aimed at vote durability: the first node to grant a vote is killed right
+    /// after it answers (before anything else it writes is synced) and restarted at once.
+    /// A correct node comes back remembering its vote; with `forget-vote-on-restart` it
+    /// does not.
+    pub crash_first_voter: bool,
 }
 
 impl Default for ElectionConfig {
@@ -38,6 +43,7 @@ impl Default for ElectionConfig {
             isolate_for_ms: 8_000,
             duration_ms: 24_000,
             bound_election_timeouts: 4,
+            crash_first_voter: false,
         }
     }
 }
@@ -135,6 +141,9 @@ impl Scenario for Election {
             input.faults,
             |world| async move {
                 let tick = c.cluster.raft.tick_ms;
+                if c.crash_first_voter {
+                    crash_first_voter(&world, SimTime::from_ms(c.duration_ms / 2)).await;
+                }
                 let first =
                     wait_for_leader(&world, tick, SimTime::from_ms(c.duration_ms / 2)).await;
                 let mut isolated = None;
@@ -152,13 +161,27 @@ impl Scenario for Election {
             },
         )?;
         let events = &out.trace.events;
-        let fault_times: Vec<SimTime> = events
-            .iter()
-            .filter(|e| matches!(e.kind, EventKind::Fault { .. }))
-            .map(|e| e.t_us)
-            .collect();
         let periods = leader_periods(events);
-        let (isolated_at, healed_at) = (fault_times.first().copied(), fault_times.get(1).copied());
+        // The story's isolation and heal (other faults, such as `crash_first_voter`'s or
+        // `cluster.chaos`'s, may come before them).
+        let isolated_at = events
+            .iter()
+            .find(|e| matches!(&e.kind, EventKind::Fault { fault: FaultOp::Isolate { node } } if Some(*node) == out.value))
+            .map(|e| e.t_us);
+        let healed_at = isolated_at.and_then(|t| {
+            events
+                .iter()
+                .find(|e| {
+                    e.t_us >= t
+                        && matches!(
+                            e.kind,
+                            EventKind::Fault {
+                                fault: FaultOp::Heal
+                            }
+                        )
+                })
+                .map(|e| e.t_us)
+        });
         let new_leader = isolated_at.and_then(|t| {
             periods
                 .iter()
@@ -213,6 +236,32 @@ impl Scenario for Election {
             history: out.history,
             verdict,
         })
+    }
+}
+
+/// Watches the trace (every 50 µs of virtual time, well inside an fsync) for the first
+/// granted vote, then kills the voter and restarts it.
+async fn crash_first_voter(world: &World<RaftMsg>, deadline: SimTime) {
+    let mut seen = 0;
+    while world.now() < deadline {
+        let voter = world.with_trace(|events| {
+            let found = events[seen..].iter().find_map(|e| match e.kind {
+                EventKind::Vote {
+                    granted: true,
+                    pre_vote: false,
+                    ..
+                } => e.node,
+                _ => None,
+            });
+            seen = events.len();
+            found
+        });
+        if let Some(voter) = voter {
+            world.apply(&FaultOp::Kill { node: voter });
+            world.apply(&FaultOp::Restart { node: voter });
+            return;
+        }
+        world.sleep(Duration::from_micros(50)).await;
     }
 }
 

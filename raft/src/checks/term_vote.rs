@@ -129,7 +129,9 @@ mod tests {
     #[test]
     fn coming_back_without_a_vote_already_given_fails() {
         let mut b = TraceBuilder::new(3);
-        b.hard_state(1, 4, Some(2)).vote(1, 2, 4).hard_state(1, 4, Some(2));
+        b.hard_state(1, 4, Some(2))
+            .vote(1, 2, 4)
+            .hard_state(1, 4, Some(2));
         assert!(judge(&TermAndVoteDurable, &b).is_pass());
         b.crash(1).hard_state(1, 3, None);
         assert!(is_violation(&judge(&TermAndVoteDurable, &b)));
