@@ -8,6 +8,9 @@
 //! - `demo/ping_mesh`: the real ping-mesh demo for 10 virtual seconds; the throughput is
 //!   in virtual seconds, so criterion's "elem/s" is virtual seconds per wall second.
 //!
+//! - `raft_writes/3_nodes`, `raft_writes/5_nodes`: writes acknowledged per wall second
+//!   through a whole Raft cluster (driver, WAL, fsync, clients) under the simulator.
+//!
 //! `ksim bench` prints the same measurements with the sim-core / madsim ratio.
 
 use std::hint::black_box;
@@ -15,7 +18,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use scenarios::bench::{
-    madsim_endpoint_ping, ping_mesh_demo, sim_core_ping, BenchConfig, BENCH_SEED,
+    madsim_endpoint_ping, ping_mesh_demo, raft_writes, sim_core_ping, BenchConfig, BENCH_SEED,
 };
 
 fn mesh(c: &mut Criterion) {
@@ -49,5 +52,24 @@ fn demo(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, mesh, demo);
+/// Writes acknowledged per wall second through a whole Raft cluster under the simulator
+/// (3 and 5 nodes, four clients, 10 virtual seconds); criterion's "elem/s" is writes per
+/// wall second.
+fn raft(c: &mut Criterion) {
+    let mut group = c.benchmark_group("raft_writes");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(8));
+    for nodes in [3, 5] {
+        let writes = raft_writes(nodes, 10, BENCH_SEED).messages;
+        group.throughput(Throughput::Elements(writes));
+        group.bench_function(format!("{nodes}_nodes"), |b| {
+            b.iter(|| black_box(raft_writes(nodes, 10, BENCH_SEED)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, mesh, demo, raft);
 criterion_main!(benches);

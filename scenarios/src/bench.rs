@@ -445,6 +445,49 @@ pub fn ping_mesh_demo(cfg: &BenchConfig, seed: u64) -> Measurement {
     }
 }
 
+/// Writes committed through a whole Raft cluster under the simulator: `nodes` Raft nodes,
+/// four clients each writing as fast as answers come back (1 ms apart), default network
+/// and disk, no faults, for `virtual_secs`. `messages` counts the acknowledged writes.
+///
+/// # Panics
+///
+/// When called inside a madsim runtime.
+pub fn raft_writes(nodes: usize, virtual_secs: u64, seed: u64) -> Measurement {
+    use crate::raft_world::ClusterConfig;
+    let mut cluster = ClusterConfig {
+        nodes,
+        clients: 4,
+        ..ClusterConfig::default()
+    };
+    cluster.client.interval_ms = 1;
+    cluster.client.read_probability = 0.0;
+    cluster.client.start_ms = 0;
+    let duration = Duration::from_secs(virtual_secs);
+    let (out, wall_secs) = wall_timed(|| {
+        cluster
+            .run(
+                seed,
+                &[],
+                &sim_core::FaultSchedule::default(),
+                |world| async move {
+                    world.sleep(duration).await;
+                },
+            )
+            .expect("the benchmark cluster is valid")
+    });
+    let acked = out
+        .history
+        .entries
+        .iter()
+        .filter(|e| e.entry_type == sim_core::EntryType::Ok && e.f == "write")
+        .count();
+    Measurement {
+        messages: acked as u64,
+        wall_secs,
+        virtual_secs: virtual_secs as f64,
+    }
+}
+
 /// What `ksim bench` measured: the median run of each measurement.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BenchReport {
@@ -458,6 +501,10 @@ pub struct BenchReport {
     pub sim_core: Measurement,
     /// The demo ([`ping_mesh_demo`]).
     pub demo: Measurement,
+    /// A 3-node Raft cluster's acknowledged writes ([`raft_writes`]).
+    pub raft3: Measurement,
+    /// A 5-node Raft cluster's acknowledged writes ([`raft_writes`]).
+    pub raft5: Measurement,
 }
 
 impl BenchReport {
@@ -494,10 +541,13 @@ pub fn run(cfg: &BenchConfig) -> BenchReport {
     let mut madsim = Vec::with_capacity(cfg.repeats);
     let mut sim_core = Vec::with_capacity(cfg.repeats);
     let mut demo = Vec::with_capacity(cfg.repeats);
+    let (mut raft3, mut raft5) = (Vec::new(), Vec::new());
     for _ in 0..cfg.repeats {
         madsim.push(madsim_endpoint_ping(cfg, BENCH_SEED));
         sim_core.push(sim_core_ping(cfg, BENCH_SEED));
         demo.push(ping_mesh_demo(cfg, BENCH_SEED));
+        raft3.push(raft_writes(3, cfg.virtual_secs, BENCH_SEED));
+        raft5.push(raft_writes(5, cfg.virtual_secs, BENCH_SEED));
     }
     BenchReport {
         config: *cfg,
@@ -505,6 +555,8 @@ pub fn run(cfg: &BenchConfig) -> BenchReport {
         madsim: median(madsim),
         sim_core: median(sim_core),
         demo: median(demo),
+        raft3: median(raft3),
+        raft5: median(raft5),
     }
 }
 
@@ -549,11 +601,23 @@ impl fmt::Display for BenchReport {
             self.ratio(),
             if self.target_met() { "met" } else { "NOT met" }
         )?;
-        write!(
+        writeln!(
             f,
             "demo: {:.1} virtual seconds per wall second",
             self.demo.virtual_per_wall()
-        )
+        )?;
+        for (name, m) in [("3-node", &self.raft3), ("5-node", &self.raft5)] {
+            writeln!(
+                f,
+                "raft {name}: {} writes acknowledged in {} virtual s ({:.0} per virtual s); {:.0} per wall second, {:.1} virtual s per wall s",
+                m.messages,
+                m.virtual_secs,
+                m.messages as f64 / m.virtual_secs.max(f64::MIN_POSITIVE),
+                m.messages_per_sec(),
+                m.virtual_per_wall()
+            )?;
+        }
+        Ok(())
     }
 }
 
