@@ -8,6 +8,7 @@
 
 mod acked_writes;
 mod commit_majority;
+mod commit_own_term;
 mod committed_kept;
 mod election_safety;
 mod leader_append_only;
@@ -21,6 +22,7 @@ mod term_vote;
 
 pub use acked_writes::AckedWritesSurvive;
 pub use commit_majority::CommitNeedsMajority;
+pub use commit_own_term::LeaderCommitsOwnTerm;
 pub use committed_kept::CommittedEntriesKept;
 pub use election_safety::ElectionSafety;
 pub use leader_append_only::LeaderAppendOnly;
@@ -44,6 +46,7 @@ pub fn safety_checks() -> Vec<Box<dyn Check>> {
         Box::new(StateMachineSafety),
         Box::new(CommitNeedsMajority),
         Box::new(CommittedEntriesKept),
+        Box::new(LeaderCommitsOwnTerm),
         Box::new(TermAndVoteDurable),
     ]
 }

@@ -1,0 +1,82 @@
+//! `leader-commits-own-term`: a leader advances its commit index only to an entry of its
+//! own term; entries of earlier terms become committed indirectly, under one of its own
+//! (Raft §5.4.2, the rule that Figure 8 motivates).
+//!
+//! Counting replicas of an old-term entry is unsafe even when a majority holds it: a node
+//! with a newer conflicting entry can still be elected and overwrite it. That overwrite
+//! needs a rare interleaving, so this check looks at the rule itself, which the planted
+//! bug `commit-old-term` breaks every time it acts.
+
+use std::collections::BTreeMap;
+
+use sim_core::{Check, CheckKind, EventKind, Evidence, NodeId, Outcome, Role, RunView};
+
+/// See the module docs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LeaderCommitsOwnTerm;
+
+impl Check for LeaderCommitsOwnTerm {
+    fn name(&self) -> &'static str {
+        "leader-commits-own-term"
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Always
+    }
+
+    fn check(&self, run: &RunView<'_>) -> Outcome {
+        let mut leading: BTreeMap<NodeId, u64> = BTreeMap::new();
+        for event in &run.trace.events {
+            let Some(node) = event.node else { continue };
+            match &event.kind {
+                EventKind::Role { role, term, .. } => {
+                    if *role == Role::Leader {
+                        leading.insert(node, *term);
+                    } else {
+                        leading.remove(&node);
+                    }
+                }
+                EventKind::NodeCrash { .. } => {
+                    leading.remove(&node);
+                }
+                EventKind::Commit { index, term } => {
+                    if let Some(&own) = leading.get(&node) {
+                        if *term != own {
+                            return Outcome::violation(
+                                format!(
+                                    "leader {node} of term {own} committed index {index}, an entry of term {term}, by counting replicas"
+                                ),
+                                vec![Evidence::event(event, "a commit at an earlier term's entry")],
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Outcome::Pass
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::fixtures::*;
+
+    #[test]
+    fn committing_at_an_own_term_entry_passes() {
+        let mut b = TraceBuilder::new(3);
+        b.leader(1, 3)
+            .commit(1, 5, 3)
+            .follower(2, 3)
+            .commit(2, 4, 2);
+        assert!(judge(&LeaderCommitsOwnTerm, &b).is_pass());
+    }
+
+    #[test]
+    fn committing_at_an_old_term_entry_fails() {
+        let mut b = TraceBuilder::new(3);
+        b.leader(1, 3).commit(1, 4, 2);
+        assert!(is_violation(&judge(&LeaderCommitsOwnTerm, &b)));
+    }
+}
