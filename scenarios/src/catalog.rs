@@ -2,12 +2,20 @@
 
 use crate::election::Election;
 use crate::leader_crash::LeaderCrash;
+use crate::partition_5node::Partition5Node;
 use crate::ping_mesh::PingMesh;
 use crate::scenario::{Scenario, ScenarioError};
+use crate::split_brain::SplitBrain;
 
 /// Every scenario, in the order `ksim list` prints them.
 pub fn scenarios() -> Vec<&'static dyn Scenario> {
-    vec![&PingMesh, &Election, &LeaderCrash]
+    vec![
+        &PingMesh,
+        &Election,
+        &LeaderCrash,
+        &Partition5Node,
+        &SplitBrain,
+    ]
 }
 
 /// The scenario called `name`.

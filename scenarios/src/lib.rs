@@ -12,11 +12,13 @@ pub mod election;
 pub mod leader_crash;
 pub mod output;
 pub mod parallel;
+pub mod partition_5node;
 pub mod ping_mesh;
 pub mod raft_world;
 pub mod runner;
 pub mod scenario;
 pub mod spec;
+pub mod split_brain;
 
 pub use catalog::{find, scenarios};
 pub use scenario::{Scenario, ScenarioError, ScenarioRun};
