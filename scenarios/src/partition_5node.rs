@@ -79,7 +79,7 @@ impl Default for Partition5NodeConfig {
 
 impl Partition5NodeConfig {
     fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
-        let c: Partition5NodeConfig = parse_config(&over_defaults(&Self::default(), table))?;
+        let c: Partition5NodeConfig = parse_config(table)?;
         c.cluster.validate(3)?;
         if c.minority_size == 0 || 2 * c.minority_size >= c.cluster.nodes {
             return Err(ScenarioError::Config(format!(
@@ -107,26 +107,6 @@ impl Partition5NodeConfig {
             bound_timeouts: self.bound_election_timeouts,
         }
     }
-}
-
-/// `table` laid over the scenario's defaults, key by key in nested tables too. Serde's
-/// `default` alone would fill a partly given `[cluster]` from `ClusterConfig::default()`
-/// (3 nodes, 1 client), not from this scenario's cluster: `[cluster] nodes = 5` would quietly
-/// drop a client.
-pub(crate) fn over_defaults<C: Serialize>(defaults: &C, table: &toml::Table) -> toml::Table {
-    fn lay(base: &mut toml::Table, over: &toml::Table) {
-        for (key, value) in over {
-            match (base.get_mut(key), value) {
-                (Some(toml::Value::Table(b)), toml::Value::Table(o)) => lay(b, o),
-                _ => {
-                    base.insert(key.clone(), value.clone());
-                }
-            }
-        }
-    }
-    let mut base = config_table(defaults);
-    lay(&mut base, table);
-    base
 }
 
 /// When a partition story happens: the timing knobs both partition scenarios share.

@@ -153,13 +153,30 @@ pub trait Scenario: Sync {
     fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError>;
 }
 
-/// Reads a typed config from a table, defaults for missing keys, unknown keys refused.
+/// Reads a typed config from a table: the table is laid over the config's `Default` key by
+/// key, nested tables too, so a partly given `[cluster]` keeps this scenario's other
+/// cluster defaults (serde's own `default` would refill it from the nested type's
+/// `Default`); unknown keys are refused.
 ///
 /// # Errors
 ///
 /// A [`ScenarioError::Config`] naming the bad key or value.
-pub fn parse_config<C: DeserializeOwned>(table: &toml::Table) -> Result<C, ScenarioError> {
-    C::deserialize(toml::Value::Table(table.clone()))
+pub fn parse_config<C: DeserializeOwned + Serialize + Default>(
+    table: &toml::Table,
+) -> Result<C, ScenarioError> {
+    fn lay(base: &mut toml::Table, over: &toml::Table) {
+        for (key, value) in over {
+            match (base.get_mut(key), value) {
+                (Some(toml::Value::Table(b)), toml::Value::Table(o)) => lay(b, o),
+                _ => {
+                    base.insert(key.clone(), value.clone());
+                }
+            }
+        }
+    }
+    let mut merged = config_table(&C::default());
+    lay(&mut merged, table);
+    C::deserialize(toml::Value::Table(merged))
         .map_err(|e| ScenarioError::Config(e.message().trim().replace('\n', " ")))
 }
 

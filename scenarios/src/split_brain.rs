@@ -22,8 +22,8 @@ use sim_core::{
 };
 
 use crate::partition_5node::{
-    commit_indexes, leader_in_office, leader_list, majority_held_index, ms, over_defaults,
-    partition_story, run_routed, split_servers, CatchesUp, LeaderPeriod, MajorityKeepsCommitting,
+    commit_indexes, leader_in_office, leader_list, majority_held_index, ms, partition_story,
+    run_routed, split_servers, CatchesUp, LeaderPeriod, MajorityKeepsCommitting,
     NoProgressWithoutQuorum, OpCounts, Routes, Story, Timing,
 };
 use crate::raft_world::{judge, ClusterConfig};
@@ -64,7 +64,7 @@ impl Default for SplitBrainConfig {
 
 impl SplitBrainConfig {
     fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
-        let c: SplitBrainConfig = parse_config(&over_defaults(&Self::default(), table))?;
+        let c: SplitBrainConfig = parse_config(table)?;
         // Two nodes is the smallest cluster that can be split (1/1).
         c.cluster.validate(2)?;
         c.timing().validate(&c.cluster)?;

@@ -48,7 +48,10 @@ pub struct DriverConfig {
     pub max_entries_per_msg: usize,
     /// Serve reads locally without ReadIndex (serializable; may be stale).
     pub serializable_reads: bool,
-    /// Planted bugs, all off by default.
+    /// Planted bugs, all off by default. Not part of a scenario's config file: they are
+    /// switched on with `--mutant` (the scenario file's `mutants` list), so a config cannot
+    /// carry one silently.
+    #[serde(skip)]
     pub mutants: RaftMutants,
 }
 
