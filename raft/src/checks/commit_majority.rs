@@ -7,8 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use sim_core::{Check, CheckKind, EntryRef, EventKind, Evidence, NodeId, Outcome, Role, RunView};
+use sim_core::{Check, CheckKind, EntryRef, EventKind, Evidence, NodeId, Outcome, RunView};
 
+use super::leaders::Leaders;
 use super::logs::DurableLogs;
 
 /// See the module docs.
@@ -26,26 +27,17 @@ impl Check for CommitNeedsMajority {
 
     fn check(&self, run: &RunView<'_>) -> Outcome {
         let mut logs = DurableLogs::default();
-        let mut leading: BTreeMap<NodeId, u64> = BTreeMap::new();
+        let mut leaders = Leaders::default();
         let mut voters: BTreeMap<NodeId, Vec<NodeId>> = BTreeMap::new();
         for event in &run.trace.events {
             logs.apply(event);
+            leaders.observe(event);
             let Some(node) = event.node else { continue };
             match &event.kind {
                 EventKind::Membership { voters: v, .. } => {
                     voters.insert(node, v.clone());
                 }
-                EventKind::Role { role, term, .. } => {
-                    if *role == Role::Leader {
-                        leading.insert(node, *term);
-                    } else {
-                        leading.remove(&node);
-                    }
-                }
-                EventKind::NodeCrash { .. } => {
-                    leading.remove(&node);
-                }
-                EventKind::Commit { index, .. } if leading.contains_key(&node) => {
+                EventKind::Commit { index, .. } if leaders.term_of(node).is_some() => {
                     let log = logs.of(node);
                     if *index <= log.snapshot.0 {
                         continue;

@@ -7,9 +7,9 @@
 //! needs a rare interleaving, so this check looks at the rule itself, which the planted
 //! bug `commit-old-term` breaks every time it acts.
 
-use std::collections::BTreeMap;
+use sim_core::{Check, CheckKind, EventKind, Evidence, Outcome, RunView};
 
-use sim_core::{Check, CheckKind, EventKind, Evidence, NodeId, Outcome, Role, RunView};
+use super::leaders::Leaders;
 
 /// See the module docs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -25,33 +25,19 @@ impl Check for LeaderCommitsOwnTerm {
     }
 
     fn check(&self, run: &RunView<'_>) -> Outcome {
-        let mut leading: BTreeMap<NodeId, u64> = BTreeMap::new();
+        let mut leaders = Leaders::default();
         for event in &run.trace.events {
-            let Some(node) = event.node else { continue };
-            match &event.kind {
-                EventKind::Role { role, term, .. } => {
-                    if *role == Role::Leader {
-                        leading.insert(node, *term);
-                    } else {
-                        leading.remove(&node);
-                    }
-                }
-                EventKind::NodeCrash { .. } => {
-                    leading.remove(&node);
-                }
-                EventKind::Commit { index, term } => {
-                    if let Some(&own) = leading.get(&node) {
-                        if *term != own {
-                            return Outcome::violation(
-                                format!(
-                                    "leader {node} of term {own} committed index {index}, an entry of term {term}, by counting replicas"
-                                ),
-                                vec![Evidence::event(event, "a commit at an earlier term's entry")],
-                            );
-                        }
-                    }
-                }
-                _ => {}
+            leaders.observe(event);
+            let (Some(node), EventKind::Commit { index, term }) = (event.node, &event.kind) else {
+                continue;
+            };
+            if let Some(own) = leaders.term_of(node).filter(|own| own != term) {
+                return Outcome::violation(
+                    format!(
+                        "leader {node} of term {own} committed index {index}, an entry of term {term}, by counting replicas"
+                    ),
+                    vec![Evidence::event(event, "a commit at an earlier term's entry")],
+                );
             }
         }
         Outcome::Pass

@@ -1,10 +1,9 @@
 //! `leader-append-only`: a leader never overwrites or deletes entries in its log; it only
 //! appends (Raft, Figure 3).
 
-use std::collections::BTreeMap;
+use sim_core::{Check, CheckKind, EventKind, Evidence, Outcome, RunView};
 
-use sim_core::{Check, CheckKind, EventKind, Evidence, NodeId, Outcome, Role, RunView};
-
+use super::leaders::Leaders;
 use super::logs::DurableLogs;
 
 /// See the module docs.
@@ -22,31 +21,22 @@ impl Check for LeaderAppendOnly {
 
     fn check(&self, run: &RunView<'_>) -> Outcome {
         let mut logs = DurableLogs::default();
-        // The term each node currently leads, if it leads.
-        let mut leading: BTreeMap<NodeId, u64> = BTreeMap::new();
+        let mut leaders = Leaders::default();
         for event in &run.trace.events {
+            leaders.observe(event);
             let Some(node) = event.node else { continue };
+            let leading = leaders.term_of(node);
             match &event.kind {
-                EventKind::Role { role, term, .. } => {
-                    if *role == Role::Leader {
-                        leading.insert(node, *term);
-                    } else {
-                        leading.remove(&node);
-                    }
-                }
-                EventKind::NodeCrash { .. } => {
-                    leading.remove(&node);
-                }
-                EventKind::LogTruncate { from_index } if leading.contains_key(&node) => {
+                EventKind::LogTruncate { from_index } if leading.is_some() => {
                     return Outcome::violation(
                         format!(
                             "leader {node} of term {} removed entries from index {from_index}",
-                            leading[&node]
+                            leading.unwrap_or_default()
                         ),
                         vec![Evidence::event(event, "a leader truncated its log")],
                     );
                 }
-                EventKind::LogAppend { entries } if leading.contains_key(&node) => {
+                EventKind::LogAppend { entries } if leading.is_some() => {
                     let log = logs.of(node);
                     if let Some(e) = entries.iter().find(|e| {
                         log.entries

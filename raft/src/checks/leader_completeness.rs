@@ -11,6 +11,7 @@ use sim_core::{
     Check, CheckKind, EntryRef, EventKind, Evidence, NodeId, Outcome, Role, RunView, TraceEvent,
 };
 
+use super::leaders::Leaders;
 use super::logs::{DurableLogs, NodeLog};
 
 /// See the module docs.
@@ -28,27 +29,24 @@ impl Check for LeaderCompleteness {
 
     fn check(&self, run: &RunView<'_>) -> Outcome {
         let mut logs = DurableLogs::default();
-        let mut leading: BTreeMap<NodeId, u64> = BTreeMap::new();
+        let mut leaders = Leaders::default();
         let mut elections: Vec<(u64, NodeId, NodeLog, &TraceEvent)> = Vec::new();
         // index -> (entry, term it was committed in, the commit event)
         let mut committed: BTreeMap<u64, (EntryRef, u64, &TraceEvent)> = BTreeMap::new();
         for event in &run.trace.events {
             logs.apply(event);
+            leaders.observe(event);
             let Some(node) = event.node else { continue };
             match &event.kind {
-                EventKind::Role { role, term, .. } => {
-                    if *role == Role::Leader {
-                        leading.insert(node, *term);
-                        elections.push((*term, node, logs.of(node), event));
-                    } else {
-                        leading.remove(&node);
-                    }
-                }
-                EventKind::NodeCrash { .. } => {
-                    leading.remove(&node);
+                EventKind::Role {
+                    role: Role::Leader,
+                    term,
+                    ..
+                } => {
+                    elections.push((*term, node, logs.of(node), event));
                 }
                 EventKind::Commit { index, .. } => {
-                    let Some(&term) = leading.get(&node) else {
+                    let Some(term) = leaders.term_of(node) else {
                         continue;
                     };
                     let log = logs.of(node);
