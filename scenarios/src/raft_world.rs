@@ -255,23 +255,18 @@ pub fn leader_periods(events: &[TraceEvent]) -> Vec<(NodeId, u64, SimTime, Optio
     let mut periods: Vec<(NodeId, u64, SimTime, Option<SimTime>)> = Vec::new();
     for e in events {
         let Some(n) = e.node else { continue };
-        let ends = match &e.kind {
-            EventKind::Role { role, term, .. } => {
-                let ended = true;
-                if *role == Role::Leader {
-                    periods.push((n, *term, e.t_us, None));
-                    false
-                } else {
-                    ended
+        match &e.kind {
+            EventKind::Role {
+                role: Role::Leader,
+                term,
+                ..
+            } => periods.push((n, *term, e.t_us, None)),
+            EventKind::Role { .. } | EventKind::NodeCrash { .. } => {
+                if let Some(p) = periods.iter_mut().rev().find(|p| p.0 == n && p.3.is_none()) {
+                    p.3 = Some(e.t_us);
                 }
             }
-            EventKind::NodeCrash { .. } => true,
-            _ => false,
-        };
-        if ends {
-            if let Some(p) = periods.iter_mut().rev().find(|p| p.0 == n && p.3.is_none()) {
-                p.3 = Some(e.t_us);
-            }
+            _ => {}
         }
     }
     periods
