@@ -10,7 +10,7 @@ use sim_core::{
     SimTime, World,
 };
 
-use crate::raft_world::{judge, leader_periods, wait_for_leader, ClusterConfig, RaftMsg};
+use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig, RaftMsg};
 use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
 
 /// The election scenario's config.
@@ -95,10 +95,6 @@ struct LeaderPeriod {
     term: u64,
     from_ms: f64,
     until_ms: Option<f64>,
-}
-
-fn ms(t: SimTime) -> f64 {
-    t.as_us() as f64 / 1000.0
 }
 
 impl Scenario for Election {

@@ -12,7 +12,7 @@ use sim_core::{
     Check, CheckKind, EntryType, FaultOp, FaultSchedule, History, NodeId, Outcome, RunView, SimTime,
 };
 
-use crate::raft_world::{judge, leader_periods, wait_for_leader, ClusterConfig};
+use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig};
 use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
 
 /// The leader-crash scenario's config.
@@ -90,10 +90,6 @@ struct Downtime {
     writes_ok: usize,
     writes_indeterminate: usize,
     reads_ok: usize,
-}
-
-fn ms(t: SimTime) -> f64 {
-    t.as_us() as f64 / 1000.0
 }
 
 impl Scenario for LeaderCrash {

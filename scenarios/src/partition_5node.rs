@@ -32,7 +32,7 @@ use sim_core::{
 };
 
 use crate::raft_world::{
-    current_leader, judge, leader_periods, wait_for_leader, ClusterConfig, RaftMsg,
+    current_leader, judge, leader_periods, ms, wait_for_leader, ClusterConfig, RaftMsg,
 };
 use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
 
@@ -375,11 +375,6 @@ pub(crate) async fn partition_story(
 }
 
 // ----- reading the trace -----
-
-/// Milliseconds, for the data files.
-pub(crate) fn ms(t: SimTime) -> f64 {
-    t.as_us() as f64 / 1000.0
-}
 
 /// Each node's commit index as of `t` (the highest `commit` or durable `hard-state` commit
 /// recorded at or before `t`; 0 if none).

@@ -250,6 +250,11 @@ pub async fn wait_for_leader(
     }
 }
 
+/// Virtual time in milliseconds, for the scenarios' data files.
+pub fn ms(t: SimTime) -> f64 {
+    t.as_us() as f64 / 1000.0
+}
+
 /// Every leadership period of a run: (node, term, elected at, ended at or None).
 pub fn leader_periods(events: &[TraceEvent]) -> Vec<(NodeId, u64, SimTime, Option<SimTime>)> {
     let mut periods: Vec<(NodeId, u64, SimTime, Option<SimTime>)> = Vec::new();

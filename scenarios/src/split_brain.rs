@@ -22,11 +22,11 @@ use sim_core::{
 };
 
 use crate::partition_5node::{
-    commit_indexes, leader_in_office, leader_list, majority_held_index, ms, partition_story,
+    commit_indexes, leader_in_office, leader_list, majority_held_index, partition_story,
     run_routed, split_servers, CatchesUp, LeaderPeriod, MajorityKeepsCommitting,
     NoProgressWithoutQuorum, OpCounts, Routes, Story, Timing,
 };
-use crate::raft_world::{judge, ClusterConfig};
+use crate::raft_world::{judge, ms, ClusterConfig};
 use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
 
 /// The split-brain scenario's config.
