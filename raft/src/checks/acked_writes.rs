@@ -7,7 +7,8 @@
 //! the new term, and those entries are never committed. That is not a loss.
 //!
 //! Reads the client's answer from the history (`value.index`, `value.term` of an `ok`
-//! `write`), and the logs from the trace.
+//! write: the register's `write`, etcd's `put`, `delete`, `cas`), and the logs from the
+//! trace.
 
 use super::logs::DurableLogs;
 use sim_core::{Check, CheckKind, EntryType, EventKind, Evidence, Outcome, RunView};
@@ -27,7 +28,7 @@ impl Check for AckedWritesSurvive {
 
     fn check(&self, run: &RunView<'_>) -> Outcome {
         for ack in &run.history.entries {
-            if ack.entry_type != EntryType::Ok || ack.f != "write" {
+            if ack.entry_type != EntryType::Ok || super::is_read_op(&ack.f) {
                 continue;
             }
             let (Some(index), Some(term)) =

@@ -38,6 +38,13 @@ pub use term_vote::TermAndVoteDurable;
 
 use sim_core::Check;
 
+/// Whether a history function only reads: the register's `read`, the etcd client's `get`.
+/// Every other acknowledged operation wrote a log entry (its answer carries `index` and
+/// `term`).
+pub(crate) fn is_read_op(f: &str) -> bool {
+    matches!(f, "read" | "get")
+}
+
 /// Every Raft safety check.
 pub fn safety_checks() -> Vec<Box<dyn Check>> {
     vec![

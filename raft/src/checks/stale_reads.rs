@@ -28,12 +28,12 @@ impl Check for ReadsNotStale {
         // Write acknowledgements in time order: (time, index).
         let acks: Vec<_> = entries
             .iter()
-            .filter(|e| e.entry_type == EntryType::Ok && e.f == "write")
+            .filter(|e| e.entry_type == EntryType::Ok && !super::is_read_op(&e.f))
             .filter_map(|e| e.value["index"].as_u64().map(|i| (e.t_us, i, e)))
             .collect();
         for done in entries
             .iter()
-            .filter(|e| e.entry_type == EntryType::Ok && e.f == "read")
+            .filter(|e| e.entry_type == EntryType::Ok && super::is_read_op(&e.f))
         {
             let Some(read_index) = done.value["index"].as_u64() else {
                 continue;

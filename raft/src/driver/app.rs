@@ -6,10 +6,37 @@ use std::fmt::Debug;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+/// Where a state machine runs, besides its log: the node, its local clock and whether it
+/// leads. Replicated state must never depend on it (every node applies the same log to the
+/// same state); only per-node bookkeeping may, such as etcd's lessor, which tracks lease
+/// deadlines on the leader's local clock and nowhere else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeEnv {
+    /// The node.
+    pub node: sim_core::NodeId,
+    /// The node's local (possibly skewed) clock, microseconds (0 if skewed before the epoch).
+    pub local_now_us: u64,
+    /// Whether the node is the leader right now.
+    pub leader: bool,
+}
+
+/// How a node answers a query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueryMode {
+    /// A read of replicated state: linearizable through ReadIndex unless the node serves
+    /// serializable reads.
+    Read,
+    /// Only the leader may answer (etcd's lease keep-alive): others say `NotLeader`.
+    LeaderOnly,
+    /// Answered at once by the node asked, from its own state (watch registration).
+    Local,
+}
+
 /// A deterministic state machine fed by committed entries.
 ///
-/// `apply` must depend only on the state and the command (no clocks, no randomness), so
-/// that every node that applies the same log reaches the same state.
+/// `apply` must leave the replicated state depending only on the state and the command (no
+/// clocks, no randomness), so that every node that applies the same log reaches the same
+/// state. [`NodeEnv`] is there for per-node bookkeeping only.
 pub trait StateMachine: Default + 'static {
     /// A write, replicated through the log.
     type Command: Serialize + DeserializeOwned + Clone + Debug + Send + 'static;
@@ -20,9 +47,28 @@ pub trait StateMachine: Default + 'static {
     type Output: Serialize + DeserializeOwned + Clone + Debug + Send + 'static;
 
     /// Applies a committed command.
-    fn apply(&mut self, command: &Self::Command) -> Self::Output;
-    /// Answers a query from the current state.
-    fn query(&self, query: &Self::Query) -> Self::Output;
+    fn apply(&mut self, command: &Self::Command, env: &NodeEnv) -> Self::Output;
+    /// Answers `client`'s query from the current state.
+    fn query(
+        &mut self,
+        client: sim_core::NodeId,
+        query: &Self::Query,
+        env: &NodeEnv,
+    ) -> Self::Output;
+    /// How a node answers `query` (default: a read).
+    fn query_mode(_query: &Self::Query) -> QueryMode {
+        QueryMode::Read
+    }
+    /// Called on every tick; the commands returned are proposed if the node leads (etcd's
+    /// leader revokes expired leases this way).
+    fn tick(&mut self, _env: &NodeEnv) -> Vec<Self::Command> {
+        Vec::new()
+    }
+    /// Messages to clients that no request asked for right now (watch events), taken after
+    /// every step.
+    fn take_pushes(&mut self) -> Vec<(sim_core::NodeId, Self::Output)> {
+        Vec::new()
+    }
     /// The whole state, for a snapshot.
     fn snapshot(&self) -> Vec<u8>;
     /// Replaces the state with a snapshot's.
@@ -97,12 +143,12 @@ impl StateMachine for Register {
     type Query = Read;
     type Output = Option<String>;
 
-    fn apply(&mut self, command: &Write) -> Option<String> {
+    fn apply(&mut self, command: &Write, _: &NodeEnv) -> Option<String> {
         self.writes += 1;
         self.value.replace(command.0.clone())
     }
 
-    fn query(&self, _: &Read) -> Option<String> {
+    fn query(&mut self, _: sim_core::NodeId, _: &Read, _: &NodeEnv) -> Option<String> {
         self.value.clone()
     }
 

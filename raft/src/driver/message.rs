@@ -17,6 +17,11 @@ pub enum Msg<C, Q, O> {
         /// What it asks.
         op: ClientOp<C, Q>,
     },
+    /// To a client, unasked: a watch event.
+    Push {
+        /// What the state machine sends.
+        output: O,
+    },
     /// To a client.
     Reply {
         /// The request it answers.
@@ -60,6 +65,7 @@ where
                 op: ClientOp::Query(_),
                 ..
             } => "client-read",
+            Msg::Push { .. } => "client-push",
             Msg::Reply {
                 reply: ClientReply::Done { .. },
                 ..
@@ -118,6 +124,7 @@ where
                 ClientOp::Command(c) => format!("req={request} {c:?}"),
                 ClientOp::Query(q) => format!("req={request} {q:?}"),
             },
+            Msg::Push { output } => format!("{output:?}"),
             Msg::Reply { request, reply } => match reply {
                 ClientReply::Done { output, index, .. } => {
                     format!("req={request} index={index} {output:?}")

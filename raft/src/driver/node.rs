@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::trace::digest;
 use sim_core::{EntryRef, EventKind, NodeCtx};
 
-use super::app::{ClientOp, ClientReply, Proposal, StateMachine};
+use super::app::{ClientOp, ClientReply, NodeEnv, Proposal, QueryMode, StateMachine};
 use super::message::{Msg, MsgOf};
 use super::storage::{self, WalRecord, SNAP_FILE, WAL_FILE};
 use crate::core::{
@@ -81,6 +81,13 @@ pub struct RaftMutants {
     /// fsynced before the messages that depend on it are sent, so a crash can forget a vote
     /// already given.
     pub forget_vote_on_restart: bool,
+    /// `stale-follower-read`: a follower answers reads from its own state without a
+    /// ReadIndex round, so a lagging or partitioned follower returns old values.
+    pub stale_follower_read: bool,
+    /// `ack-before-fsync`: new log entries are not fsynced before the node acknowledges
+    /// them (to the leader, and so to the client); they are flushed on the next tick. A
+    /// power failure in between loses writes a majority already acknowledged.
+    pub ack_before_fsync: bool,
 }
 
 /// Every planted bug name this driver knows, as `ksim run --mutant` takes them.
@@ -92,6 +99,8 @@ pub const MUTANT_NAMES: &[&str] = &[
     "fixed-election-timeout",
     "quorum-of-reachable",
     "no-check-quorum",
+    "stale-follower-read",
+    "ack-before-fsync",
 ];
 
 impl RaftMutants {
@@ -105,6 +114,8 @@ impl RaftMutants {
             "fixed-election-timeout" => &mut self.core.fixed_election_timeout,
             "quorum-of-reachable" => &mut self.core.quorum_of_reachable,
             "no-check-quorum" => &mut self.core.no_check_quorum,
+            "stale-follower-read" => &mut self.stale_follower_read,
+            "ack-before-fsync" => &mut self.ack_before_fsync,
             _ => return false,
         };
         *switch = true;
@@ -168,6 +179,10 @@ struct Node<S: StateMachine> {
     /// Reads whose index is known, waiting for `applied` to reach it.
     ready_reads: Vec<(LogIndex, PendingRead<S::Query>)>,
     next_read: u64,
+    /// Term and vote as last written to the WAL (to tell a Ready that changes them).
+    written_term_vote: (Term, Option<core::NodeId>),
+    /// WAL appends not yet fsynced (only under the planted bug `ack-before-fsync`).
+    unsynced_wal: bool,
 }
 
 /// Runs a Raft node replicating `S` among `voters` (the founding members).
@@ -237,6 +252,8 @@ pub async fn run_node<S: StateMachine>(
         reads: BTreeMap::new(),
         ready_reads: Vec::new(),
         next_read: 0,
+        written_term_vote: (hs.term, hs.vote),
+        unsynced_wal: false,
     };
     node.run().await;
 }
@@ -259,11 +276,12 @@ impl<S: StateMachine> Node<S> {
                 Some(env) => match env.msg {
                     Msg::Raft(m) => self.raw.step(m),
                     Msg::Request { request, op } => self.request(env.from, request, op),
-                    Msg::Reply { .. } => {}
+                    Msg::Reply { .. } | Msg::Push { .. } => {}
                 },
                 None => {
                     self.raw.tick();
                     next_tick = next_tick.after(tick);
+                    self.housekeeping().await;
                 }
             }
             while self.raw.has_ready() {
@@ -272,7 +290,43 @@ impl<S: StateMachine> Node<S> {
                 self.raw.advance(&ready);
             }
             self.serve_reads();
+            for (client, output) in self.sm.take_pushes() {
+                self.ctx.send(client, Msg::Push { output });
+            }
             self.maybe_snapshot().await;
+        }
+    }
+
+    /// What the state machine may know of this node right now.
+    fn env(&self) -> NodeEnv {
+        NodeEnv {
+            node: self.ctx.id(),
+            local_now_us: u64::try_from(self.ctx.local_now_us()).unwrap_or(0),
+            leader: self.raw.status().role == core::Role::Leader,
+        }
+    }
+
+    /// Per-tick work besides Raft's: the state machine's own (a leader proposes what it
+    /// returns, such as lease revocations), and the late flush of `ack-before-fsync`.
+    async fn housekeeping(&mut self) {
+        let env = self.env();
+        for command in self.sm.tick(&env) {
+            if !env.leader {
+                break;
+            }
+            let proposal = Proposal {
+                client: self.ctx.id(),
+                request: 0,
+                command,
+            };
+            let data = serde_json::to_vec(&proposal).expect("proposals serialize");
+            if let Err(e) = self.raw.propose(data) {
+                self.ctx.note("propose-refused", e.to_string());
+            }
+        }
+        if self.unsynced_wal {
+            self.unsynced_wal = false;
+            self.ctx.disk().fsync(WAL_FILE).await;
         }
     }
 
@@ -311,6 +365,28 @@ impl<S: StateMachine> Node<S> {
                 }
             }
             ClientOp::Query(query) => {
+                let env = self.env();
+                let answer_now = match S::query_mode(&query) {
+                    QueryMode::Local => true,
+                    QueryMode::LeaderOnly if env.leader => true,
+                    QueryMode::LeaderOnly => return self.reply(client, request, self.not_leader()),
+                    // Planted bug `stale-follower-read`: a follower answers from its own
+                    // state, however far behind it is.
+                    QueryMode::Read => self.config.mutants.stale_follower_read && !env.leader,
+                };
+                if answer_now {
+                    let output = self.sm.query(client, &query, &env);
+                    let index = self.applied.0;
+                    return self.reply(
+                        client,
+                        request,
+                        ClientReply::Done {
+                            output,
+                            index,
+                            term: 0,
+                        },
+                    );
+                }
                 let read = PendingRead {
                     client,
                     request,
@@ -437,8 +513,23 @@ impl<S: StateMachine> Node<S> {
                 .append(WAL_FILE, &storage::encode(&WalRecord::HardState(hs)));
         }
         let only_hard_state = ready.entries.is_empty() && ready.snapshot.is_none();
+        let term_vote_changed =
+            hard_state.is_some_and(|hs| (hs.term, hs.vote) != self.written_term_vote);
+        if let Some(hs) = hard_state {
+            self.written_term_vote = (hs.term, hs.vote);
+        }
         let synced = if hard_state.is_none() && only_hard_state {
             false
+        } else if self.config.mutants.ack_before_fsync
+            && !ready.entries.is_empty()
+            && ready.snapshot.is_none()
+            && !term_vote_changed
+        {
+            // Planted bug `ack-before-fsync`: the entries sit in the page cache while the
+            // acknowledgements below go out; the next tick flushes them. The node records
+            // them as appended, as it believes they are.
+            self.unsynced_wal = true;
+            true
         } else if only_hard_state && self.config.mutants.forget_vote_on_restart {
             // Planted bug `forget-vote-on-restart`: the term and vote are in the page cache
             // only, yet the vote response goes out below; a crash now forgets the vote.
@@ -496,7 +587,8 @@ impl<S: StateMachine> Node<S> {
                         .note("undecodable-entry", format!("index={}", entry.index));
                     return;
                 };
-                let output = self.sm.apply(&proposal.command);
+                let env = self.env();
+                let output = self.sm.apply(&proposal.command, &env);
                 if let Some((client, request)) = self.proposals.remove(&entry.index.0) {
                     // The entry at our proposal's index may be another node's if we lost
                     // leadership meanwhile: answer only if it is ours.
@@ -530,8 +622,9 @@ impl<S: StateMachine> Node<S> {
             .into_iter()
             .partition(|(index, _)| *index <= applied);
         self.ready_reads = later;
+        let env = self.env();
         for (index, read) in now {
-            let output = self.sm.query(&read.query);
+            let output = self.sm.query(read.client, &read.query, &env);
             self.reply(
                 read.client,
                 read.request,

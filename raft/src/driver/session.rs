@@ -1,0 +1,235 @@
+//! A client's connection to a Raft cluster: one request at a time, leader hints followed,
+//! deadlines kept, and the server's unasked messages (watch events) kept for later.
+//!
+//! The session knows nothing of histories: the typed clients built on it (the register's
+//! [`super::run_client`], etcd's `EtcdClient`) decide what an outcome means. Its one rule
+//! about retries is the one that keeps histories honest: a request the servers may have
+//! acted on is never sent twice. A `NotLeader` answer proves the node did not propose it,
+//! so the session resends to the hinted leader; silence proves nothing, so a write that
+//! meets silence ends as [`CallError::Timeout`], indeterminate. Only requests the caller
+//! marks idempotent (reads, keep-alives) are resent after an attempt's silence.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sim_core::{NodeCtx, NodeId, SimTime};
+
+use super::app::{ClientOp, ClientReply, StateMachine};
+use super::message::{Msg, MsgOf};
+
+/// How long a session waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Give up on a request after this long, milliseconds (its outcome is then unknown).
+    pub timeout_ms: u64,
+    /// Resend an idempotent request to another server after this long without an answer,
+    /// milliseconds.
+    pub attempt_timeout_ms: u64,
+    /// Wait before asking another server after a `NotLeader` without a hint, milliseconds.
+    pub retry_ms: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            timeout_ms: 2_000,
+            attempt_timeout_ms: 500,
+            retry_ms: 50,
+        }
+    }
+}
+
+/// A node's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer<O> {
+    /// What the state machine returned.
+    pub output: O,
+    /// The log index it was applied at (for reads, the index the state reflects).
+    pub index: u64,
+    /// The term of that entry (0 for reads).
+    pub term: u64,
+    /// The node that answered.
+    pub from: NodeId,
+}
+
+/// Why a call has no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallError {
+    /// No answer before the deadline: the request may or may not have taken effect.
+    Timeout,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct Session<S: StateMachine> {
+    ctx: NodeCtx<MsgOf<S>>,
+    servers: Vec<NodeId>,
+    target: NodeId,
+    next_request: u64,
+    pushes: VecDeque<(NodeId, S::Output)>,
+    config: SessionConfig,
+}
+
+impl<S: StateMachine> Session<S> {
+    /// A session from `ctx`'s node to `servers`, starting at a random one.
+    ///
+    /// # Panics
+    ///
+    /// If `servers` is empty.
+    pub fn new(mut ctx: NodeCtx<MsgOf<S>>, servers: Vec<NodeId>, config: SessionConfig) -> Self {
+        assert!(!servers.is_empty(), "a client needs servers");
+        let target = servers[ctx.rng().gen_range(0..servers.len())];
+        Session {
+            ctx,
+            servers,
+            target,
+            next_request: 0,
+            pushes: VecDeque::new(),
+            config,
+        }
+    }
+
+    /// The node's context (clock, history, trace).
+    pub fn ctx(&self) -> &NodeCtx<MsgOf<S>> {
+        &self.ctx
+    }
+
+    /// The node's context, mutably (its rng).
+    pub fn ctx_mut(&mut self) -> &mut NodeCtx<MsgOf<S>> {
+        &mut self.ctx
+    }
+
+    /// The session's timeouts.
+    pub fn config(&self) -> SessionConfig {
+        self.config
+    }
+
+    /// The server the next request goes to.
+    pub fn target(&self) -> NodeId {
+        self.target
+    }
+
+    /// Sends the next request to `node` (a client pinned to one member, as in the
+    /// quorum-write story).
+    pub fn connect(&mut self, node: NodeId) {
+        self.target = node;
+    }
+
+    /// Picks another server at random (after a silence the current one may be gone).
+    pub fn reconnect(&mut self) {
+        let next = self.servers[self.ctx.rng().gen_range(0..self.servers.len())];
+        self.target = next;
+    }
+
+    /// Sends `op` and waits for its answer, following leader hints; resends after an
+    /// attempt's silence only if `idempotent`.
+    pub async fn call(
+        &mut self,
+        op: ClientOp<S::Command, S::Query>,
+        idempotent: bool,
+    ) -> Result<Answer<S::Output>, CallError> {
+        let deadline = self
+            .ctx
+            .now()
+            .after(Duration::from_millis(self.config.timeout_ms));
+        while self.ctx.now() < deadline {
+            self.next_request += 1;
+            let request = self.next_request;
+            self.ctx.send(
+                self.target,
+                Msg::Request {
+                    request,
+                    op: op.clone(),
+                },
+            );
+            let attempt_end = if idempotent {
+                let end = self
+                    .ctx
+                    .now()
+                    .after(Duration::from_millis(self.config.attempt_timeout_ms.max(1)));
+                end.min(deadline)
+            } else {
+                deadline
+            };
+            match self.await_reply(request, attempt_end).await {
+                Some((
+                    from,
+                    ClientReply::Done {
+                        output,
+                        index,
+                        term,
+                    },
+                )) => {
+                    return Ok(Answer {
+                        output,
+                        index,
+                        term,
+                        from,
+                    });
+                }
+                Some((_, ClientReply::NotLeader { leader })) => match leader {
+                    Some(l) if l != self.target => self.target = l,
+                    _ => {
+                        self.ctx
+                            .sleep(Duration::from_millis(self.config.retry_ms))
+                            .await;
+                        self.reconnect();
+                    }
+                },
+                None if idempotent => self.reconnect(),
+                None => break,
+            }
+        }
+        // The node we asked may be gone: the next request tries another.
+        self.reconnect();
+        Err(CallError::Timeout)
+    }
+
+    /// Waits until `deadline` for the answer to `request`, keeping pushes that arrive.
+    async fn await_reply(
+        &mut self,
+        request: u64,
+        deadline: SimTime,
+    ) -> Option<(NodeId, ClientReply<S::Output>)> {
+        loop {
+            let env = self.ctx.recv_until(deadline).await?;
+            match env.msg {
+                Msg::Reply { request: r, reply } if r == request => return Some((env.from, reply)),
+                Msg::Push { output } => self.pushes.push_back((env.from, output)),
+                // Answers to attempts given up on, and anything not for a client.
+                _ => {}
+            }
+        }
+    }
+
+    /// The next unasked message from a server, waiting until `deadline` at most.
+    pub async fn next_push(&mut self, deadline: SimTime) -> Option<(NodeId, S::Output)> {
+        if let Some(push) = self.pushes.pop_front() {
+            return Some(push);
+        }
+        loop {
+            let env = self.ctx.recv_until(deadline).await?;
+            if let Msg::Push { output } = env.msg {
+                return Some((env.from, output));
+            }
+        }
+    }
+
+    /// Sleeps, keeping pushes that arrive meanwhile.
+    pub async fn sleep(&mut self, duration: Duration) {
+        let until = self.ctx.now().after(duration);
+        while let Some(env) = self.ctx.recv_until(until).await {
+            if let Msg::Push { output } = env.msg {
+                self.pushes.push_back((env.from, output));
+            }
+        }
+    }
+
+    /// Pushes received and not taken yet.
+    pub fn take_pushes(&mut self) -> Vec<(NodeId, S::Output)> {
+        self.pushes.drain(..).collect()
+    }
+}
