@@ -20,6 +20,7 @@
 pub mod checks;
 pub mod core;
 pub mod driver;
+pub mod etcd;
 
 pub use crate::core::{
     Config, Entry, EntryKind, Event, HardState, InitialState, LogIndex, Message, MessageKind,
