@@ -4,6 +4,7 @@ use crate::election::Election;
 use crate::leader_crash::LeaderCrash;
 use crate::partition_5node::Partition5Node;
 use crate::ping_mesh::PingMesh;
+use crate::quorum_write::QuorumWrite;
 use crate::scenario::{Scenario, ScenarioError};
 use crate::split_brain::SplitBrain;
 
@@ -12,6 +13,7 @@ pub fn scenarios() -> Vec<&'static dyn Scenario> {
     vec![
         &PingMesh,
         &Election,
+        &QuorumWrite,
         &LeaderCrash,
         &Partition5Node,
         &SplitBrain,

@@ -56,6 +56,10 @@ enum Command {
         /// Switch on a planted bug (repeatable; see `ksim list`).
         #[arg(long = "mutant", value_name = "NAME")]
         mutants: Vec<String>,
+        /// How followers serve reads, for scenarios with a `read_mode` (sets it in the
+        /// config).
+        #[arg(long, value_name = "MODE", value_parser = ["linearizable", "serializable"])]
+        read_mode: Option<String>,
     },
     /// Rerun a run folder (or a scenario.toml) and say whether the trace is identical.
     Replay {
@@ -134,7 +138,16 @@ where
             faults,
             config,
             mutants,
-        } => run(out, &scenario, seed, dir, faults, config, mutants),
+            read_mode,
+        } => run(
+            out,
+            &scenario,
+            seed,
+            dir,
+            faults,
+            (config, read_mode),
+            mutants,
+        ),
         Command::Replay { path, out: dir } => replay(out, &path, dir),
         Command::Determinism {
             scenario,
@@ -182,7 +195,7 @@ fn run(
     seed: u64,
     dir: Option<PathBuf>,
     faults: Option<PathBuf>,
-    config: Option<PathBuf>,
+    (config, read_mode): (Option<PathBuf>, Option<String>),
     mutants: Vec<String>,
 ) -> Result<i32, Failure> {
     crate::catalog::find(scenario)?;
@@ -203,6 +216,10 @@ fn run(
         }
         None => toml::Table::new(),
     };
+    let mut config = config;
+    if let Some(mode) = read_mode {
+        config.insert("read_mode".into(), toml::Value::String(mode));
+    }
     let file = ScenarioFile {
         scenario: scenario.to_string(),
         seed,

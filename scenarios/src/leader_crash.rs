@@ -175,14 +175,15 @@ impl Scenario for LeaderCrash {
             out.history
                 .entries
                 .iter()
-                .find(|e| e.entry_type == EntryType::Ok && e.f == "write" && e.t_us > k)
+                .find(|e| e.entry_type == EntryType::Ok && e.f != "get" && e.t_us > k)
                 .map(|e| e.t_us)
         });
-        let count = |f: &str, t: EntryType| {
+        // Reads are `get`s; `put`, `delete` and `cas` all write.
+        let count = |reads: bool, t: EntryType| {
             out.history
                 .entries
                 .iter()
-                .filter(|e| e.f == f && e.entry_type == t)
+                .filter(|e| (e.f == "get") == reads && e.entry_type == t)
                 .count()
         };
         let downtime = Downtime {
@@ -194,9 +195,9 @@ impl Scenario for LeaderCrash {
             new_leader_at_ms: next.map(|n| ms(n.2)),
             election_ms: killed_at.zip(next).map(|(k, n)| ms(n.2) - ms(k)),
             write_downtime_ms: killed_at.zip(first_ack_after).map(|(k, a)| ms(a) - ms(k)),
-            writes_ok: count("write", EntryType::Ok),
-            writes_indeterminate: count("write", EntryType::Info),
-            reads_ok: count("read", EntryType::Ok),
+            writes_ok: count(false, EntryType::Ok),
+            writes_indeterminate: count(false, EntryType::Info),
+            reads_ok: count(true, EntryType::Ok),
         };
         Ok(ScenarioRun {
             nodes: out.nodes.clone(),

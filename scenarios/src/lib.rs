@@ -14,6 +14,7 @@ pub mod output;
 pub mod parallel;
 pub mod partition_5node;
 pub mod ping_mesh;
+pub mod quorum_write;
 pub mod raft_world;
 pub mod runner;
 pub mod scenario;

@@ -23,7 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use raft::checks::{DurableLogs, NodeLog};
-use raft::driver::{run_client, run_node, RaftMutants, Register, RegisterWorkload};
+use raft::driver::{run_node, RaftMutants};
+use raft::etcd::workload::client_of;
+use raft::etcd::{run_kv_client, EtcdStore};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use sim_core::{
@@ -204,14 +206,13 @@ where
         .faults(faults.clone());
     let voters = servers.clone();
     sim = sim.nodes(cluster.nodes, move |ctx| {
-        run_node::<Register>(ctx, raft.clone(), voters.clone())
+        run_node::<EtcdStore>(ctx, raft.clone(), voters.clone())
     });
-    let workload = Arc::new(RegisterWorkload);
     let poll = Duration::from_millis(cluster.raft.tick_ms.max(1));
     for _ in 0..cluster.clients {
-        let (client, routes, workload) = (cluster.client.clone(), routes.clone(), workload.clone());
+        let (client, routes) = (cluster.client.clone(), routes.clone());
         sim = sim.node(move |ctx| {
-            let (mut client, routes, workload) = (client.clone(), routes.clone(), workload.clone());
+            let (mut client, routes) = (client.clone(), routes.clone());
             async move {
                 let servers = loop {
                     let route = routes
@@ -225,7 +226,8 @@ where
                     ctx.sleep(poll).await;
                 };
                 client.start_ms = client.start_ms.saturating_sub(ctx.now().as_ms());
-                run_client::<Register, _>(ctx, client, servers, workload).await;
+                let session = client_of(ctx, servers, &client);
+                run_kv_client(session, client).await;
             }
         });
     }
@@ -443,10 +445,15 @@ fn terms_led(events: &[TraceEvent], side: &[NodeId], from: SimTime, until: SimTi
     terms.into_iter().collect()
 }
 
+/// Whether a history function reads (`get`) rather than writes (`put`, `delete`, `cas`).
+fn is_read(f: &str) -> bool {
+    f == "get"
+}
+
 /// The `ok` completions of writes in the history, with the log position they were told.
 fn acked_writes(history: &History) -> impl Iterator<Item = (&sim_core::HistoryEntry, u64, u64)> {
     history.entries.iter().filter_map(|e| {
-        if e.entry_type != EntryType::Ok || e.f != "write" {
+        if e.entry_type != EntryType::Ok || is_read(&e.f) {
             return None;
         }
         Some((e, e.value["index"].as_u64()?, e.value["term"].as_u64()?))
@@ -474,12 +481,12 @@ impl OpCounts {
             if !clients.contains(&e.client) || !when(e.t_us) {
                 continue;
             }
-            let slot = match (e.f.as_str(), e.entry_type) {
-                ("write", EntryType::Ok) => &mut c.writes_ok,
-                ("write", EntryType::Info | EntryType::Fail) => &mut c.writes_timed_out,
-                ("read", EntryType::Ok) => &mut c.reads_ok,
-                ("read", EntryType::Info | EntryType::Fail) => &mut c.reads_timed_out,
-                _ => continue,
+            let slot = match (is_read(&e.f), e.entry_type) {
+                (false, EntryType::Ok) => &mut c.writes_ok,
+                (false, EntryType::Info | EntryType::Fail) => &mut c.writes_timed_out,
+                (true, EntryType::Ok) => &mut c.reads_ok,
+                (true, EntryType::Info | EntryType::Fail) => &mut c.reads_timed_out,
+                (_, EntryType::Invoke) => continue,
             };
             *slot += 1;
         }

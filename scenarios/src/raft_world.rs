@@ -1,24 +1,24 @@
-//! What the Raft scenarios share: a cluster of Raft nodes replicating a register, clients
-//! writing and reading it, the Raft checks, and helpers to find the leader from the trace.
-
-use std::collections::BTreeMap;
-use std::sync::Arc;
+//! What the Raft and etcd scenarios share: a cluster of Raft nodes each running an etcd
+//! server (the MVCC store as the replicated state machine), key-value clients and watchers,
+//! the Raft and etcd checks, and helpers to find the leader from the trace.
 
 use raft::checks::{safety_checks, LeaderAfterHeal};
-use raft::driver::{
-    run_client, run_node, ClientConfig, DriverConfig, MsgOf, RaftMutants, Register,
-    RegisterWorkload,
+use raft::driver::{run_node, DriverConfig, RaftMutants};
+use raft::etcd::workload::client_of;
+use raft::etcd::{
+    run_kv_client, run_watcher, EtcdClient, EtcdMsg, EtcdStore, KvClientConfig, WatchNoGap,
 };
 use serde::{Deserialize, Serialize};
 use sim_core::{
     Check, DiskConfig, EventKind, FaultKnobs, FaultSchedule, NetConfig, NodeId, NodeStatus, Role,
     RunOutput, RunView, Sim, SimTime, TraceEvent, Verdict, World,
 };
+use std::collections::BTreeMap;
 
 use crate::scenario::ScenarioError;
 
-/// The message type of a Raft register world.
-pub type RaftMsg = MsgOf<Register>;
+/// The message type of an etcd cluster world.
+pub type RaftMsg = EtcdMsg;
 
 /// A Raft cluster with clients.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,12 +26,17 @@ pub type RaftMsg = MsgOf<Register>;
 pub struct ClusterConfig {
     /// Raft nodes (n1..nN).
     pub nodes: usize,
-    /// Client nodes (after the Raft nodes).
+    /// Key-value client nodes (after the Raft nodes).
     pub clients: usize,
+    /// Watcher nodes (after the clients): each watches every workload key and resumes on
+    /// another member when its member falls silent.
+    pub watchers: usize,
+    /// Silence after which a watcher resumes elsewhere, milliseconds.
+    pub watch_resume_ms: u64,
     /// The Raft nodes' settings.
     pub raft: DriverConfig,
     /// The clients' settings.
-    pub client: ClientConfig,
+    pub client: KvClientConfig,
     /// Network defaults.
     pub net: NetConfig,
     /// Disk defaults.
@@ -46,11 +51,13 @@ impl Default for ClusterConfig {
         ClusterConfig {
             nodes: 3,
             clients: 1,
+            watchers: 0,
+            watch_resume_ms: 3_000,
             raft: DriverConfig {
                 snapshot_entries: 200,
                 ..DriverConfig::default()
             },
-            client: ClientConfig::default(),
+            client: KvClientConfig::default(),
             net: NetConfig::default(),
             disk: DiskConfig::default(),
             chaos: FaultKnobs::none(),
@@ -71,11 +78,14 @@ impl ClusterConfig {
                 self.nodes
             ));
         }
-        if self.clients > 16 {
+        if self.clients > 16 || self.watchers > 4 {
             return bad(format!(
-                "clients = {} is too many (at most 16)",
-                self.clients
+                "clients = {}, watchers = {} are too many (at most 16 clients and 4 watchers)",
+                self.clients, self.watchers
             ));
+        }
+        if self.watch_resume_ms == 0 {
+            return bad("watch_resume_ms must be more than zero".into());
         }
         if self.raft.tick_ms == 0 || self.raft.election_ticks == 0 || self.raft.heartbeat_ticks == 0
         {
@@ -87,11 +97,8 @@ impl ClusterConfig {
         if self.raft.heartbeat_ticks >= self.raft.election_ticks {
             return bad("raft.heartbeat_ticks must be below raft.election_ticks".into());
         }
-        if self.client.timeout_ms == 0 || self.client.interval_ms == 0 {
-            return bad("client.timeout_ms and client.interval_ms must be more than zero".into());
-        }
-        if !(0.0..=1.0).contains(&self.client.read_probability) {
-            return bad("client.read_probability must be between 0 and 1".into());
+        if let Err(e) = self.client.validate() {
+            return bad(format!("client: {e}"));
         }
         if self.net.latency.min_us > self.net.latency.max_us
             || !(0.0..=1.0).contains(&self.net.loss_probability)
@@ -123,9 +130,16 @@ impl ClusterConfig {
         (0..self.nodes).map(NodeId::from_index).collect()
     }
 
-    /// Every node: servers, then clients.
+    /// The key-value clients.
+    pub fn clients(&self) -> Vec<NodeId> {
+        (self.nodes..self.nodes + self.clients)
+            .map(NodeId::from_index)
+            .collect()
+    }
+
+    /// Every node: servers, then clients, then watchers.
     pub fn all_nodes(&self) -> Vec<NodeId> {
-        (0..self.nodes + self.clients)
+        (0..self.nodes + self.clients + self.watchers)
             .map(NodeId::from_index)
             .collect()
     }
@@ -136,6 +150,7 @@ impl ClusterConfig {
     }
 
     /// Runs the cluster with `mutants` and `faults`; `driver` is the scenario's supervisor.
+    /// The clients run the random key-value workload.
     pub fn run<T, D, Fut>(
         &self,
         seed: u64,
@@ -146,6 +161,32 @@ impl ClusterConfig {
     where
         D: FnOnce(World<RaftMsg>) -> Fut,
         Fut: std::future::Future<Output = T>,
+    {
+        let config = self.client.clone();
+        self.run_with(
+            seed,
+            mutants,
+            faults,
+            move |client, _| run_kv_client(client, config.clone()),
+            driver,
+        )
+    }
+
+    /// As [`ClusterConfig::run`], with the scenario's own client script: `client(etcd
+    /// client, i)` runs on the `i`-th client node.
+    pub fn run_with<T, D, Fut, C, CFut>(
+        &self,
+        seed: u64,
+        mutants: &[String],
+        faults: &FaultSchedule,
+        client: C,
+        driver: D,
+    ) -> Result<RunOutput<T>, ScenarioError>
+    where
+        D: FnOnce(World<RaftMsg>) -> Fut,
+        Fut: std::future::Future<Output = T>,
+        C: Fn(EtcdClient, usize) -> CFut + Clone + Send + Sync + 'static,
+        CFut: std::future::Future<Output = ()> + 'static,
     {
         let mut raft = self.raft.clone();
         let mut planted = RaftMutants::default();
@@ -164,14 +205,18 @@ impl ClusterConfig {
         let cfg = raft.clone();
         let voters = servers.clone();
         sim = sim.nodes(self.nodes, move |ctx| {
-            run_node::<Register>(ctx, cfg.clone(), voters.clone())
+            run_node::<EtcdStore>(ctx, cfg.clone(), voters.clone())
         });
-        let client = self.client.clone();
-        let workload = Arc::new(RegisterWorkload);
-        for _ in 0..self.clients {
-            let (client, servers, workload) = (client.clone(), servers.clone(), workload.clone());
+        for i in 0..self.clients {
+            let (config, servers, script) = (self.client.clone(), servers.clone(), client.clone());
+            sim = sim.node(move |ctx| script(client_of(ctx, servers.clone(), &config), i));
+        }
+        for _ in 0..self.watchers {
+            let (config, servers) = (self.client.clone(), servers.clone());
+            let resume_ms = self.watch_resume_ms;
             sim = sim.node(move |ctx| {
-                run_client::<Register, _>(ctx, client.clone(), servers.clone(), workload.clone())
+                let client = client_of(ctx, servers.clone(), &config);
+                run_watcher(client, config.start_ms, resume_ms)
             });
         }
         Ok(sim.run(driver)?)
@@ -191,13 +236,15 @@ pub fn judge<T>(
         history: &out.history,
     };
     let safety = safety_checks();
-    let (acked, reads) = (
+    let (acked, reads, watches) = (
         raft::checks::AckedWritesSurvive,
         raft::checks::ReadsNotStale,
+        WatchNoGap,
     );
     let mut checks: Vec<&dyn Check> = safety.iter().map(|c| c.as_ref()).collect();
     checks.push(&acked);
     checks.push(&reads);
+    checks.push(&watches);
     let liveness = liveness_bound_ms.map(|bound_ms| LeaderAfterHeal { bound_ms });
     if let Some(l) = &liveness {
         checks.push(l);

@@ -222,13 +222,13 @@ fn acked_values(history: &History) -> BTreeMap<(u64, u64), String> {
     let invoked: BTreeMap<OpId, &serde_json::Value> = history
         .entries
         .iter()
-        .filter(|e| e.entry_type == EntryType::Invoke && e.f == "write")
-        .map(|e| (e.op, &e.value))
+        .filter(|e| e.entry_type == EntryType::Invoke && e.f == "put")
+        .map(|e| (e.op, &e.value["value"]))
         .collect();
     history
         .entries
         .iter()
-        .filter(|e| e.entry_type == EntryType::Ok && e.f == "write")
+        .filter(|e| e.entry_type == EntryType::Ok && e.f == "put")
         .filter_map(|e| {
             let at = (e.value["index"].as_u64()?, e.value["term"].as_u64()?);
             let value = invoked.get(&e.op)?;

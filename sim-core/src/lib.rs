@@ -36,5 +36,5 @@ pub use network::{LatencyRange, NetConfig};
 pub use node::{DiskHandle, NodeCtx};
 pub use sim::{RunOutput, Sim, SimError};
 pub use time::SimTime;
-pub use trace::{DropReason, EntryRef, EventKind, Role, Trace, TraceEvent, TraceHash};
+pub use trace::{DropReason, EntryRef, EventKind, Role, Trace, TraceEvent, TraceHash, WatchChange};
 pub use world::{Envelope, Message, NodeStatus, World};

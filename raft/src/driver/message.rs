@@ -17,8 +17,14 @@ pub enum Msg<C, Q, O> {
         /// What it asks.
         op: ClientOp<C, Q>,
     },
-    /// To a client, unasked: a watch event.
+    /// To a client, unasked: a watch event. Pushes ride an ordered stream, as etcd's watch
+    /// responses ride one gRPC stream over TCP: numbered per (server incarnation, client),
+    /// so the client can put them back in order (see `Session`).
     Push {
+        /// The server's incarnation (a restart starts a new stream).
+        epoch: u64,
+        /// Position in the stream, from 1.
+        seq: u64,
         /// What the state machine sends.
         output: O,
     },
@@ -124,7 +130,7 @@ where
                 ClientOp::Command(c) => format!("req={request} {c:?}"),
                 ClientOp::Query(q) => format!("req={request} {q:?}"),
             },
-            Msg::Push { output } => format!("{output:?}"),
+            Msg::Push { seq, output, .. } => format!("seq={seq} {output:?}"),
             Msg::Reply { request, reply } => match reply {
                 ClientReply::Done { output, index, .. } => {
                     format!("req={request} index={index} {output:?}")

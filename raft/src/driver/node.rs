@@ -183,6 +183,8 @@ struct Node<S: StateMachine> {
     written_term_vote: (Term, Option<core::NodeId>),
     /// WAL appends not yet fsynced (only under the planted bug `ack-before-fsync`).
     unsynced_wal: bool,
+    /// Pushes sent to each client in this incarnation (their stream positions).
+    push_seq: BTreeMap<sim_core::NodeId, u64>,
 }
 
 /// Runs a Raft node replicating `S` among `voters` (the founding members).
@@ -254,6 +256,7 @@ pub async fn run_node<S: StateMachine>(
         next_read: 0,
         written_term_vote: (hs.term, hs.vote),
         unsynced_wal: false,
+        push_seq: BTreeMap::new(),
     };
     node.run().await;
 }
@@ -291,7 +294,10 @@ impl<S: StateMachine> Node<S> {
             }
             self.serve_reads();
             for (client, output) in self.sm.take_pushes() {
-                self.ctx.send(client, Msg::Push { output });
+                let seq = self.push_seq.entry(client).or_insert(0);
+                *seq += 1;
+                let (epoch, seq) = (u64::from(self.ctx.incarnation()), *seq);
+                self.ctx.send(client, Msg::Push { epoch, seq, output });
             }
             self.maybe_snapshot().await;
         }

@@ -8,8 +8,14 @@
 //! so the session resends to the hinted leader; silence proves nothing, so a write that
 //! meets silence ends as [`CallError::Timeout`], indeterminate. Only requests the caller
 //! marks idempotent (reads, keep-alives) are resent after an attempt's silence.
+//!
+//! Pushes travel as an ordered stream per server, as a watch stream does over TCP: the
+//! network may reorder datagrams, so each push carries its server's incarnation and a
+//! position, and the session hands them out in order. A push lost on the way stalls that
+//! stream for good, as a broken connection would; the watcher notices the silence and
+//! resumes on another member.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use rand::Rng;
@@ -70,7 +76,16 @@ pub struct Session<S: StateMachine> {
     target: NodeId,
     next_request: u64,
     pushes: VecDeque<(NodeId, S::Output)>,
+    streams: BTreeMap<NodeId, PushStream<S::Output>>,
     config: SessionConfig,
+}
+
+/// One server's push stream as the client reassembles it.
+#[derive(Debug)]
+struct PushStream<O> {
+    epoch: u64,
+    next_seq: u64,
+    early: BTreeMap<u64, O>,
 }
 
 impl<S: StateMachine> Session<S> {
@@ -88,6 +103,7 @@ impl<S: StateMachine> Session<S> {
             target,
             next_request: 0,
             pushes: VecDeque::new(),
+            streams: BTreeMap::new(),
             config,
         }
     }
@@ -198,22 +214,49 @@ impl<S: StateMachine> Session<S> {
             let env = self.ctx.recv_until(deadline).await?;
             match env.msg {
                 Msg::Reply { request: r, reply } if r == request => return Some((env.from, reply)),
-                Msg::Push { output } => self.pushes.push_back((env.from, output)),
+                Msg::Push { epoch, seq, output } => self.receive_push(env.from, epoch, seq, output),
                 // Answers to attempts given up on, and anything not for a client.
                 _ => {}
             }
         }
     }
 
-    /// The next unasked message from a server, waiting until `deadline` at most.
-    pub async fn next_push(&mut self, deadline: SimTime) -> Option<(NodeId, S::Output)> {
-        if let Some(push) = self.pushes.pop_front() {
-            return Some(push);
+    /// Puts a push in its stream; whatever is now in order becomes available.
+    fn receive_push(&mut self, from: NodeId, epoch: u64, seq: u64, output: S::Output) {
+        let stream = self.streams.entry(from).or_insert(PushStream {
+            epoch,
+            next_seq: 1,
+            early: BTreeMap::new(),
+        });
+        if epoch < stream.epoch {
+            return; // from an incarnation that has since restarted
         }
+        if epoch > stream.epoch {
+            *stream = PushStream {
+                epoch,
+                next_seq: 1,
+                early: BTreeMap::new(),
+            };
+        }
+        if seq >= stream.next_seq {
+            stream.early.insert(seq, output);
+        }
+        while let Some(output) = stream.early.remove(&stream.next_seq) {
+            stream.next_seq += 1;
+            self.pushes.push_back((from, output));
+        }
+    }
+
+    /// The next unasked message from a server, in its stream's order, waiting until
+    /// `deadline` at most.
+    pub async fn next_push(&mut self, deadline: SimTime) -> Option<(NodeId, S::Output)> {
         loop {
+            if let Some(push) = self.pushes.pop_front() {
+                return Some(push);
+            }
             let env = self.ctx.recv_until(deadline).await?;
-            if let Msg::Push { output } = env.msg {
-                return Some((env.from, output));
+            if let Msg::Push { epoch, seq, output } = env.msg {
+                self.receive_push(env.from, epoch, seq, output);
             }
         }
     }
@@ -222,8 +265,8 @@ impl<S: StateMachine> Session<S> {
     pub async fn sleep(&mut self, duration: Duration) {
         let until = self.ctx.now().after(duration);
         while let Some(env) = self.ctx.recv_until(until).await {
-            if let Msg::Push { output } = env.msg {
-                self.pushes.push_back((env.from, output));
+            if let Msg::Push { epoch, seq, output } = env.msg {
+                self.receive_push(env.from, epoch, seq, output);
             }
         }
     }

@@ -39,3 +39,14 @@ pub use types::{
     EtcdError, Event, EventKind, KeyRange, KeyValue, LeaseId, ResponseHeader, Revision,
 };
 pub use watch::{WatchConfig, WatchHub};
+
+// The server side of the module: glue onto the Raft driver, the client, the scenario
+// workload and the etcd checks.
+pub mod client;
+mod server;
+pub mod watch_check;
+pub mod workload;
+
+pub use client::{ClientError, EtcdClient, EtcdMsg, WatchUpdate};
+pub use watch_check::WatchNoGap;
+pub use workload::{run_kv_client, run_watcher, KvClientConfig};
