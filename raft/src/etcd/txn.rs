@@ -57,7 +57,8 @@ fn check_ops(mvcc: &Mvcc, leases: &LeaseTable, ops: &[RequestOp]) -> Result<(), 
 ///
 /// # Errors
 ///
-/// From the checks of [`check_ops`]; nothing is written then.
+/// [`EtcdError::LeaseNotFound`] for a put with an unknown lease, or a range's revision
+/// error (see [`Mvcc::check_read_revision`]); nothing is written then.
 pub fn apply_ops(
     mvcc: &mut Mvcc,
     leases: &mut LeaseTable,
