@@ -264,6 +264,11 @@ impl<S: StateMachine> Session<S> {
     /// Sleeps, keeping pushes that arrive meanwhile.
     pub async fn sleep(&mut self, duration: Duration) {
         let until = self.ctx.now().after(duration);
+        self.sleep_until(until).await;
+    }
+
+    /// Sleeps until `until`, keeping pushes that arrive meanwhile.
+    pub async fn sleep_until(&mut self, until: SimTime) {
         while let Some(env) = self.ctx.recv_until(until).await {
             if let Msg::Push { epoch, seq, output } = env.msg {
                 self.receive_push(env.from, epoch, seq, output);
