@@ -24,6 +24,7 @@
 //! etcd operations, with a cross-key revision check) and `list-map`.
 
 mod bitset;
+pub mod generate;
 mod model;
 pub mod models;
 mod operation;
@@ -123,3 +124,6 @@ impl FromStr for ModelKind {
             .ok_or_else(|| UnknownModel(s.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -57,6 +57,14 @@ pub trait Model {
         next: &mut Vec<Self::State>,
     );
 
+    /// Whether the operation never changes the state (a read). An indeterminate read-only
+    /// operation is dropped before the search: placed anywhere, it changes nothing, and any
+    /// answer is accepted.
+    fn read_only(&self, input: &Self::Input) -> bool {
+        let _ = input;
+        false
+    }
+
     /// A whole-history check across partitions, for models whose keys are not fully
     /// independent (etcd's global revision). `None` when nothing is wrong.
     fn cross_check(&self, ops: &[Operation<Self>]) -> Option<Counterexample>

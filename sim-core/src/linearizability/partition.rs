@@ -16,7 +16,7 @@ use super::search::{search, SearchOutcome};
 /// The operations of a history grouped by key (one group, `None`, for unkeyed models).
 pub(crate) fn split<M: Model>(
     model: &M,
-    ops: Vec<Operation<M>>,
+    ops: impl IntoIterator<Item = Operation<M>>,
 ) -> BTreeMap<Option<String>, Vec<Operation<M>>> {
     let mut parts: BTreeMap<Option<String>, Vec<Operation<M>>> = BTreeMap::new();
     for op in ops {
@@ -39,7 +39,10 @@ pub(crate) fn check_partitions<M: Model>(
 ) -> LinReport {
     let operations = ops.len();
     let cross = model.cross_check(&ops);
-    let parts = split(model, ops);
+    let relevant = ops
+        .into_iter()
+        .filter(|op| op.output.is_some() || !model.read_only(&op.input));
+    let parts = split(model, relevant);
     let partitions = parts.len();
     let mut steps = 0;
     let mut smallest_failure: Option<(usize, Counterexample)> = None;

@@ -1,14 +1,19 @@
 //! The Wing–Gong search with Lowe's memoization ("Testing for linearizability", 2016), as
 //! Porcupine runs it.
 //!
-//! Calls and returns sit in one doubly linked list in real-time order. Walking from the
-//! front, the search tries to linearize each call it meets (apply it to the model); a
-//! call that applies is lifted out of the list with its return, and the walk restarts at
-//! the front. Meeting a return means that operation should already have been linearized,
-//! so the search backtracks: it undoes the last linearized call and tries the next one.
-//! A set of (linearized operations, model state) pairs already explored cuts every path
+//! Calls and returns sit in one doubly linked list in real-time order. The operations
+//! that may be linearized next are the calls before the first return in the list; the
+//! search applies one to the model, lifts it and its return out of the list, and goes on.
+//! When none applies, the first return's operation cannot be placed in time, so the search
+//! backtracks: it undoes the last linearized call and tries the next candidate after it.
+//! A set of (operations linearized, model state) pairs already explored cuts every path
 //! that reaches a known configuration a second time. Indeterminate operations return after
 //! everything, so they may be placed anywhere after their call, or last (never).
+//!
+//! Candidates are tried earliest deadline first (by return), indeterminate ones last:
+//! plain Wing–Gong tries them in call order, and an indeterminate operation, pending from
+//! its call to the end, would then be tried first at every step, multiplying the search by
+//! every subset of them before it ever gets to the operation that is due.
 //!
 //! The model may allow several successor states (an indeterminate compare-and-set that may
 //! or may not have matched); each is tried in turn before moving on.
@@ -59,6 +64,8 @@ struct Event {
 #[derive(Debug)]
 struct Frame<S> {
     call: usize,
+    /// Its position among the candidates of the configuration it was placed in.
+    index: usize,
     before: S,
     /// Successor states not tried yet.
     untried: Vec<S>,
@@ -149,6 +156,12 @@ pub(crate) fn search<M: Model>(model: &M, ops: &[Operation<M>], max_steps: u64) 
         }
     }
 
+    // The order candidates are tried in: earliest deadline first, indeterminate ones
+    // (no deadline) last, since placing them only helps when nothing else fits.
+    let priority = |e: usize| {
+        let op = &ops[events[e].op];
+        (op.return_pos.unwrap_or(usize::MAX), op.call_pos)
+    };
     let mut state = model.init();
     let mut linearized = Bitset::new(n);
     let mut memo: HashSet<(Bitset, M::State)> = HashSet::new();
@@ -156,27 +169,30 @@ pub(crate) fn search<M: Model>(model: &M, ops: &[Operation<M>], max_steps: u64) 
     let mut best: Option<(Vec<usize>, usize)> = None;
     let mut deepest = 0;
     let mut next_states = Vec::new();
+    let mut candidates = Vec::new();
     let mut steps: u64 = 0;
-    let mut entry = links.next[head];
+    let mut first_candidate = 0;
 
-    // Tries the successor states in `candidates` for the call at `call`; on the first new
-    // configuration, linearizes it and returns true.
-    let mut try_place = |call: usize,
-                         mut candidates: Vec<M::State>,
-                         state: &mut M::State,
-                         linearized: &mut Bitset,
-                         stack: &mut Vec<Frame<M::State>>,
-                         links: &mut Links|
+    // Linearizes the call at event `call` (the `index`th candidate) into the first of
+    // `successors` not explored yet; false if all were.
+    let mut place = |call: usize,
+                     index: usize,
+                     mut successors: Vec<M::State>,
+                     state: &mut M::State,
+                     linearized: &mut Bitset,
+                     stack: &mut Vec<Frame<M::State>>,
+                     links: &mut Links|
      -> bool {
         let op = events[call].op;
         linearized.set(op);
-        while let Some(candidate) = candidates.pop() {
+        while let Some(candidate) = successors.pop() {
             if memo.insert((linearized.clone(), candidate.clone())) {
                 let before = std::mem::replace(state, candidate);
                 stack.push(Frame {
                     call,
+                    index,
                     before,
-                    untried: candidates,
+                    untried: successors,
                 });
                 links.unlink(call);
                 links.unlink(return_of[op]);
@@ -187,67 +203,84 @@ pub(crate) fn search<M: Model>(model: &M, ops: &[Operation<M>], max_steps: u64) 
         false
     };
 
-    while links.next[head] != tail {
-        if steps >= max_steps {
-            return SearchOutcome::Budget { steps, deepest };
+    loop {
+        if links.next[head] == tail {
+            return SearchOutcome::Linearizable { steps };
         }
-        steps += 1;
-        let event = events[entry];
-        if event.is_call {
-            let op = &ops[event.op];
+        // The calls before the first return: the operations that may go next.
+        candidates.clear();
+        let mut e = links.next[head];
+        while events[e].is_call {
+            candidates.push(e);
+            e = links.next[e];
+        }
+        let blocking = events[e].op;
+        candidates.sort_by_key(|&c| priority(c));
+        let mut placed = false;
+        for (index, &call) in candidates.iter().enumerate().skip(first_candidate) {
+            if steps >= max_steps {
+                return SearchOutcome::Budget { steps, deepest };
+            }
+            steps += 1;
+            let op = &ops[events[call].op];
             next_states.clear();
             model.step(&state, &op.input, op.output.as_ref(), &mut next_states);
-            // Tried last-to-first by `pop`: reverse so the model's first choice goes first.
-            let candidates: Vec<M::State> = next_states.drain(..).rev().collect();
-            if try_place(
-                entry,
-                candidates,
+            // `place` pops: reverse so the model's first successor is tried first.
+            let successors: Vec<M::State> = next_states.drain(..).rev().collect();
+            if place(
+                call,
+                index,
+                successors,
                 &mut state,
                 &mut linearized,
                 &mut stack,
                 &mut links,
             ) {
-                deepest = deepest.max(stack.len());
-                entry = links.next[head];
-            } else {
-                entry = links.next[entry];
+                placed = true;
+                break;
             }
-        } else {
-            // This operation had to be placed before its return and was not.
-            if best
-                .as_ref()
-                .is_none_or(|(prefix, _)| stack.len() > prefix.len())
-            {
-                let prefix = stack.iter().map(|f| events[f.call].op).collect();
-                best = Some((prefix, event.op));
-            }
-            // Undo the last linearized call; try its other successor states, else move on.
-            let Some(frame) = stack.pop() else {
-                let (prefix, stuck) = best.expect("recorded just above");
-                return SearchOutcome::Violation {
-                    prefix,
-                    stuck,
-                    steps,
-                };
-            };
-            let op = events[frame.call].op;
-            links.relink(return_of[op]);
-            links.relink(frame.call);
-            linearized.clear(op);
-            state = frame.before;
-            entry = if try_place(
-                frame.call,
-                frame.untried,
-                &mut state,
-                &mut linearized,
-                &mut stack,
-                &mut links,
-            ) {
-                links.next[head]
-            } else {
-                links.next[frame.call]
-            };
         }
+        if placed {
+            deepest = deepest.max(stack.len());
+            first_candidate = 0;
+            continue;
+        }
+        // Nothing fits before `blocking` returns.
+        if best
+            .as_ref()
+            .is_none_or(|(prefix, _)| stack.len() > prefix.len())
+        {
+            let prefix = stack.iter().map(|f| events[f.call].op).collect();
+            best = Some((prefix, blocking));
+        }
+        // Undo the last linearized call; try its other successor states, else the next
+        // candidate after it.
+        let Some(frame) = stack.pop() else {
+            let (prefix, stuck) = best.expect("recorded just above");
+            return SearchOutcome::Violation {
+                prefix,
+                stuck,
+                steps,
+            };
+        };
+        steps += 1;
+        let op = events[frame.call].op;
+        links.relink(return_of[op]);
+        links.relink(frame.call);
+        linearized.clear(op);
+        state = frame.before;
+        first_candidate = if place(
+            frame.call,
+            frame.index,
+            frame.untried,
+            &mut state,
+            &mut linearized,
+            &mut stack,
+            &mut links,
+        ) {
+            0
+        } else {
+            frame.index + 1
+        };
     }
-    SearchOutcome::Linearizable { steps }
 }

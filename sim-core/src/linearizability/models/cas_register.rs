@@ -116,6 +116,10 @@ impl Model for CasRegister {
         RegisterInput::decode(f, invoke, completion)
     }
 
+    fn read_only(&self, input: &RegisterInput) -> bool {
+        *input == RegisterInput::Read
+    }
+
     fn step(
         &self,
         state: &Self::State,

@@ -274,6 +274,10 @@ impl Model for EtcdKv {
         Ok((input, output))
     }
 
+    fn read_only(&self, input: &KvInput) -> bool {
+        matches!(input, KvInput::Get | KvInput::Register(RegisterInput::Read))
+    }
+
     fn step(
         &self,
         s: &KeyState,

@@ -74,6 +74,10 @@ impl Model for ListMap {
         Ok((input, output.transpose()?))
     }
 
+    fn read_only(&self, input: &ListInput) -> bool {
+        *input == ListInput::Get
+    }
+
     fn step(
         &self,
         state: &Vec<Canon>,
