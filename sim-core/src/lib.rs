@@ -18,6 +18,8 @@ pub mod fault;
 pub mod fault_gen;
 pub mod history;
 pub mod ids;
+pub mod jepsen;
+pub mod linearizability;
 pub mod network;
 pub mod node;
 pub mod rng;

@@ -1,11 +1,15 @@
-//! The checks sim-core itself provides: that the network kept its promises.
+//! The checks sim-core itself provides: that the network kept its promises, and that a
+//! client history is linearizable.
 //!
-//! They judge sim-core's own record, so every scenario can run them: a violation here is a
-//! bug in the simulator, not in the system under test. Protocol checks (Raft, etcd,
-//! Kubernetes) live with their protocols.
+//! The network checks judge sim-core's own record, so every scenario can run them: a
+//! violation there is a bug in the simulator, not in the system under test.
+//! `linearizable-kv` judges the history any key-value client records. Protocol checks
+//! (Raft, etcd, Kubernetes) live with their protocols.
 
+mod linearizable_kv;
 mod message_accounting;
 mod network_respects_faults;
 
+pub use linearizable_kv::{linearizable_kv, LinearizableKv};
 pub use message_accounting::MessageAccounting;
 pub use network_respects_faults::NetworkRespectsFaults;

@@ -1,0 +1,133 @@
+//! P-compositionality: a keyed history is linearizable when each key's sub-history is
+//! (Herlihy & Wing's locality, used by Porcupine), so each key is searched on its own.
+//! A search explodes with the number of operations that overlap, and splitting per key
+//! divides that as much as the workload spreads over keys.
+//!
+//! Composing the parts: the smallest failing partition is reported (the easiest one to
+//! read); a partition that ran out of budget makes the whole unknown unless another fails.
+
+use std::collections::BTreeMap;
+
+use super::model::Model;
+use super::operation::{OpSummary, Operation};
+use super::report::{Counterexample, LinReport, LinResult};
+use super::search::{search, SearchOutcome};
+
+/// The operations of a history grouped by key (one group, `None`, for unkeyed models).
+pub(crate) fn split<M: Model>(
+    model: &M,
+    ops: impl IntoIterator<Item = Operation<M>>,
+) -> BTreeMap<Option<String>, Vec<Operation<M>>> {
+    let mut parts: BTreeMap<Option<String>, Vec<Operation<M>>> = BTreeMap::new();
+    for op in ops {
+        let key = if model.keyed() {
+            op.summary.key.clone()
+        } else {
+            None
+        };
+        parts.entry(key).or_default().push(op);
+    }
+    parts
+}
+
+/// Checks each partition with `max_steps` steps each and composes the verdict; then, if no
+/// partition failed, the model's cross-partition check.
+pub(crate) fn check_partitions<M: Model>(
+    model: &M,
+    ops: Vec<Operation<M>>,
+    max_steps: u64,
+) -> LinReport {
+    let operations = ops.len();
+    let cross = model.cross_check(&ops);
+    let relevant = ops
+        .into_iter()
+        .filter(|op| op.output.is_some() || !model.read_only(&op.input));
+    let parts = split(model, relevant);
+    let partitions = parts.len();
+    let mut steps = 0;
+    let mut smallest_failure: Option<(usize, Counterexample)> = None;
+    let mut unknown: Option<String> = None;
+    for (key, part) in &parts {
+        match search(model, part, max_steps) {
+            SearchOutcome::Linearizable { steps: s } => steps += s,
+            SearchOutcome::Violation {
+                prefix,
+                stuck,
+                steps: s,
+            } => {
+                steps += s;
+                if smallest_failure
+                    .as_ref()
+                    .is_none_or(|(size, _)| part.len() < *size)
+                {
+                    smallest_failure =
+                        Some((part.len(), counterexample(key, part, &prefix, stuck)));
+                }
+            }
+            SearchOutcome::Budget { steps: s, deepest } => {
+                steps += s;
+                if unknown.is_none() {
+                    let on = key
+                        .as_ref()
+                        .map(|k| format!(" on key {k}"))
+                        .unwrap_or_default();
+                    unknown = Some(format!(
+                        "search budget of {max_steps} steps exhausted{on} ({} ops, at most {deepest} placed)",
+                        part.len()
+                    ));
+                }
+            }
+        }
+    }
+    let result = match (smallest_failure, cross, unknown) {
+        (Some((_, cx)), _, _) | (None, Some(cx), _) => LinResult::NotLinearizable(Box::new(cx)),
+        (None, None, Some(reason)) => LinResult::Unknown { reason },
+        (None, None, None) => LinResult::Linearizable,
+    };
+    LinReport {
+        result,
+        operations,
+        partitions,
+        steps,
+    }
+}
+
+/// The counterexample of a failed search: the unplaceable operation, those concurrent
+/// with it, and the last few placed before it.
+fn counterexample<M: Model>(
+    key: &Option<String>,
+    part: &[Operation<M>],
+    prefix: &[usize],
+    stuck: usize,
+) -> Counterexample {
+    let s = &part[stuck];
+    let mut involved: Vec<usize> = (0..part.len())
+        .filter(|&i| i == stuck || (!part[i].precedes(s) && !s.precedes(&part[i])))
+        .collect();
+    involved.extend(prefix.iter().rev().take(3).copied());
+    involved.sort_by_key(|&i| part[i].call_pos);
+    involved.dedup();
+    involved.truncate(16);
+    if !involved.contains(&stuck) {
+        involved.pop();
+        involved.push(stuck);
+    }
+    let ops: Vec<OpSummary> = involved.iter().map(|&i| part[i].summary.clone()).collect();
+    let on = key
+        .as_ref()
+        .map(|k| format!(" on key {k}"))
+        .unwrap_or_default();
+    Counterexample {
+        key: key.clone(),
+        message: format!(
+            "not linearizable{on}: after {} ops, no order can place {} ({} {})",
+            prefix.len(),
+            s.summary.op,
+            s.summary.f,
+            s.summary.value_in
+        ),
+        ops,
+        linearized_prefix: prefix.iter().map(|&i| part[i].summary.op).collect(),
+        unplaceable: Some(s.summary.op),
+    }
+}
