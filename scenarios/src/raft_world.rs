@@ -236,15 +236,17 @@ pub fn judge<T>(
         history: &out.history,
     };
     let safety = safety_checks();
-    let (acked, reads, watches) = (
+    let (acked, reads, watches, linearizable) = (
         raft::checks::AckedWritesSurvive,
         raft::checks::ReadsNotStale,
         WatchNoGap,
+        sim_core::checks::LinearizableKv::default(),
     );
     let mut checks: Vec<&dyn Check> = safety.iter().map(|c| c.as_ref()).collect();
     checks.push(&acked);
     checks.push(&reads);
     checks.push(&watches);
+    checks.push(&linearizable);
     let liveness = liveness_bound_ms.map(|bound_ms| LeaderAfterHeal { bound_ms });
     if let Some(l) = &liveness {
         checks.push(l);
