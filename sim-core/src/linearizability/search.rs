@@ -21,11 +21,20 @@
 //! Every model step and every backtrack counts against a step budget, so the search ends
 //! (with "unknown") on histories too large or too concurrent to decide, without any clock.
 
+// The memo is only ever asked "seen before?": its iteration order never matters, and
+// hashing beats ordering a (bitset, state) key by a wide margin on long histories. The
+// hasher has fixed keys (no OS randomness), so even its timing is the same every run.
+#[allow(clippy::disallowed_types)]
 use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
 
 use super::bitset::Bitset;
 use super::model::Model;
 use super::operation::Operation;
+
+/// SipHash with fixed keys.
+#[allow(deprecated)]
+type FixedHasher = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 
 /// How the search of one partition ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,7 +173,8 @@ pub(crate) fn search<M: Model>(model: &M, ops: &[Operation<M>], max_steps: u64) 
     };
     let mut state = model.init();
     let mut linearized = Bitset::new(n);
-    let mut memo: HashSet<(Bitset, M::State)> = HashSet::new();
+    #[allow(clippy::disallowed_types)]
+    let mut memo: HashSet<(Bitset, M::State), FixedHasher> = HashSet::default();
     let mut stack: Vec<Frame<M::State>> = Vec::new();
     let mut best: Option<(Vec<usize>, usize)> = None;
     let mut deepest = 0;
