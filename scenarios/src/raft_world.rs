@@ -2,7 +2,7 @@
 //! writing and reading it, the Raft checks, and helpers to find the leader from the trace.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use raft::checks::{safety_checks, LeaderAfterHeal};
 use raft::driver::{
@@ -87,6 +87,13 @@ impl ClusterConfig {
         if self.raft.heartbeat_ticks >= self.raft.election_ticks {
             return bad("raft.heartbeat_ticks must be below raft.election_ticks".into());
         }
+        if self.raft.election_ticks_max != 0 && self.raft.election_ticks_max < self.raft.election_ticks
+        {
+            return bad(format!(
+                "raft.election_ticks_max = {} is below raft.election_ticks = {} (0 means 2 * election_ticks - 1)",
+                self.raft.election_ticks_max, self.raft.election_ticks
+            ));
+        }
         if self.client.timeout_ms == 0 || self.client.interval_ms == 0 {
             return bad("client.timeout_ms and client.interval_ms must be more than zero".into());
         }
@@ -147,7 +154,23 @@ impl ClusterConfig {
         D: FnOnce(World<RaftMsg>) -> Fut,
         Fut: std::future::Future<Output = T>,
     {
-        let mut raft = self.raft.clone();
+        self.run_live(seed, mutants, faults, |world, _| driver(world))
+    }
+
+    /// As [`ClusterConfig::run`], and the supervisor also gets the servers' settings as a
+    /// [`LiveDriverConfig`]: what it sets there, each server picks up when it next
+    /// (re)starts.
+    pub fn run_live<T, D, Fut>(
+        &self,
+        seed: u64,
+        mutants: &[String],
+        faults: &FaultSchedule,
+        driver: D,
+    ) -> Result<RunOutput<T>, ScenarioError>
+    where
+        D: FnOnce(World<RaftMsg>, LiveDriverConfig) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
         let mut planted = RaftMutants::default();
         for name in mutants {
             assert!(
@@ -155,16 +178,20 @@ impl ClusterConfig {
                 "mutant names are checked before the run"
             );
         }
-        raft.mutants = planted;
+        let live = LiveDriverConfig {
+            config: Arc::new(Mutex::new(self.raft.clone())),
+            mutants: planted,
+        };
+        live.set(self.raft.clone());
         let servers = self.servers();
         let mut sim = Sim::new(seed)
             .network(self.net)
             .disk(self.disk)
             .faults(faults.clone());
-        let cfg = raft.clone();
+        let cfg = live.clone();
         let voters = servers.clone();
         sim = sim.nodes(self.nodes, move |ctx| {
-            run_node::<Register>(ctx, cfg.clone(), voters.clone())
+            run_node::<Register>(ctx, cfg.get(), voters.clone())
         });
         let client = self.client.clone();
         let workload = Arc::new(RegisterWorkload);
@@ -174,7 +201,32 @@ impl ClusterConfig {
                 run_client::<Register, _>(ctx, client.clone(), servers.clone(), workload.clone())
             });
         }
-        Ok(sim.run(driver)?)
+        Ok(sim.run(move |world| driver(world, live))?)
+    }
+}
+
+/// The Raft servers' settings as each incarnation reads them when it starts. A supervisor
+/// that sets new ones and restarts the servers models an operator's rolling change of
+/// flags (as `election-timing` does between timeout ranges). The planted bugs of the run
+/// stay on whatever is set.
+#[derive(Clone, Debug)]
+pub struct LiveDriverConfig {
+    // A mutex only because madsim's node init closures must be `Sync`: madsim runs every
+    // task on one thread, so it is never contended.
+    config: Arc<Mutex<DriverConfig>>,
+    mutants: RaftMutants,
+}
+
+impl LiveDriverConfig {
+    /// The settings a server starting now gets.
+    pub fn get(&self) -> DriverConfig {
+        self.config.lock().expect("never poisoned: one thread").clone()
+    }
+
+    /// Sets what servers get from their next start on (the run's planted bugs kept).
+    pub fn set(&self, mut config: DriverConfig) {
+        config.mutants = self.mutants;
+        *self.config.lock().expect("never poisoned: one thread") = config;
     }
 }
 
