@@ -4,8 +4,9 @@
 //!
 //! # One trial
 //!
-//! 1. *Settle*: every server is up, one leads, the others follow it in its term, and every
-//!    server's durable log reaches the leader's commit index.
+//! 1. *Settle*: every server is up, one leads and has committed an entry of its term, the
+//!    others follow it in that term, and every server's durable log reaches the leader's
+//!    commit index.
 //! 2. *Crash*: the leader's heartbeats go out every `heartbeat_ms` (half the minimum
 //!    election timeout, as in the paper), so the followers' timers start together; the
 //!    leader is killed at a uniformly random moment inside the heartbeat interval that
@@ -448,8 +449,8 @@ struct Watch {
     max_term: u64,
     /// Last durable log index of each server.
     last_index: BTreeMap<NodeId, u64>,
-    /// Commit index of each server.
-    commit: BTreeMap<NodeId, u64>,
+    /// Commit index of each server, and the term of the entry there.
+    commit: BTreeMap<NodeId, (u64, u64)>,
     /// Each server's last heartbeat broadcast (the time of its first heartbeat send).
     last_heartbeat: BTreeMap<NodeId, SimTime>,
     /// While a trial runs: the crashed leader and the term at the crash.
@@ -526,8 +527,8 @@ impl Watch {
                         let last = self.last_index.entry(n).or_insert(0);
                         *last = (*last).max(*index);
                     }
-                    EventKind::Commit { index, .. } => {
-                        self.commit.insert(n, *index);
+                    EventKind::Commit { index, term } => {
+                        self.commit.insert(n, (*index, *term));
                     }
                     EventKind::Send { kind, .. } if kind == "heartbeat" => {
                         // One broadcast is several sends at the same instant.
@@ -541,8 +542,9 @@ impl Watch {
     }
 
     /// The leader and its term if the cluster is settled: every server up, one leader
-    /// that has sent heartbeats in its term, everyone else following it in that term, and
-    /// every server's durable log reaching the leader's commit index.
+    /// that has sent heartbeats and committed an entry in its term, everyone else
+    /// following it in that term, and every server's durable log reaching the leader's
+    /// commit index.
     fn settled(&self, world: &World<RaftMsg>) -> Option<(NodeId, u64)> {
         if self
             .servers
@@ -557,7 +559,9 @@ impl Watch {
             .filter(|(_, (role, _))| *role == Role::Leader)
             .max_by_key(|(_, (_, term))| *term)
             .map(|(n, (_, term))| (*n, *term))?;
-        let commit = self.commit.get(&leader).copied().unwrap_or(0);
+        // The leader has committed an entry of its own term (so the last election's
+        // leftovers are settled) and every log reaches that far.
+        let (commit, commit_term) = self.commit.get(&leader).copied().unwrap_or((0, 0));
         let all_follow = self.servers.iter().all(|s| {
             *s == leader || self.roles.get(s) == Some(&(Role::Follower, term))
         });
@@ -565,7 +569,7 @@ impl Watch {
             .servers
             .iter()
             .all(|s| self.last_index.get(s).copied().unwrap_or(0) >= commit);
-        (all_follow && caught_up && commit > 0 && self.last_heartbeat.contains_key(&leader))
+        (all_follow && caught_up && commit_term == term && self.last_heartbeat.contains_key(&leader))
             .then_some((leader, term))
     }
 }
