@@ -57,8 +57,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use rand::Rng;
 use raft::driver::DriverConfig;
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sim_core::{
     Check, CheckKind, EventKind, Evidence, FaultOp, FaultSchedule, LatencyRange, NodeId,
@@ -159,16 +159,24 @@ impl ElectionTimingConfig {
         let c: ElectionTimingConfig = parse_config(table)?;
         let bad = |m: String| Err(ScenarioError::Config(m));
         let defaults = DriverConfig::default();
-        if (c.cluster.raft.election_ticks, c.cluster.raft.election_ticks_max, c.cluster.raft.heartbeat_ticks)
-            != (defaults.election_ticks, defaults.election_ticks_max, defaults.heartbeat_ticks)
-        {
+        if (
+            c.cluster.raft.election_ticks,
+            c.cluster.raft.election_ticks_max,
+            c.cluster.raft.heartbeat_ticks,
+        ) != (
+            defaults.election_ticks,
+            defaults.election_ticks_max,
+            defaults.heartbeat_ticks,
+        ) {
             return bad(
                 "cluster.raft.election_ticks, election_ticks_max and heartbeat_ticks come from `ranges`; leave them out"
                     .into(),
             );
         }
         if c.ranges.is_empty() || c.trials == 0 || c.bound_election_timeouts == 0 {
-            return bad("ranges, trials and bound_election_timeouts must not be empty or zero".into());
+            return bad(
+                "ranges, trials and bound_election_timeouts must not be empty or zero".into(),
+            );
         }
         if !(0.0..=1.0).contains(&c.cut_in_flight_probability) {
             return bad("cut_in_flight_probability must be between 0 and 1".into());
@@ -286,7 +294,9 @@ impl Scenario for ElectionTiming {
         config: &toml::Table,
     ) -> Result<FaultSchedule, ScenarioError> {
         // The crashes follow the leader, so the supervisor applies them as it goes.
-        Ok(ElectionTimingConfig::parse(config)?.cluster.chaos_faults(seed))
+        Ok(ElectionTimingConfig::parse(config)?
+            .cluster
+            .chaos_faults(seed))
     }
 
     fn mutants(&self) -> &'static [&'static str] {
@@ -398,7 +408,10 @@ async fn supervise(
             let mut cut = Vec::new();
             for &f in watch.servers.iter().filter(|s| **s != leader) {
                 if rng.gen_bool(config.cut_in_flight_probability) {
-                    world.apply(&FaultOp::CutLink { from: leader, to: f });
+                    world.apply(&FaultOp::CutLink {
+                        from: leader,
+                        to: f,
+                    });
                     cut.push(f);
                 }
             }
@@ -425,7 +438,10 @@ async fn supervise(
             watch.expect = None;
             // 4. Restart the old leader.
             for f in cut {
-                world.apply(&FaultOp::RestoreLink { from: leader, to: f });
+                world.apply(&FaultOp::RestoreLink {
+                    from: leader,
+                    to: f,
+                });
             }
             world.apply(&FaultOp::Restart { node: leader });
             trial += 1;
@@ -562,15 +578,19 @@ impl Watch {
         // The leader has committed an entry of its own term (so the last election's
         // leftovers are settled) and every log reaches that far.
         let (commit, commit_term) = self.commit.get(&leader).copied().unwrap_or((0, 0));
-        let all_follow = self.servers.iter().all(|s| {
-            *s == leader || self.roles.get(s) == Some(&(Role::Follower, term))
-        });
+        let all_follow = self
+            .servers
+            .iter()
+            .all(|s| *s == leader || self.roles.get(s) == Some(&(Role::Follower, term)));
         let caught_up = self
             .servers
             .iter()
             .all(|s| self.last_index.get(s).copied().unwrap_or(0) >= commit);
-        (all_follow && caught_up && commit_term == term && self.last_heartbeat.contains_key(&leader))
-            .then_some((leader, term))
+        (all_follow
+            && caught_up
+            && commit_term == term
+            && self.last_heartbeat.contains_key(&leader))
+        .then_some((leader, term))
     }
 }
 
@@ -794,7 +814,8 @@ mod tests {
             crashed_at,
             heartbeat_at: crashed_at,
             term_at_crash: 2,
-            elected: election_ms.map(|ms| (NodeId(1), 3, crashed_at.after(Duration::from_millis(ms)))),
+            elected: election_ms
+                .map(|ms| (NodeId(1), 3, crashed_at.after(Duration::from_millis(ms)))),
             unequal_logs: false,
         }
     }
@@ -824,14 +845,22 @@ mod tests {
         assert!(!judge(&[trial(0, 0, Some(200)), trial(0, 1, Some(3_001))], &[]).is_pass());
         assert!(!judge(&[trial(0, 0, Some(200)), trial(0, 1, None)], &[]).is_pass());
         assert!(!judge(&[trial(0, 0, Some(200))], &[]).is_pass());
-        assert!(!judge(&[trial(0, 0, Some(200)), trial(0, 1, Some(200))], &[(0, SimTime::ZERO)]).is_pass());
+        assert!(!judge(
+            &[trial(0, 0, Some(200)), trial(0, 1, Some(200))],
+            &[(0, SimTime::ZERO)]
+        )
+        .is_pass());
     }
 
     #[test]
     fn the_csv_has_microsecond_precision_and_skips_trials_without_a_leader() {
         let ranges = [TimeoutRangeMs::new(150, 151)];
         let mut t = trial(0, 0, None);
-        t.elected = Some((NodeId(2), 3, t.crashed_at.after(Duration::from_micros(160_042))));
+        t.elected = Some((
+            NodeId(2),
+            3,
+            t.crashed_at.after(Duration::from_micros(160_042)),
+        ));
         let csv = election_times_csv(&ranges, &[t, trial(0, 1, None)]);
         assert_eq!(
             csv,

@@ -87,7 +87,8 @@ impl ClusterConfig {
         if self.raft.heartbeat_ticks >= self.raft.election_ticks {
             return bad("raft.heartbeat_ticks must be below raft.election_ticks".into());
         }
-        if self.raft.election_ticks_max != 0 && self.raft.election_ticks_max < self.raft.election_ticks
+        if self.raft.election_ticks_max != 0
+            && self.raft.election_ticks_max < self.raft.election_ticks
         {
             return bad(format!(
                 "raft.election_ticks_max = {} is below raft.election_ticks = {} (0 means 2 * election_ticks - 1)",
@@ -220,7 +221,10 @@ pub struct LiveDriverConfig {
 impl LiveDriverConfig {
     /// The settings a server starting now gets.
     pub fn get(&self) -> DriverConfig {
-        self.config.lock().expect("never poisoned: one thread").clone()
+        self.config
+            .lock()
+            .expect("never poisoned: one thread")
+            .clone()
     }
 
     /// Sets what servers get from their next start on (the run's planted bugs kept).

@@ -40,7 +40,14 @@ impl Check for AckedWritesSurvive {
             .iter()
             .enumerate()
             .filter(|(_, a)| a.entry_type == EntryType::Ok && a.f == "write")
-            .filter_map(|(pos, a)| Some((pos, a, a.value["index"].as_u64()?, a.value["term"].as_u64()?)))
+            .filter_map(|(pos, a)| {
+                Some((
+                    pos,
+                    a,
+                    a.value["index"].as_u64()?,
+                    a.value["term"].as_u64()?,
+                ))
+            })
             .collect();
         let mut by_index: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
         for (k, (_, _, index, _)) in acks.iter().enumerate() {

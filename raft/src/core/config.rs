@@ -80,7 +80,9 @@ impl Config {
     /// resolved: 0 stands for `2 * election_tick - 1`).
     pub fn election_tick_range(&self) -> (u64, u64) {
         let max = if self.max_election_tick == 0 {
-            (2 * self.election_tick).saturating_sub(1).max(self.election_tick)
+            (2 * self.election_tick)
+                .saturating_sub(1)
+                .max(self.election_tick)
         } else {
             self.max_election_tick
         };

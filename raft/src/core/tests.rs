@@ -716,7 +716,10 @@ fn drawn_timeouts(nodes: u64, cfg: impl Fn(&mut Config)) -> Vec<u64> {
         .map(|seed| {
             let mut c = Config::new(NodeId(1));
             cfg(&mut c);
-            let rng = <rand_chacha::ChaCha8Rng as rand_chacha::rand_core::SeedableRng>::seed_from_u64(seed);
+            let rng =
+                <rand_chacha::ChaCha8Rng as rand_chacha::rand_core::SeedableRng>::seed_from_u64(
+                    seed,
+                );
             RawNode::new(c, InitialState::bootstrap(ids(3)), rng)
                 .expect("valid config")
                 .raft()
