@@ -49,6 +49,12 @@
 //! its own phase, so a drawn timeout of `T` ticks fires between `T - 1` and `T` ms after
 //! the heartbeat: 150-150 is in effect 149-150 ms, with no other randomness.
 //!
+//! # Cost
+//!
+//! The default run (10 ranges x 1000 trials, about 5,200 s of virtual time) takes about
+//! 45 s of CPU in release and writes a trace of about 6 million events (700 MB of
+//! `trace.jsonl`); `trials = 100` gives a first look in a tenth of that.
+//!
 //! Pre-vote and check-quorum are off by default: the paper's implementation (LogCabin) had
 //! neither, and check-quorum would make followers ignore a candidate for a minimum timeout
 //! after their last heartbeat, which is not what Figure 16 measured.
