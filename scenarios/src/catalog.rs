@@ -1,6 +1,7 @@
 //! The catalog: every scenario `ksim` knows, by name.
 
 use crate::election::Election;
+use crate::election_timing::ElectionTiming;
 use crate::leader_crash::LeaderCrash;
 use crate::partition_5node::Partition5Node;
 use crate::ping_mesh::PingMesh;
@@ -17,6 +18,7 @@ pub fn scenarios() -> Vec<&'static dyn Scenario> {
         &LeaderCrash,
         &Partition5Node,
         &SplitBrain,
+        &ElectionTiming,
     ]
 }
 

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod election;
+pub mod election_timing;
 pub mod leader_crash;
 pub mod output;
 pub mod parallel;

@@ -2,6 +2,9 @@
 //! server (the MVCC store as the replicated state machine), key-value clients and watchers,
 //! the Raft and etcd checks, and helpers to find the leader from the trace.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
 use raft::checks::{safety_checks, LeaderAfterHeal};
 use raft::driver::{run_node, DriverConfig, RaftMutants};
 use raft::etcd::workload::client_of;
@@ -13,7 +16,6 @@ use sim_core::{
     Check, DiskConfig, EventKind, FaultKnobs, FaultSchedule, NetConfig, NodeId, NodeStatus, Role,
     RunOutput, RunView, Sim, SimTime, TraceEvent, Verdict, World,
 };
-use std::collections::BTreeMap;
 
 use crate::scenario::ScenarioError;
 
@@ -97,6 +99,14 @@ impl ClusterConfig {
         if self.raft.heartbeat_ticks >= self.raft.election_ticks {
             return bad("raft.heartbeat_ticks must be below raft.election_ticks".into());
         }
+        if self.raft.election_ticks_max != 0
+            && self.raft.election_ticks_max < self.raft.election_ticks
+        {
+            return bad(format!(
+                "raft.election_ticks_max = {} is below raft.election_ticks = {} (0 means 2 * election_ticks - 1)",
+                self.raft.election_ticks_max, self.raft.election_ticks
+            ));
+        }
         if let Err(e) = self.client.validate() {
             return bad(format!("client: {e}"));
         }
@@ -163,12 +173,12 @@ impl ClusterConfig {
         Fut: std::future::Future<Output = T>,
     {
         let config = self.client.clone();
-        self.run_with(
+        self.run_full(
             seed,
             mutants,
             faults,
             move |client, _| run_kv_client(client, config.clone()),
-            driver,
+            |world, _| driver(world),
         )
     }
 
@@ -188,7 +198,49 @@ impl ClusterConfig {
         C: Fn(EtcdClient, usize) -> CFut + Clone + Send + Sync + 'static,
         CFut: std::future::Future<Output = ()> + 'static,
     {
-        let mut raft = self.raft.clone();
+        self.run_full(seed, mutants, faults, client, |world, _| driver(world))
+    }
+
+    /// As [`ClusterConfig::run`], and the supervisor also gets the servers' settings as a
+    /// [`LiveDriverConfig`]: what it sets there, each server picks up when it next
+    /// (re)starts.
+    pub fn run_live<T, D, Fut>(
+        &self,
+        seed: u64,
+        mutants: &[String],
+        faults: &FaultSchedule,
+        driver: D,
+    ) -> Result<RunOutput<T>, ScenarioError>
+    where
+        D: FnOnce(World<RaftMsg>, LiveDriverConfig) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        let config = self.client.clone();
+        self.run_full(
+            seed,
+            mutants,
+            faults,
+            move |client, _| run_kv_client(client, config.clone()),
+            driver,
+        )
+    }
+
+    /// The one way to run the cluster: client scripts, and a supervisor with the live
+    /// server settings.
+    pub fn run_full<T, D, Fut, C, CFut>(
+        &self,
+        seed: u64,
+        mutants: &[String],
+        faults: &FaultSchedule,
+        client: C,
+        driver: D,
+    ) -> Result<RunOutput<T>, ScenarioError>
+    where
+        D: FnOnce(World<RaftMsg>, LiveDriverConfig) -> Fut,
+        Fut: std::future::Future<Output = T>,
+        C: Fn(EtcdClient, usize) -> CFut + Clone + Send + Sync + 'static,
+        CFut: std::future::Future<Output = ()> + 'static,
+    {
         let mut planted = RaftMutants::default();
         for name in mutants {
             assert!(
@@ -196,16 +248,20 @@ impl ClusterConfig {
                 "mutant names are checked before the run"
             );
         }
-        raft.mutants = planted;
+        let live = LiveDriverConfig {
+            config: Arc::new(Mutex::new(self.raft.clone())),
+            mutants: planted,
+        };
+        live.set(self.raft.clone());
         let servers = self.servers();
         let mut sim = Sim::new(seed)
             .network(self.net)
             .disk(self.disk)
             .faults(faults.clone());
-        let cfg = raft.clone();
+        let cfg = live.clone();
         let voters = servers.clone();
         sim = sim.nodes(self.nodes, move |ctx| {
-            run_node::<EtcdStore>(ctx, cfg.clone(), voters.clone())
+            run_node::<EtcdStore>(ctx, cfg.get(), voters.clone())
         });
         for i in 0..self.clients {
             let (config, servers, script) = (self.client.clone(), servers.clone(), client.clone());
@@ -219,7 +275,35 @@ impl ClusterConfig {
                 run_watcher(client, config.start_ms, resume_ms)
             });
         }
-        Ok(sim.run(driver)?)
+        Ok(sim.run(move |world| driver(world, live))?)
+    }
+}
+
+/// The Raft servers' settings as each incarnation reads them when it starts. A supervisor
+/// that sets new ones and restarts the servers models an operator's rolling change of
+/// flags (as `election-timing` does between timeout ranges). The planted bugs of the run
+/// stay on whatever is set.
+#[derive(Clone, Debug)]
+pub struct LiveDriverConfig {
+    // A mutex only because madsim's node init closures must be `Sync`: madsim runs every
+    // task on one thread, so it is never contended.
+    config: Arc<Mutex<DriverConfig>>,
+    mutants: RaftMutants,
+}
+
+impl LiveDriverConfig {
+    /// The settings a server starting now gets.
+    pub fn get(&self) -> DriverConfig {
+        self.config
+            .lock()
+            .expect("never poisoned: one thread")
+            .clone()
+    }
+
+    /// Sets what servers get from their next start on (the run's planted bugs kept).
+    pub fn set(&self, mut config: DriverConfig) {
+        config.mutants = self.mutants;
+        *self.config.lock().expect("never poisoned: one thread") = config;
     }
 }
 

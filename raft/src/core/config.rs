@@ -18,7 +18,8 @@ pub struct Mutants {
     pub vote_without_log_check: bool,
     /// Conflict handling may truncate committed entries instead of panicking.
     pub truncate_committed: bool,
-    /// The election timeout is always exactly `election_tick`, so split votes repeat.
+    /// The election timeout is always exactly `election_tick` (the bottom of the range),
+    /// so split votes repeat.
     pub fixed_election_timeout: bool,
     /// Majorities are counted among voters heard from within an election timeout rather than
     /// among all voters, so both sides of a partition can elect and commit.
@@ -33,9 +34,15 @@ pub struct Mutants {
 pub struct Config {
     /// This node's id.
     pub id: NodeId,
-    /// A follower that hears nothing from a leader for a random number of ticks in
-    /// `[election_tick, 2 * election_tick)` starts an election.
+    /// The shortest election timeout: a follower that hears nothing from a leader for a
+    /// random number of ticks in `[election_tick, max_election_tick]` starts an election.
+    /// Leases (check-quorum) are measured against this minimum.
     pub election_tick: u64,
+    /// The longest election timeout, in ticks, *inclusive*; 0 means `2 * election_tick - 1`,
+    /// that is the classic `[e, 2e)` range. Inclusive so that a range of one value
+    /// (`max_election_tick == election_tick`, the Raft paper's 150-150 ms case) is
+    /// expressible. Like raft-rs's `max_election_tick`, except for the inclusive end.
+    pub max_election_tick: u64,
     /// A leader sends heartbeats every `heartbeat_tick` ticks. Must be below
     /// `election_tick` or followers time out under a healthy leader.
     pub heartbeat_tick: u64,
@@ -59,6 +66,7 @@ impl Config {
         Config {
             id,
             election_tick: 10,
+            max_election_tick: 0,
             heartbeat_tick: 1,
             pre_vote: true,
             check_quorum: true,
@@ -66,6 +74,19 @@ impl Config {
             max_entries_per_msg: 64,
             mutants: Mutants::default(),
         }
+    }
+
+    /// The election timeout range in ticks, both ends inclusive (`max_election_tick`
+    /// resolved: 0 stands for `2 * election_tick - 1`).
+    pub fn election_tick_range(&self) -> (u64, u64) {
+        let max = if self.max_election_tick == 0 {
+            (2 * self.election_tick)
+                .saturating_sub(1)
+                .max(self.election_tick)
+        } else {
+            self.max_election_tick
+        };
+        (self.election_tick, max)
     }
 
     /// Checks the limits that the core relies on.
@@ -80,6 +101,12 @@ impl Config {
             return Err(ConfigError(
                 "election_tick must exceed heartbeat_tick".into(),
             ));
+        }
+        if self.max_election_tick != 0 && self.max_election_tick < self.election_tick {
+            return Err(ConfigError(format!(
+                "max_election_tick ({}) must not be below election_tick ({})",
+                self.max_election_tick, self.election_tick
+            )));
         }
         if self.max_inflight_msgs == 0 || self.max_entries_per_msg == 0 {
             return Err(ConfigError(

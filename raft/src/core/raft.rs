@@ -151,13 +151,16 @@ impl<R: RngCore> Raft<R> {
 
     // ----- role transitions -----
 
+    /// Draws the next election timeout uniformly from `[min, max]` ticks (both inclusive).
+    /// With the default range `[e, 2e - 1]` this is the same single draw, `e + r % e`, as
+    /// before the range became configurable, so seeded runs did not change.
     fn reset_randomized_election_timeout(&mut self) {
-        let base = self.cfg.election_tick;
+        let (min, max) = self.cfg.election_tick_range();
         // Mutant `fixed_election_timeout`: no randomization, so split votes repeat.
         self.randomized_election_ticks = if self.cfg.mutants.fixed_election_timeout {
-            base
+            min
         } else {
-            base + self.rng.next_u64() % base
+            min + self.rng.next_u64() % (max - min + 1)
         };
     }
 

@@ -31,9 +31,13 @@ use crate::core::{
 pub struct DriverConfig {
     /// Length of one tick, milliseconds (etcd: `--heartbeat-interval` 100 ms).
     pub tick_ms: u64,
-    /// Election timeout in ticks; each node draws its timeout in `[e, 2e)` (etcd:
-    /// `--election-timeout` 1000 ms = 10 ticks).
+    /// Election timeout in ticks, the bottom of the range; each node draws its timeout in
+    /// `[election_ticks, election_ticks_max]` (etcd: `--election-timeout` 1000 ms = 10
+    /// ticks, drawn in `[e, 2e)`).
     pub election_ticks: u64,
+    /// Top of the election timeout range in ticks, inclusive; 0 (the default, also when
+    /// the key is absent) means `2 * election_ticks - 1`, etcd's range.
+    pub election_ticks_max: u64,
     /// Heartbeat interval in ticks (etcd: 1).
     pub heartbeat_ticks: u64,
     /// Pre-vote (etcd 3.5+: on).
@@ -60,6 +64,7 @@ impl Default for DriverConfig {
         DriverConfig {
             tick_ms: 100,
             election_ticks: 10,
+            election_ticks_max: 0,
             heartbeat_ticks: 1,
             pre_vote: true,
             check_quorum: true,
@@ -233,6 +238,7 @@ pub async fn run_node<S: StateMachine>(
     let durable_last = initial.entries.last().map_or(snapshot_index, |e| e.index);
     let core_config = Config {
         election_tick: config.election_ticks,
+        max_election_tick: config.election_ticks_max,
         heartbeat_tick: config.heartbeat_ticks,
         pre_vote: config.pre_vote,
         check_quorum: config.check_quorum,
