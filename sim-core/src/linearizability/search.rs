@@ -21,6 +21,7 @@
 //! Every model step and every backtrack counts against a step budget, so the search ends
 //! (with "unknown") on histories too large or too concurrent to decide, without any clock.
 
+#[allow(clippy::disallowed_types)] // Membership only, never iterated: see `search`.
 use std::collections::HashSet;
 
 use super::bitset::Bitset;
