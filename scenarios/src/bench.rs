@@ -23,6 +23,9 @@
 //! sim-core runs one loop per node, as an actor would. Both are how one would write the mesh
 //! on each API.
 //!
+//! [`linearizability_check`] times the linearizability checker on generated 5-client etcd
+//! histories of 1k and 10k operations over 10 keys.
+//!
 //! [`run`] repeats each measurement and reports the median run (by wall time), since the
 //! first run of a process pays for warming the allocator and caches.
 
@@ -488,6 +491,57 @@ pub fn raft_writes(nodes: usize, virtual_secs: u64, seed: u64) -> Measurement {
     }
 }
 
+/// One timing of the linearizability checker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct CheckerTiming {
+    /// Operations in the history.
+    pub ops: usize,
+    /// Search steps the checker took.
+    pub steps: u64,
+    /// Wall-clock seconds the check took (generating the history excluded).
+    pub wall_secs: f64,
+    /// Percent of operations whose outcome was lost (indeterminate).
+    pub lost_percent: u32,
+    /// Whether it found the history linearizable (it is, by construction).
+    pub linearizable: bool,
+}
+
+/// Times the `kv` checker on a generated 5-client etcd history of `ops` operations over 10
+/// keys with `lost_percent` of outcomes lost, with [`BENCH_SEED`].
+pub fn linearizability_check(ops: usize, lost_percent: u32) -> CheckerTiming {
+    use sim_core::linearizability::generate::{etcd_kv_history, GenConfig};
+    use sim_core::linearizability::{LinResult, ModelKind, DEFAULT_MAX_STEPS};
+    let history = etcd_kv_history(&GenConfig {
+        ops,
+        seed: BENCH_SEED,
+        indeterminate_percent: lost_percent,
+        ..GenConfig::default()
+    });
+    let (report, wall_secs) = wall_timed(|| {
+        ModelKind::Kv
+            .check(&history, DEFAULT_MAX_STEPS)
+            .expect("generated histories are well-formed")
+    });
+    CheckerTiming {
+        ops,
+        steps: report.steps,
+        wall_secs,
+        lost_percent,
+        linearizable: report.result == LinResult::Linearizable,
+    }
+}
+
+/// The (operations, percent lost) histories [`run`] times the checker on; the quick
+/// configuration (a debug-build smoke test) only the 1k ones.
+pub fn checker_cases(cfg: &BenchConfig) -> &'static [(usize, u32)] {
+    const ALL: [(usize, u32); 4] = [(1_000, 0), (10_000, 0), (1_000, 2), (10_000, 2)];
+    if *cfg == BenchConfig::quick() {
+        &[(1_000, 0), (1_000, 2)]
+    } else {
+        &ALL
+    }
+}
+
 /// What `ksim bench` measured: the median run of each measurement.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BenchReport {
@@ -505,6 +559,8 @@ pub struct BenchReport {
     pub raft3: Measurement,
     /// A 5-node Raft cluster's acknowledged writes ([`raft_writes`]).
     pub raft5: Measurement,
+    /// The linearizability checker per history size ([`linearizability_check`]).
+    pub checker: Vec<CheckerTiming>,
 }
 
 impl BenchReport {
@@ -557,6 +613,16 @@ pub fn run(cfg: &BenchConfig) -> BenchReport {
         demo: median(demo),
         raft3: median(raft3),
         raft5: median(raft5),
+        checker: checker_cases(cfg)
+            .iter()
+            .map(|&(ops, lost)| {
+                let mut runs: Vec<CheckerTiming> = (0..cfg.repeats)
+                    .map(|_| linearizability_check(ops, lost))
+                    .collect();
+                runs.sort_by(|a, b| a.wall_secs.total_cmp(&b.wall_secs));
+                runs[runs.len() / 2]
+            })
+            .collect(),
     }
 }
 
@@ -617,6 +683,21 @@ impl fmt::Display for BenchReport {
                 m.virtual_per_wall()
             )?;
         }
+        for t in &self.checker {
+            writeln!(
+                f,
+                "linearizability (kv, 5 clients, 10 keys, {}% lost): {} ops checked in {:.3} s, {} steps, {}",
+                t.lost_percent,
+                t.ops,
+                t.wall_secs,
+                t.steps,
+                if t.linearizable {
+                    "linearizable"
+                } else {
+                    "NOT linearizable"
+                }
+            )?;
+        }
         Ok(())
     }
 }
@@ -650,6 +731,12 @@ mod tests {
         assert!(report.demo.messages >= pairs * 2 * 10, "{:?}", report.demo);
         assert!(report.demo.messages <= pairs * 2 * 21, "{:?}", report.demo);
         assert!(report.to_string().contains("ratio sim-core / madsim"));
+        assert_eq!(report.checker.len(), checker_cases(&cfg).len());
+        assert!(
+            report.checker.iter().all(|t| t.linearizable),
+            "{:?}",
+            report.checker
+        );
     }
 
     #[test]

@@ -83,6 +83,17 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         jobs: usize,
     },
+    /// Check a history file (Jepsen EDN, jepsen.util log, or ksim history.json) for linearizability.
+    CheckHistory {
+        /// The history file.
+        file: PathBuf,
+        /// The model: cas-register, kv or list-map.
+        #[arg(long)]
+        model: sim_core::linearizability::ModelKind,
+        /// Search steps allowed per key before the answer is "unknown".
+        #[arg(long, default_value_t = sim_core::linearizability::DEFAULT_MAX_STEPS)]
+        max_steps: u64,
+    },
     /// Measure sim-core's network against bare madsim, and simulation speed.
     Bench {
         /// A short run (seconds, for smoke tests); numbers are noisier.
@@ -155,6 +166,12 @@ where
             first_seed,
             jobs,
         } => determinism(out, &scenario, first_seed, seeds, jobs),
+        Command::CheckHistory {
+            file,
+            model,
+            max_steps,
+        } => crate::check_history::check_history(out, &file, model, max_steps)
+            .map_err(Failure::Usage),
         Command::Bench { quick } => {
             let cfg = if quick {
                 BenchConfig::quick()

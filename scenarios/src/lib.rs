@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod catalog;
+pub mod check_history;
 pub mod cli;
 pub mod election;
 pub mod election_timing;

@@ -6,7 +6,7 @@
 //! - EDN maps, one operation per line, as Jepsen's `history.edn`:
 //!   `{:process 0, :type :invoke, :f :read, :key "0", :value nil}` (keys in any order,
 //!   `:time` in nanoseconds optional, commas are whitespace);
-//! - `jepsen.util` log lines: `INFO  jepsen.util - 3    :ok    :cas    [1 4]`, fields apart by tabs
+//! - `jepsen.util` log lines: `INFO  jepsen.util - 3 :ok :cas [1 4]`, fields apart by tabs
 //!   or spaces; `:nemesis` lines and other log output are skipped;
 //! - a JSON array of ksim history entries.
 //!

@@ -173,13 +173,20 @@ pub fn operations<M: Model>(
             None => (None, None),
         };
         let out_value = ok_pos.map(|p| &history.entries[p].value);
-        let (input, output) = model
-            .decode(&inv.f, &inv.value, out_value)
-            .map_err(|message| DecodeError {
-                entry: ok_pos.unwrap_or(open.entry),
+        // Blame the invocation if it alone cannot be read, else the completion.
+        let blame = |entry: usize| {
+            move |message| DecodeError {
+                entry,
                 op: id,
                 message,
-            })?;
+            }
+        };
+        model
+            .decode(&inv.f, &inv.value, None)
+            .map_err(blame(open.entry))?;
+        let (input, output) = model
+            .decode(&inv.f, &inv.value, out_value)
+            .map_err(blame(ok_pos.unwrap_or(open.entry)))?;
         ops.push(Operation {
             summary: OpSummary {
                 op: id,
