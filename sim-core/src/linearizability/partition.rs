@@ -120,11 +120,15 @@ fn counterexample<M: Model>(
     Counterexample {
         key: key.clone(),
         message: format!(
-            "not linearizable{on}: after {} ops, no order can place {} ({} {})",
+            "not linearizable{on}: after {} ops, no order can place {} ({} {} -> {})",
             prefix.len(),
             s.summary.op,
             s.summary.f,
-            s.summary.value_in
+            s.summary.value_in,
+            s.summary
+                .value_out
+                .as_ref()
+                .map_or_else(|| "unknown".to_string(), |v| v.to_string())
         ),
         ops,
         linearized_prefix: prefix.iter().map(|&i| part[i].summary.op).collect(),
