@@ -8,8 +8,10 @@
 pub mod bench;
 pub mod catalog;
 pub mod cli;
+pub mod disk_stall;
 pub mod election;
 pub mod leader_crash;
+pub mod membership_change;
 pub mod output;
 pub mod parallel;
 pub mod partition_5node;

@@ -188,6 +188,27 @@ impl ClusterConfig {
         C: Fn(EtcdClient, usize) -> CFut + Clone + Send + Sync + 'static,
         CFut: std::future::Future<Output = ()> + 'static,
     {
+        self.run_with_founders(self.nodes, seed, mutants, faults, client, driver)
+    }
+
+    /// As [`ClusterConfig::run_with`], but only the first `founders` Raft nodes form the
+    /// cluster; the others start outside it (they know the founders' configuration, are
+    /// not in it, and so never campaign) until a membership change adds them.
+    pub fn run_with_founders<T, D, Fut, C, CFut>(
+        &self,
+        founders: usize,
+        seed: u64,
+        mutants: &[String],
+        faults: &FaultSchedule,
+        client: C,
+        driver: D,
+    ) -> Result<RunOutput<T>, ScenarioError>
+    where
+        D: FnOnce(World<RaftMsg>) -> Fut,
+        Fut: std::future::Future<Output = T>,
+        C: Fn(EtcdClient, usize) -> CFut + Clone + Send + Sync + 'static,
+        CFut: std::future::Future<Output = ()> + 'static,
+    {
         let mut raft = self.raft.clone();
         let mut planted = RaftMutants::default();
         for name in mutants {
@@ -203,7 +224,7 @@ impl ClusterConfig {
             .disk(self.disk)
             .faults(faults.clone());
         let cfg = raft.clone();
-        let voters = servers.clone();
+        let voters: Vec<NodeId> = servers.iter().copied().take(founders.max(1)).collect();
         sim = sim.nodes(self.nodes, move |ctx| {
             run_node::<EtcdStore>(ctx, cfg.clone(), voters.clone())
         });
