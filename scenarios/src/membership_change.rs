@@ -27,7 +27,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use raft::core::ConfChange;
-use raft::driver::{core_id, sim_id, ConfChangeError, Membership};
+/// A configuration, as `membership.json` and [`MembershipConverges`] have it.
+pub use raft::driver::Membership;
+use raft::driver::{core_id, sim_id, ConfChangeError};
 use raft::etcd::workload::run_kv_client;
 use raft::etcd::EtcdClient;
 use serde::{Deserialize, Serialize};
@@ -56,11 +58,16 @@ pub enum Removal {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MembershipChangeConfig {
-    /// The cluster: `nodes` counts every Raft node, founders and joiners (5); client 0 is
-    /// the operator, the others run the key-value load (2).
+    /// The cluster: `nodes` counts every Raft node, founders and joiners (5); the first
+    /// `operators` clients are operators, the others run the key-value load (2).
     pub cluster: ClusterConfig,
     /// The founding voters n1..n<founders>; the other Raft nodes join.
     pub founders: usize,
+    /// Operators working at once (clients 0..operators), each adding and promoting its
+    /// share of the joiners: with 2 they race, and the leader's one-change-at-a-time
+    /// guard refuses whichever change comes second until the first is applied (the
+    /// refusals are in `membership.json`).
+    pub operators: usize,
     /// Which founder to remove at the end.
     pub remove: Removal,
     /// The operator starts this long into the run, milliseconds.
@@ -88,6 +95,7 @@ impl Default for MembershipChangeConfig {
                 ..ClusterConfig::default()
             },
             founders: 3,
+            operators: 1,
             remove: Removal::Leader,
             first_change_at_ms: 3_000,
             change_gap_ms: 1_500,
@@ -113,10 +121,17 @@ impl MembershipChangeConfig {
         if c.remove == Removal::Follower && c.founders < 2 {
             return bad("remove = \"follower\" needs at least 2 founders".into());
         }
-        if c.cluster.clients < 2 {
+        let joiners = c.cluster.nodes - c.founders;
+        if c.operators == 0 || c.operators > joiners {
             return bad(format!(
-                "cluster.clients = {} but this story needs the operator and at least one loaded client",
-                c.cluster.clients
+                "operators = {} must be between 1 and the number of joiners ({joiners})",
+                c.operators
+            ));
+        }
+        if c.cluster.clients <= c.operators {
+            return bad(format!(
+                "cluster.clients = {} but this story needs {} operator(s) and at least one loaded client",
+                c.cluster.clients, c.operators
             ));
         }
         if c.retry_ms == 0 || c.change_timeout_ms == 0 || c.converge_bound_ms == 0 {
@@ -196,6 +211,18 @@ struct Story {
     removed_node_votes_granted: usize,
     /// The highest commit index of any node, sampled every 100 ms: `[t_ms, index]`.
     commit_progress: Vec<(f64, u64)>,
+    /// The configuration the operators last learned of.
+    #[serde(skip)]
+    known: Membership,
+    /// The leader that applied the latest change.
+    #[serde(skip)]
+    last_leader: Option<NodeId>,
+    /// Operators that finished their part.
+    #[serde(skip)]
+    operators_done: usize,
+    /// An operator gave up on a change.
+    #[serde(skip)]
+    gave_up: bool,
 }
 
 type Shared = Arc<Mutex<Story>>;
@@ -225,104 +252,145 @@ fn in_force(change: ConfChange, membership: &Membership) -> bool {
     }
 }
 
-/// The operator: each change in turn, retried until applied (or found in force).
-async fn operator(mut client: EtcdClient, shared: Shared, c: MembershipChangeConfig) {
-    client
-        .session()
-        .sleep(Duration::from_millis(c.first_change_at_ms))
-        .await;
-    let founders: Vec<NodeId> = c.cluster.servers()[..c.founders].to_vec();
-    let mut current = Membership {
-        voters: founders.clone(),
-        learners: vec![],
+/// Asks for `change` until it is applied, refused as already in force, or the operator
+/// gives up; records it. Returns whether it took effect.
+async fn make_change(
+    client: &mut EtcdClient,
+    shared: &Shared,
+    c: &MembershipChangeConfig,
+    change: ConfChange,
+) -> bool {
+    let started = client.ctx().now();
+    let give_up = started.after(Duration::from_millis(c.change_timeout_ms));
+    let mut record = ChangeRecord {
+        change: describe(change),
+        proposed_ms: ms(started),
+        applied_ms: None,
+        attempts: 0,
+        index: None,
+        term: None,
+        applied_by: None,
+        before: lock(shared).known.clone(),
+        after: None,
+        refusals: vec![],
+        leader_before: None,
+        leader_after: None,
     };
-    let mut plan: Vec<ConfChange> = Vec::new();
-    for j in c.joiners() {
-        plan.push(ConfChange::AddLearner(core_id(j)));
-        plan.push(ConfChange::Promote(core_id(j)));
-    }
-    let mut last_leader: Option<NodeId> = None;
-    let total = plan.len() + usize::from(c.remove != Removal::None);
-    for step in 0..total {
-        let change = match plan.get(step) {
-            Some(change) => *change,
-            None => {
-                // Who to remove is decided now: the leader that applied the last change.
-                let leader = last_leader.unwrap_or(founders[0]);
-                let target = match c.remove {
-                    Removal::Leader => leader,
-                    _ => founders
-                        .iter()
-                        .copied()
-                        .find(|f| *f != leader)
-                        .unwrap_or(founders[0]),
-                };
-                lock(&shared).removed = Some(target);
-                ConfChange::Remove(core_id(target))
+    while client.ctx().now() < give_up && record.after.is_none() {
+        record.attempts += 1;
+        match client.session().conf_change(change).await {
+            Ok(answer) => {
+                record.applied_ms = Some(ms(client.ctx().now()));
+                record.index = Some(answer.index);
+                record.term = Some(answer.term);
+                record.applied_by = Some(answer.from);
+                record.after = Some(answer.output);
+                lock(shared).last_leader = Some(answer.from);
             }
-        };
-        let started = client.ctx().now();
-        let give_up = started.after(Duration::from_millis(c.change_timeout_ms));
-        let mut record = ChangeRecord {
-            change: describe(change),
-            proposed_ms: ms(started),
-            applied_ms: None,
-            attempts: 0,
-            index: None,
-            term: None,
-            applied_by: None,
-            before: current.clone(),
-            after: None,
-            refusals: vec![],
-            leader_before: None,
-            leader_after: None,
-        };
-        while client.ctx().now() < give_up && record.after.is_none() {
-            record.attempts += 1;
-            match client.session().conf_change(change).await {
-                Ok(answer) => {
+            Err(ConfChangeError::Refused { reason, membership }) => {
+                if in_force(change, &membership) {
+                    // An earlier attempt that timed out did take effect.
                     record.applied_ms = Some(ms(client.ctx().now()));
-                    record.index = Some(answer.index);
-                    record.term = Some(answer.term);
-                    record.applied_by = Some(answer.from);
-                    record.after = Some(answer.output);
-                    last_leader = Some(answer.from);
-                }
-                Err(ConfChangeError::Refused { reason, membership }) => {
-                    if in_force(change, &membership) {
-                        // An earlier attempt that timed out did take effect.
-                        record.applied_ms = Some(ms(client.ctx().now()));
-                        record.after = Some(membership);
-                    } else {
-                        record.refusals.push(reason);
-                        client
-                            .session()
-                            .sleep(Duration::from_millis(c.retry_ms))
-                            .await;
-                    }
-                }
-                Err(ConfChangeError::Timeout) => {
+                    record.after = Some(membership);
+                } else {
+                    // Another change is pending (another operator's), or this one makes
+                    // no sense yet: ask again shortly.
+                    record.refusals.push(reason);
                     client
                         .session()
                         .sleep(Duration::from_millis(c.retry_ms))
                         .await;
                 }
             }
+            Err(ConfChangeError::Timeout) => {
+                client
+                    .session()
+                    .sleep(Duration::from_millis(c.retry_ms))
+                    .await;
+            }
         }
-        let done = record.after.clone();
-        lock(&shared).changes.push(record);
-        let Some(after) = done else {
-            return; // gave up: `membership-converges` reports it
+    }
+    let mut story = lock(shared);
+    let done = record.after.clone();
+    story.changes.push(record);
+    match done {
+        Some(after) => {
+            story.known = after;
+            true
+        }
+        None => {
+            story.gave_up = true;
+            false
+        }
+    }
+}
+
+/// Operator `k` of `c.operators`: adds and promotes every `operators`-th joiner from the
+/// `k`-th, waiting `change_gap_ms` after each change; operator 0 then removes a founder,
+/// once the others are done.
+async fn operator(mut client: EtcdClient, shared: Shared, c: MembershipChangeConfig, k: usize) {
+    let session = client.session();
+    session
+        .sleep(Duration::from_millis(c.first_change_at_ms))
+        .await;
+    let gap = Duration::from_millis(c.change_gap_ms);
+    let mine: Vec<NodeId> = c
+        .joiners()
+        .into_iter()
+        .skip(k)
+        .step_by(c.operators)
+        .collect();
+    for joiner in mine {
+        for change in [
+            ConfChange::AddLearner(core_id(joiner)),
+            ConfChange::Promote(core_id(joiner)),
+        ] {
+            if !make_change(&mut client, &shared, &c, change).await {
+                return; // gave up: `membership-converges` reports it
+            }
+            client.session().sleep(gap).await;
+        }
+    }
+    if k == 0 && c.remove != Removal::None {
+        // The removal comes last: wait for the other operators.
+        while lock(&shared).operators_done + 1 < c.operators {
+            if lock(&shared).gave_up {
+                return;
+            }
+            client
+                .session()
+                .sleep(Duration::from_millis(c.retry_ms))
+                .await;
+        }
+        let founders: Vec<NodeId> = c.cluster.servers()[..c.founders].to_vec();
+        // Who to remove is decided now: the leader that applied the last change.
+        let leader = lock(&shared).last_leader.unwrap_or(founders[0]);
+        let target = match c.remove {
+            Removal::Leader => leader,
+            _ => founders
+                .iter()
+                .copied()
+                .find(|f| *f != leader)
+                .unwrap_or(founders[0]),
         };
-        current = after;
-        client
-            .session()
-            .sleep(Duration::from_millis(c.change_gap_ms))
-            .await;
+        lock(&shared).removed = Some(target);
+        if !make_change(
+            &mut client,
+            &shared,
+            &c,
+            ConfChange::Remove(core_id(target)),
+        )
+        .await
+        {
+            return;
+        }
     }
     let mut story = lock(&shared);
-    story.completed = true;
-    story.final_membership = Some(current);
+    story.operators_done += 1;
+    if story.operators_done == c.operators && !story.gave_up {
+        story.completed = true;
+        story.final_membership = Some(story.known.clone());
+    }
 }
 
 /// The scenario.
@@ -367,6 +435,10 @@ impl Scenario for MembershipChange {
             let mut story = lock(&shared);
             story.founders = config.cluster.servers()[..config.founders].to_vec();
             story.joiners = config.joiners();
+            story.known = Membership {
+                voters: story.founders.clone(),
+                learners: vec![],
+            };
         }
         let (script_shared, c) = (shared.clone(), config.clone());
         let duration = SimTime::from_ms(config.duration_ms);
@@ -378,8 +450,8 @@ impl Scenario for MembershipChange {
             move |client, i| {
                 let (shared, c) = (script_shared.clone(), c.clone());
                 async move {
-                    if i == 0 {
-                        operator(client, shared, c).await;
+                    if i < c.operators {
+                        operator(client, shared, c, i).await;
                     } else {
                         run_kv_client(client, c.cluster.client.clone()).await;
                     }

@@ -101,6 +101,7 @@ pub const MUTANT_NAMES: &[&str] = &[
     "no-check-quorum",
     "stale-follower-read",
     "ack-before-fsync",
+    "concurrent-conf-change",
 ];
 
 impl RaftMutants {
@@ -116,6 +117,7 @@ impl RaftMutants {
             "no-check-quorum" => &mut self.core.no_check_quorum,
             "stale-follower-read" => &mut self.stale_follower_read,
             "ack-before-fsync" => &mut self.ack_before_fsync,
+            "concurrent-conf-change" => &mut self.core.concurrent_conf_change,
             _ => return false,
         };
         *switch = true;
