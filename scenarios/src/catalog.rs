@@ -1,8 +1,10 @@
 //! The catalog: every scenario `ksim` knows, by name.
 
+use crate::disk_stall::DiskStall;
 use crate::election::Election;
 use crate::election_timing::ElectionTiming;
 use crate::leader_crash::LeaderCrash;
+use crate::membership_change::MembershipChange;
 use crate::partition_5node::Partition5Node;
 use crate::ping_mesh::PingMesh;
 use crate::quorum_write::QuorumWrite;
@@ -19,6 +21,8 @@ pub fn scenarios() -> Vec<&'static dyn Scenario> {
         &Partition5Node,
         &SplitBrain,
         &ElectionTiming,
+        &DiskStall,
+        &MembershipChange,
     ]
 }
 

@@ -174,6 +174,7 @@ impl ClusterConfig {
     {
         let config = self.client.clone();
         self.run_full(
+            self.nodes,
             seed,
             mutants,
             faults,
@@ -198,7 +199,30 @@ impl ClusterConfig {
         C: Fn(EtcdClient, usize) -> CFut + Clone + Send + Sync + 'static,
         CFut: std::future::Future<Output = ()> + 'static,
     {
-        self.run_full(seed, mutants, faults, client, |world, _| driver(world))
+        self.run_with_founders(self.nodes, seed, mutants, faults, client, driver)
+    }
+
+    /// As [`ClusterConfig::run_with`], but only the first `founders` Raft nodes form the
+    /// cluster; the others start outside it (they know the founders' configuration, are
+    /// not in it, and so never campaign) until a membership change adds them.
+    pub fn run_with_founders<T, D, Fut, C, CFut>(
+        &self,
+        founders: usize,
+        seed: u64,
+        mutants: &[String],
+        faults: &FaultSchedule,
+        client: C,
+        driver: D,
+    ) -> Result<RunOutput<T>, ScenarioError>
+    where
+        D: FnOnce(World<RaftMsg>) -> Fut,
+        Fut: std::future::Future<Output = T>,
+        C: Fn(EtcdClient, usize) -> CFut + Clone + Send + Sync + 'static,
+        CFut: std::future::Future<Output = ()> + 'static,
+    {
+        self.run_full(founders, seed, mutants, faults, client, |world, _| {
+            driver(world)
+        })
     }
 
     /// As [`ClusterConfig::run`], and the supervisor also gets the servers' settings as a
@@ -217,6 +241,7 @@ impl ClusterConfig {
     {
         let config = self.client.clone();
         self.run_full(
+            self.nodes,
             seed,
             mutants,
             faults,
@@ -225,10 +250,11 @@ impl ClusterConfig {
         )
     }
 
-    /// The one way to run the cluster: client scripts, and a supervisor with the live
-    /// server settings.
+    /// The one way to run the cluster: the first `founders` nodes as the founding
+    /// members, client scripts, and a supervisor with the live server settings.
     pub fn run_full<T, D, Fut, C, CFut>(
         &self,
+        founders: usize,
         seed: u64,
         mutants: &[String],
         faults: &FaultSchedule,
@@ -259,7 +285,7 @@ impl ClusterConfig {
             .disk(self.disk)
             .faults(faults.clone());
         let cfg = live.clone();
-        let voters = servers.clone();
+        let voters: Vec<NodeId> = servers.iter().copied().take(founders.max(1)).collect();
         sim = sim.nodes(self.nodes, move |ctx| {
             run_node::<EtcdStore>(ctx, cfg.get(), voters.clone())
         });

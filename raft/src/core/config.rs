@@ -27,6 +27,10 @@ pub struct Mutants {
     /// The leader never steps down for lack of a quorum and serves reads on its own
     /// authority (lease reads without a lease).
     pub no_check_quorum: bool,
+    /// The leader accepts a membership change while an earlier one is still unapplied, so
+    /// two changes can be in flight and the old and new majorities need not overlap
+    /// (Raft thesis §4.1: one server at a time, each after the previous took effect).
+    pub concurrent_conf_change: bool,
 }
 
 /// Configuration of one node. Times are in ticks; the driver decides how long a tick is.

@@ -877,7 +877,10 @@ impl<R: RngCore> Raft<R> {
             });
         }
         if let EntryKind::ConfChange(cc) = &kind {
-            if self.pending_conf_index > self.log.applied {
+            // Mutant `concurrent_conf_change`: skip the one-at-a-time guard.
+            if self.pending_conf_index > self.log.applied
+                && !self.cfg.mutants.concurrent_conf_change
+            {
                 return Err(ProposeError::ConfChangePending);
             }
             self.validate_conf_change(*cc)?;

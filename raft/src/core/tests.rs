@@ -547,6 +547,23 @@ fn membership_add_learner_promote_and_remove_one_at_a_time() {
 }
 
 #[test]
+fn concurrent_conf_change_mutant_accepts_a_second_change_while_one_is_pending() {
+    let mut net = Network::new(3, |c| c.mutants.concurrent_conf_change = true);
+    net.campaign(1);
+    assert_eq!(net.leaders(), vec![1]);
+    net.add(NodeId(4), Config::new(NodeId(4)), InitialState::joining());
+    let first = net
+        .node(1)
+        .propose_conf_change(ConfChange::AddLearner(NodeId(4)))
+        .unwrap();
+    let second = net
+        .node(1)
+        .propose_conf_change(ConfChange::Remove(NodeId(3)))
+        .expect("the mutant skips the one-at-a-time guard");
+    assert_eq!(second, first.next());
+}
+
+#[test]
 fn leader_that_removes_itself_steps_down() {
     let mut net = elected(3);
     net.node(1)

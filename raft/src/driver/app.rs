@@ -6,6 +6,8 @@ use std::fmt::Debug;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::core::ConfChange;
+
 /// Where a state machine runs, besides its log: the node, its local clock and whether it
 /// leads. Replicated state must never depend on it (every node applies the same log to the
 /// same state); only per-node bookkeeping may, such as etcd's lessor, which tracks lease
@@ -86,6 +88,20 @@ pub enum ClientOp<C, Q> {
     Command(C),
     /// A read.
     Query(Q),
+    /// A membership change, as an operator's `etcdctl member add --learner`, `member
+    /// promote` or `member remove` asks for one: the leader proposes it (one at a time; the
+    /// core refuses a second while the first is unapplied) and answers
+    /// [`ClientReply::ConfChanged`] once it has applied it, or [`ClientReply::Refused`].
+    ConfChange(ConfChange),
+}
+
+/// A configuration: the members that vote, and the learners that only replicate.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    /// The voters, in id order.
+    pub voters: Vec<sim_core::NodeId>,
+    /// The learners, in id order.
+    pub learners: Vec<sim_core::NodeId>,
 }
 
 /// What a node answers.
@@ -105,6 +121,25 @@ pub enum ClientReply<O> {
     NotLeader {
         /// The leader this node knows of.
         leader: Option<sim_core::NodeId>,
+    },
+    /// A membership change took effect on the leader that proposed it.
+    ConfChanged {
+        /// Log index of the change.
+        index: u64,
+        /// Term it was proposed in.
+        term: u64,
+        /// The configuration now in force on that leader.
+        membership: Membership,
+    },
+    /// The leader refused a membership change and did nothing: another change is still
+    /// unapplied, or this one makes no sense in the configuration in force (adding a
+    /// member twice, promoting a non-learner, removing a non-member or the last voter).
+    Refused {
+        /// Why.
+        reason: String,
+        /// The leader's configuration, so the caller can tell a change that already took
+        /// effect (its retry is refused as redundant) from one still to make.
+        membership: Membership,
     },
 }
 

@@ -86,21 +86,16 @@ pub async fn run_client<S: StateMachine, W: Workload<S>>(
             return ctx.sleep(Duration::from_secs(u64::from(u32::MAX))).await;
         }
         let read = ctx.rng().gen_bool(config.read_probability.clamp(0.0, 1.0));
-        let op: ClientOp<S::Command, S::Query> = if read {
-            ClientOp::Query(workload.query(ctx.id(), seq))
+        let (op, f, value, detail): (ClientOp<S::Command, S::Query>, _, _, _) = if read {
+            let q = workload.query(ctx.id(), seq);
+            let value = serde_json::to_value(&q).expect("queries serialize");
+            let detail = format!("{q:?}");
+            (ClientOp::Query(q), "read", value, detail)
         } else {
-            ClientOp::Command(workload.command(ctx.id(), seq))
-        };
-        let (f, value) = match &op {
-            ClientOp::Command(c) => (
-                "write",
-                serde_json::to_value(c).expect("commands serialize"),
-            ),
-            ClientOp::Query(q) => ("read", serde_json::to_value(q).expect("queries serialize")),
-        };
-        let detail = match &op {
-            ClientOp::Command(c) => S::describe(c),
-            ClientOp::Query(q) => format!("{q:?}"),
+            let c = workload.command(ctx.id(), seq);
+            let value = serde_json::to_value(&c).expect("commands serialize");
+            let detail = S::describe(&c);
+            (ClientOp::Command(c), "write", value, detail)
         };
         let op_id = ctx.invoke(f, None, value, detail);
         let deadline = ctx.now().after(Duration::from_millis(config.timeout_ms));
@@ -137,6 +132,8 @@ pub async fn run_client<S: StateMachine, W: Workload<S>>(
                         }));
                         break 'attempts;
                     }
+                    // Answers to membership changes, which this client never asks for.
+                    ClientReply::ConfChanged { .. } | ClientReply::Refused { .. } => continue,
                     ClientReply::NotLeader { leader } => {
                         target = match leader {
                             Some(l) if l != target => l,

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::app::{ClientOp, ClientReply, StateMachine};
+use super::app::{ClientOp, ClientReply, Membership, StateMachine};
 use crate::core::{self, MessageKind};
 
 /// Every message a Raft world carries.
@@ -35,6 +35,22 @@ pub enum Msg<C, Q, O> {
         /// The answer.
         reply: ClientReply<O>,
     },
+}
+
+/// `voters=n1,n2 learners=n4`, for message details.
+fn describe(membership: &Membership) -> String {
+    let list = |nodes: &[sim_core::NodeId]| {
+        nodes
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        "voters={} learners={}",
+        list(&membership.voters),
+        list(&membership.learners)
+    )
 }
 
 /// The message type of a world replicating `S`.
@@ -71,6 +87,10 @@ where
                 op: ClientOp::Query(_),
                 ..
             } => "client-read",
+            Msg::Request {
+                op: ClientOp::ConfChange(_),
+                ..
+            } => "client-conf-change",
             Msg::Push { .. } => "client-push",
             Msg::Reply {
                 reply: ClientReply::Done { .. },
@@ -80,6 +100,14 @@ where
                 reply: ClientReply::NotLeader { .. },
                 ..
             } => "client-not-leader",
+            Msg::Reply {
+                reply: ClientReply::ConfChanged { .. },
+                ..
+            } => "client-conf-changed",
+            Msg::Reply {
+                reply: ClientReply::Refused { .. },
+                ..
+            } => "client-refused",
         }
     }
 
@@ -129,6 +157,7 @@ where
             Msg::Request { request, op } => match op {
                 ClientOp::Command(c) => format!("req={request} {c:?}"),
                 ClientOp::Query(q) => format!("req={request} {q:?}"),
+                ClientOp::ConfChange(change) => format!("req={request} {change}"),
             },
             Msg::Push { seq, output, .. } => format!("seq={seq} {output:?}"),
             Msg::Reply { request, reply } => match reply {
@@ -139,6 +168,12 @@ where
                     Some(l) => format!("req={request} leader={l}"),
                     None => format!("req={request} no leader"),
                 },
+                ClientReply::ConfChanged {
+                    index, membership, ..
+                } => format!("req={request} index={index} {}", describe(membership)),
+                ClientReply::Refused { reason, membership } => {
+                    format!("req={request} refused={reason:?} {}", describe(membership))
+                }
             },
         }
     }

@@ -16,9 +16,10 @@ mod session;
 pub mod storage;
 
 pub use app::{
-    ClientOp, ClientReply, NodeEnv, Proposal, QueryMode, Read, Register, StateMachine, Write,
+    ClientOp, ClientReply, Membership, NodeEnv, Proposal, QueryMode, Read, Register, StateMachine,
+    Write,
 };
 pub use client::{run_client, ClientConfig, RegisterWorkload, Workload};
 pub use message::{Msg, MsgOf};
 pub use node::{core_id, entry_ref, run_node, sim_id, DriverConfig, RaftMutants, MUTANT_NAMES};
-pub use session::{Answer, CallError, Session, SessionConfig};
+pub use session::{Answer, CallError, ConfChangeError, Session, SessionConfig};

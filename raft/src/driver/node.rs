@@ -16,12 +16,12 @@ use serde::{Deserialize, Serialize};
 use sim_core::trace::digest;
 use sim_core::{EntryRef, EventKind, NodeCtx};
 
-use super::app::{ClientOp, ClientReply, NodeEnv, Proposal, QueryMode, StateMachine};
+use super::app::{ClientOp, ClientReply, Membership, NodeEnv, Proposal, QueryMode, StateMachine};
 use super::message::{Msg, MsgOf};
 use super::storage::{self, WalRecord, SNAP_FILE, WAL_FILE};
 use crate::core::{
-    self, Config, Entry, EntryKind, Event, InitialState, LogIndex, Mutants, ProposeError, RawNode,
-    Ready, Term,
+    self, ConfChange, ConfState, Config, Entry, EntryKind, Event, InitialState, LogIndex, Mutants,
+    ProposeError, RawNode, Ready, Term,
 };
 
 /// How a Raft node runs. Defaults follow etcd v3.5 (`server/embed/config.go`): heartbeat
@@ -106,6 +106,7 @@ pub const MUTANT_NAMES: &[&str] = &[
     "no-check-quorum",
     "stale-follower-read",
     "ack-before-fsync",
+    "concurrent-conf-change",
 ];
 
 impl RaftMutants {
@@ -121,6 +122,7 @@ impl RaftMutants {
             "no-check-quorum" => &mut self.core.no_check_quorum,
             "stale-follower-read" => &mut self.stale_follower_read,
             "ack-before-fsync" => &mut self.ack_before_fsync,
+            "concurrent-conf-change" => &mut self.core.concurrent_conf_change,
             _ => return false,
         };
         *switch = true;
@@ -167,6 +169,28 @@ struct PendingRead<Q> {
     query: Q,
 }
 
+/// A membership change this leader proposed, waiting to be applied.
+struct PendingConfChange {
+    client: sim_core::NodeId,
+    request: u64,
+    change: ConfChange,
+    term: Term,
+}
+
+/// The driver's (sim-core's) view of a core configuration.
+fn membership(conf: &ConfState) -> Membership {
+    Membership {
+        voters: conf.voters.iter().copied().map(sim_id).collect(),
+        learners: conf.learners.iter().copied().map(sim_id).collect(),
+    }
+}
+
+/// The trace event of a configuration.
+fn membership_event(conf: &ConfState) -> EventKind {
+    let Membership { voters, learners } = membership(conf);
+    EventKind::Membership { voters, learners }
+}
+
 /// One node's running state.
 struct Node<S: StateMachine> {
     ctx: NodeCtx<MsgOf<S>>,
@@ -179,6 +203,8 @@ struct Node<S: StateMachine> {
     durable_last: LogIndex,
     /// Proposals this node made, by log index: who to answer once applied.
     proposals: BTreeMap<u64, (sim_core::NodeId, u64)>,
+    /// Membership changes this node proposed, by log index: who to answer once applied.
+    conf_proposals: BTreeMap<u64, PendingConfChange>,
     /// Reads waiting for their ReadIndex, by context.
     reads: BTreeMap<Vec<u8>, PendingRead<S::Query>>,
     /// Reads whose index is known, waiting for `applied` to reach it.
@@ -225,11 +251,7 @@ pub async fn run_node<S: StateMachine>(
         vote: hs.vote.map(sim_id),
         commit: hs.commit.0,
     });
-    let conf = &initial.snapshot.meta.conf_state;
-    ctx.record(EventKind::Membership {
-        voters: conf.voters.iter().copied().map(sim_id).collect(),
-        learners: conf.learners.iter().copied().map(sim_id).collect(),
-    });
+    ctx.record(membership_event(&initial.snapshot.meta.conf_state));
     let mut sm = S::default();
     if !initial.snapshot.data.is_empty() {
         sm.restore(&initial.snapshot.data);
@@ -257,6 +279,7 @@ pub async fn run_node<S: StateMachine>(
         snapshot_index,
         durable_last,
         proposals: BTreeMap::new(),
+        conf_proposals: BTreeMap::new(),
         reads: BTreeMap::new(),
         ready_reads: Vec::new(),
         next_read: 0,
@@ -376,6 +399,7 @@ impl<S: StateMachine> Node<S> {
                     Err(e) => self.ctx.note("propose-refused", e.to_string()),
                 }
             }
+            ClientOp::ConfChange(change) => self.request_conf_change(client, request, change),
             ClientOp::Query(query) => {
                 let env = self.env();
                 let answer_now = match S::query_mode(&query) {
@@ -426,6 +450,59 @@ impl<S: StateMachine> Node<S> {
         }
     }
 
+    /// Proposes a membership change for `client`; it is answered once applied (see
+    /// [`Node::conf_change_applied`]), or refused now.
+    fn request_conf_change(&mut self, client: sim_core::NodeId, request: u64, change: ConfChange) {
+        match self.raw.propose_conf_change(change) {
+            Ok(index) => {
+                let term = self.raw.status().hard_state.term;
+                // Checkers read this note (`one-change-at-a-time`): the change, and the
+                // log position that names its entry.
+                self.ctx.note(
+                    "conf-change-proposed",
+                    format!("{change} index={} term={}", index.0, term.0),
+                );
+                let pending = PendingConfChange {
+                    client,
+                    request,
+                    change,
+                    term,
+                };
+                self.conf_proposals.insert(index.0, pending);
+            }
+            Err(ProposeError::NotLeader { .. }) => self.reply(client, request, self.not_leader()),
+            Err(e) => {
+                let membership = membership(&self.raw.status().conf_state);
+                let reason = e.to_string();
+                self.ctx
+                    .note("conf-change-refused", format!("{change}: {reason}"));
+                self.reply(client, request, ClientReply::Refused { reason, membership });
+            }
+        }
+    }
+
+    /// A membership change took effect in the core (during the last `advance`, so the
+    /// core's configuration is already the new one): answer its proposer.
+    fn conf_change_applied(&mut self, index: LogIndex, change: ConfChange) {
+        let conf = self.raw.status().conf_state;
+        let Some(pending) = self.conf_proposals.remove(&index.0) else {
+            return;
+        };
+        // Another leader's entry may have replaced ours at that index: answer only if it
+        // is the same change.
+        if pending.change == change {
+            self.reply(
+                pending.client,
+                pending.request,
+                ClientReply::ConfChanged {
+                    index: index.0,
+                    term: pending.term.0,
+                    membership: membership(&conf),
+                },
+            );
+        }
+    }
+
     /// Handles one `Ready` per its contract: persist, record, send, apply.
     async fn handle(&mut self, ready: &Ready) {
         for event in &ready.events {
@@ -466,8 +543,22 @@ impl<S: StateMachine> Node<S> {
                 Event::CheckQuorumFailed { term } => {
                     self.ctx.note("check-quorum-failed", format!("term={term}"));
                 }
+                Event::ConfChangeApplied { index, change } => {
+                    self.conf_change_applied(*index, *change);
+                }
                 _ => {}
             }
+        }
+        // One `membership` event for the configuration now in force, however many changes
+        // took effect at once (a catching-up node applies several in one go; the core
+        // only has the last configuration).
+        if ready
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::ConfChangeApplied { .. }))
+        {
+            self.ctx
+                .record(membership_event(&self.raw.status().conf_state));
         }
         for message in &ready.messages {
             self.ctx
@@ -489,11 +580,7 @@ impl<S: StateMachine> Node<S> {
             }
             self.applied = snapshot.meta.index;
             self.snapshot_index = snapshot.meta.index;
-            let conf = &snapshot.meta.conf_state;
-            self.ctx.record(EventKind::Membership {
-                voters: conf.voters.iter().copied().map(sim_id).collect(),
-                learners: conf.learners.iter().copied().map(sim_id).collect(),
-            });
+            self.ctx.record(membership_event(&snapshot.meta.conf_state));
         }
         for entry in &ready.committed_entries {
             self.apply(entry);
@@ -617,14 +704,10 @@ impl<S: StateMachine> Node<S> {
                     }
                 }
             }
-            EntryKind::ConfChange(_) => {
-                let conf = self.raw.status().conf_state;
-                self.ctx.record(EventKind::Membership {
-                    voters: conf.voters.iter().copied().map(sim_id).collect(),
-                    learners: conf.learners.iter().copied().map(sim_id).collect(),
-                });
-            }
-            EntryKind::Noop => {}
+            // The core makes a membership change take effect in `advance`, after this
+            // `Ready` is handled; the next `Ready` reports it (`ConfChangeApplied`), and
+            // `conf_change_applied` records the new configuration then.
+            EntryKind::ConfChange(_) | EntryKind::Noop => {}
         }
     }
 

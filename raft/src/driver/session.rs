@@ -22,8 +22,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sim_core::{NodeCtx, NodeId, SimTime};
 
-use super::app::{ClientOp, ClientReply, StateMachine};
+use super::app::{ClientOp, ClientReply, Membership, StateMachine};
 use super::message::{Msg, MsgOf};
+use crate::core::ConfChange;
 
 /// How long a session waits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +61,31 @@ pub struct Answer<O> {
     /// The node that answered.
     pub from: NodeId,
 }
+
+/// Why a membership change did not take effect (as far as the caller knows).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfChangeError {
+    /// The leader refused it and did nothing.
+    Refused {
+        /// Why.
+        reason: String,
+        /// The leader's configuration.
+        membership: Membership,
+    },
+    /// No answer before the deadline: it may or may not take effect.
+    Timeout,
+}
+
+impl std::fmt::Display for ConfChangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfChangeError::Refused { reason, .. } => write!(f, "refused: {reason}"),
+            ConfChangeError::Timeout => f.write_str("timed out (outcome unknown)"),
+        }
+    }
+}
+
+impl std::error::Error for ConfChangeError {}
 
 /// Why a call has no answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +173,67 @@ impl<S: StateMachine> Session<S> {
         op: ClientOp<S::Command, S::Query>,
         idempotent: bool,
     ) -> Result<Answer<S::Output>, CallError> {
+        match self.exchange(op, idempotent).await? {
+            (
+                from,
+                ClientReply::Done {
+                    output,
+                    index,
+                    term,
+                },
+            ) => Ok(Answer {
+                output,
+                index,
+                term,
+                from,
+            }),
+            // Servers answer these to membership changes only; for a command or a query
+            // they mean nothing, as silence would.
+            (_, ClientReply::ConfChanged { .. } | ClientReply::Refused { .. }) => {
+                Err(CallError::Timeout)
+            }
+            (_, ClientReply::NotLeader { .. }) => Err(CallError::Timeout),
+        }
+    }
+
+    /// Asks the leader for one membership change (an operator's `etcdctl member ...`) and
+    /// waits until it has applied it: the answer's output is the configuration then in
+    /// force. Never resent after a silence (the leader may have proposed it), so a
+    /// timeout leaves the outcome unknown: the caller asks again, and a change that did
+    /// take effect is then refused with the configuration that shows it.
+    pub async fn conf_change(
+        &mut self,
+        change: ConfChange,
+    ) -> Result<Answer<Membership>, ConfChangeError> {
+        match self.exchange(ClientOp::ConfChange(change), false).await {
+            Ok((
+                from,
+                ClientReply::ConfChanged {
+                    index,
+                    term,
+                    membership,
+                },
+            )) => Ok(Answer {
+                output: membership,
+                index,
+                term,
+                from,
+            }),
+            Ok((_, ClientReply::Refused { reason, membership })) => {
+                Err(ConfChangeError::Refused { reason, membership })
+            }
+            Ok((_, ClientReply::Done { .. } | ClientReply::NotLeader { .. }))
+            | Err(CallError::Timeout) => Err(ConfChangeError::Timeout),
+        }
+    }
+
+    /// Sends `op` until a node gives an answer other than `NotLeader`, following leader
+    /// hints; resends after an attempt's silence only if `idempotent`.
+    async fn exchange(
+        &mut self,
+        op: ClientOp<S::Command, S::Query>,
+        idempotent: bool,
+    ) -> Result<(NodeId, ClientReply<S::Output>), CallError> {
         let deadline = self
             .ctx
             .now()
@@ -171,21 +258,6 @@ impl<S: StateMachine> Session<S> {
                 deadline
             };
             match self.await_reply(request, attempt_end).await {
-                Some((
-                    from,
-                    ClientReply::Done {
-                        output,
-                        index,
-                        term,
-                    },
-                )) => {
-                    return Ok(Answer {
-                        output,
-                        index,
-                        term,
-                        from,
-                    });
-                }
                 Some((_, ClientReply::NotLeader { leader })) => match leader {
                     Some(l) if l != self.target => self.target = l,
                     _ => {
@@ -195,6 +267,7 @@ impl<S: StateMachine> Session<S> {
                         self.reconnect();
                     }
                 },
+                Some(answer) => return Ok(answer),
                 None if idempotent => self.reconnect(),
                 None => break,
             }

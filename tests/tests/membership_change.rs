@@ -1,0 +1,236 @@
+//! The `membership-change` scenario: a loaded 3-node cluster adds n4 and n5 as learners,
+//! promotes them, and removes a founder, one change at a time; the configuration converges
+//! and no check fails. The planted bug `concurrent-conf-change` lets two racing operators'
+//! changes be in flight at once, which `one-change-at-a-time` catches.
+
+use scenarios::membership_change::{Membership, MembershipConverges, OneChangeAtATime};
+use scenarios::runner::{execute, prepare};
+use scenarios::{ScenarioFile, ScenarioRun};
+use sim_core::{Check, EventKind, NodeId, Outcome, RunView, SimTime, Status};
+
+fn run(seed: u64, config: &str, mutants: &[&str]) -> ScenarioRun {
+    let file = ScenarioFile {
+        scenario: "membership-change".into(),
+        seed,
+        config: toml::from_str(config).expect("test configs parse"),
+        mutants: mutants.iter().map(|m| m.to_string()).collect(),
+        faults: None,
+    };
+    execute(&prepare(&file).expect("test configs are valid")).expect("the scenario runs")
+}
+
+fn story(run: &ScenarioRun) -> serde_json::Value {
+    let (_, bytes) = run
+        .data
+        .iter()
+        .find(|(n, _)| n == "membership.json")
+        .expect("membership.json is written");
+    serde_json::from_slice(bytes).expect("it is JSON")
+}
+
+fn failing(run: &ScenarioRun) -> Vec<String> {
+    run.verdict.failures().map(|c| c.name.clone()).collect()
+}
+
+/// A shorter run than the default (which leaves room for slow elections).
+const SHORT: &str = "duration_ms = 22500\n";
+
+#[test]
+fn removing_the_leader_converges_on_four_voters() {
+    for seed in 0..3 {
+        let r = run(seed, SHORT, &[]);
+        assert_eq!(
+            r.verdict.status(),
+            Status::Pass,
+            "seed {seed}: {:?}",
+            failing(&r)
+        );
+        let s = story(&r);
+        assert_eq!(s["completed"], true);
+        let changes = s["changes"].as_array().unwrap();
+        let names: Vec<&str> = changes
+            .iter()
+            .map(|c| c["change"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names[..4],
+            [
+                "add-learner n4",
+                "promote n4",
+                "add-learner n5",
+                "promote n5"
+            ]
+        );
+        let removed = s["removed"].as_str().unwrap();
+        assert_eq!(names[4], format!("remove {removed}"));
+        // The leader removed itself: it applied the change, then someone else led.
+        assert_eq!(changes[4]["applied_by"].as_str(), Some(removed));
+        let after = &changes[4]["leader_after"];
+        assert!(
+            after.is_null() || after[0].as_str() != Some(removed),
+            "{after}"
+        );
+        let voters = s["final_membership"]["voters"].as_array().unwrap();
+        assert_eq!(voters.len(), 4);
+        assert!(!voters.iter().any(|v| v == removed));
+        // Each change's "before" is the previous one's "after".
+        for pair in changes.windows(2) {
+            assert_eq!(pair[0]["after"], pair[1]["before"]);
+        }
+        let progress = s["commit_progress"].as_array().unwrap();
+        assert!(progress.last().unwrap()[1].as_u64().unwrap() > 100);
+    }
+}
+
+#[test]
+fn a_removed_follower_does_not_disrupt_the_cluster() {
+    for seed in 0..4 {
+        let r = run(seed, "remove = \"follower\"\nduration_ms = 22500\n", &[]);
+        assert_eq!(
+            r.verdict.status(),
+            Status::Pass,
+            "seed {seed}: {:?}",
+            failing(&r)
+        );
+        let s = story(&r);
+        assert_eq!(s["removed_node_votes_granted"], 0, "seed {seed}");
+        // Leadership never changed: the removed node's campaigns (if it never learned of
+        // its removal) were refused under the leader's lease.
+        assert_eq!(s["leaders"].as_array().unwrap().len(), 1, "seed {seed}");
+    }
+}
+
+const RACE: &str = "operators = 2\nduration_ms = 22500\n[cluster]\nclients = 4\n";
+
+#[test]
+fn racing_operators_are_kept_to_one_change_at_a_time() {
+    for seed in 0..3 {
+        let r = run(seed, RACE, &[]);
+        assert_eq!(
+            r.verdict.status(),
+            Status::Pass,
+            "seed {seed}: {:?}",
+            failing(&r)
+        );
+        assert_eq!(story(&r)["changes"].as_array().unwrap().len(), 5);
+    }
+}
+
+#[test]
+fn concurrent_conf_change_is_caught_and_the_same_seed_passes_without_it() {
+    let r = run(2, RACE, &["concurrent-conf-change"]);
+    assert_eq!(r.verdict.status(), Status::SafetyViolation);
+    assert_eq!(failing(&r), ["one-change-at-a-time"]);
+    let r = run(2, RACE, &[]);
+    assert_eq!(r.verdict.status(), Status::Pass, "{:?}", failing(&r));
+}
+
+fn judge(check: &dyn Check, r: &ScenarioRun, events: Vec<sim_core::TraceEvent>) -> Outcome {
+    let mut trace = r.trace.clone();
+    trace.events = events;
+    let view = RunView {
+        seed: 0,
+        nodes: &r.nodes,
+        trace: &trace,
+        history: &r.history,
+    };
+    check.check(&view)
+}
+
+#[test]
+fn one_change_at_a_time_fails_on_a_second_proposal_while_one_is_pending() {
+    let r = run(1, SHORT, &[]);
+    let events = r.trace.events.clone();
+    assert!(judge(&OneChangeAtATime, &r, events.clone()).is_pass());
+    // Right after the first proposal, the same leader proposes another change.
+    let at = events
+        .iter()
+        .position(
+            |e| matches!(&e.kind, EventKind::Note { label, .. } if label == "conf-change-proposed"),
+        )
+        .expect("changes are proposed");
+    let mut second = events[at].clone();
+    if let EventKind::Note { detail, .. } = &mut second.kind {
+        let index: u64 = detail
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("index="))
+            .unwrap()
+            .parse()
+            .unwrap();
+        *detail = detail.replace(&format!("index={index}"), &format!("index={}", index + 1));
+    }
+    let mut tampered = events;
+    tampered.insert(at + 1, second);
+    assert!(matches!(
+        judge(&OneChangeAtATime, &r, tampered),
+        Outcome::Violation { .. }
+    ));
+}
+
+#[test]
+fn membership_converges_fails_when_a_member_never_learns_the_final_configuration() {
+    let r = run(1, SHORT, &[]);
+    let s = story(&r);
+    let expected: Membership = serde_json::from_value(s["final_membership"].clone()).unwrap();
+    let applied_ms = s["changes"][4]["applied_ms"].as_f64().unwrap();
+    let check = MembershipConverges {
+        expected: Some(expected),
+        applied_at: Some(SimTime((applied_ms * 1000.0) as u64)),
+        bound_ms: 5_000,
+    };
+    let events = r.trace.events.clone();
+    assert!(judge(&check, &r, events.clone()).is_pass());
+    // n4 (a final voter) never records the final configuration.
+    let n4 = NodeId::from_index(3);
+    let last = events
+        .iter()
+        .rposition(|e| e.node == Some(n4) && matches!(e.kind, EventKind::Membership { .. }))
+        .unwrap();
+    let mut tampered = events;
+    tampered.remove(last);
+    assert!(matches!(
+        judge(&check, &r, tampered),
+        Outcome::Violation { .. }
+    ));
+    // And an operator that gave up is a failure too.
+    let gave_up = MembershipConverges {
+        expected: None,
+        applied_at: None,
+        bound_ms: 5_000,
+    };
+    assert!(matches!(
+        judge(&gave_up, &r, r.trace.events.clone()),
+        Outcome::Violation { .. }
+    ));
+}
+
+#[test]
+fn same_seed_same_trace() {
+    assert_eq!(
+        run(5, SHORT, &[]).trace.hash(),
+        run(5, SHORT, &[]).trace.hash()
+    );
+}
+
+#[test]
+fn bad_configs_are_refused_with_a_reason() {
+    for (config, says) in [
+        ("founders = 5\n", "founders"),
+        ("founders = 0\n", "founders"),
+        ("operators = 3\n", "operators"),
+        ("operators = 2\n[cluster]\nclients = 2\n", "cluster.clients"),
+        ("first_change_at_ms = 10\n", "first_change_at_ms"),
+        ("duration_ms = 4000\n", "duration_ms"),
+        ("remove = \"everyone\"\n", "everyone"),
+    ] {
+        let file = ScenarioFile {
+            scenario: "membership-change".into(),
+            seed: 1,
+            config: toml::from_str(config).unwrap(),
+            mutants: vec![],
+            faults: None,
+        };
+        let err = prepare(&file).expect_err(config).to_string();
+        assert!(err.contains(says), "{config}: {err}");
+    }
+}
