@@ -1,7 +1,9 @@
 //! The catalog: every scenario `ksim` knows, by name.
 
 use crate::election::Election;
+use crate::etcd_capacity::EtcdCapacity;
 use crate::leader_crash::LeaderCrash;
+use crate::lock_safety::LockSafety;
 use crate::partition_5node::Partition5Node;
 use crate::ping_mesh::PingMesh;
 use crate::quorum_write::QuorumWrite;
@@ -17,6 +19,8 @@ pub fn scenarios() -> Vec<&'static dyn Scenario> {
         &LeaderCrash,
         &Partition5Node,
         &SplitBrain,
+        &EtcdCapacity,
+        &LockSafety,
     ]
 }
 
