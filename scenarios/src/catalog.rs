@@ -3,7 +3,9 @@
 use crate::disk_stall::DiskStall;
 use crate::election::Election;
 use crate::election_timing::ElectionTiming;
+use crate::etcd_capacity::EtcdCapacity;
 use crate::leader_crash::LeaderCrash;
+use crate::lock_safety::LockSafety;
 use crate::membership_change::MembershipChange;
 use crate::partition_5node::Partition5Node;
 use crate::ping_mesh::PingMesh;
@@ -23,6 +25,8 @@ pub fn scenarios() -> Vec<&'static dyn Scenario> {
         &ElectionTiming,
         &DiskStall,
         &MembershipChange,
+        &EtcdCapacity,
+        &LockSafety,
     ]
 }
 

@@ -1,0 +1,753 @@
+//! `etcd-capacity`: what etcd's throughput and latency do as the network round trip and
+//! the disk's fsync grow (course notes 001, the performance table: etcd wants under 10 ms
+//! RTT and fast fsyncs).
+//!
+//! Each point of the sweep is its own short run: a 3-node cluster at that RTT and fsync
+//! latency, `writers` clients putting and `readers` clients reading (linearizable reads,
+//! ReadIndex) in a closed loop with no think time, so every client always has one request
+//! in flight. After a leader is elected and a short warm-up, the window is measured:
+//! completed operations per virtual second, latency percentiles, and leader changes.
+//!
+//! What it shows: the clients sit on the same network, so a write costs two round trips
+//! (client to leader, leader to followers) plus the fsyncs on its path, and a linearizable
+//! read two as well (client to member, ReadIndex's heartbeat round); with every client
+//! closed-loop, throughput falls as 1/RTT. Raft's timing assumes `broadcast time <<
+//! election timeout`: etcd's tuning guide asks for a heartbeat interval near the RTT and
+//! an election timeout of ten RTTs or more. Past that, elections need longer than the
+//! timeout to finish a pre-vote and a vote round: at an RTT of 1.5 election timeouts the
+//! first leader takes many seconds, at 2 it never comes, and throughput is gone. (With
+//! steady links an elected leader is not deposed here: heartbeats arrive late but
+//! regularly. What does depose leaders in this model is a slow disk: the driver fsyncs in
+//! its loop before it sends, so fsyncs near the election timeout delay heartbeats, as
+//! etcd's "leader failed to send out heartbeat on time" warns; try `fsync_ms = [600]`.)
+//! The story check `leadership-stable-at-low-rtt` claims the good half: at RTT <= 10 ms a
+//! leader is elected and no leader change follows.
+//!
+//! Each point is judged by the Raft and etcd safety checks on its own trace and history;
+//! the scenario's verdict merges them (a violation at any point fails the check, and its
+//! evidence names the point). The run folder's trace is a summary: one note per point with
+//! that point's trace hash, so the scenario's trace hash still covers every event of every
+//! point. `capacity.csv` has one row per point, `capacity.json` the same and more.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use raft::etcd::workload::key_name;
+use raft::etcd::EtcdClient;
+use serde::{Deserialize, Serialize};
+use sim_core::{
+    Check, CheckKind, CheckResult, EntryType, EventId, EventKind, Evidence, FaultSchedule, History,
+    LatencyRange, NodeId, Outcome, RunOutput, RunView, SimTime, Trace, TraceEvent, Verdict,
+};
+
+use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig, RaftMsg};
+use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+
+/// RTTs at or below this must keep one leader (etcd's advice: under 10 ms).
+pub const STABLE_RTT_MS: f64 = 10.0;
+
+/// The etcd-capacity scenario's config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EtcdCapacityConfig {
+    /// The cluster (3 nodes; `clients` must equal `writers + readers`). Its `net` and
+    /// `disk` are replaced at each point by the point's RTT and fsync latency.
+    pub cluster: ClusterConfig,
+    /// Network round trips to sweep, milliseconds (one way is half, spread by `jitter`).
+    pub rtt_ms: Vec<f64>,
+    /// fsync latencies to sweep, milliseconds (spread by `jitter`).
+    pub fsync_ms: Vec<f64>,
+    /// Spread of each latency around its point: uniform within +-`jitter` of it.
+    pub jitter: f64,
+    /// Clients putting, each to its own key.
+    pub writers: usize,
+    /// Clients reading the writers' keys.
+    pub readers: usize,
+    /// Load before the window opens, milliseconds.
+    pub warmup_ms: u64,
+    /// The measured window of each point, milliseconds of virtual time (at least
+    /// `window_rtts` round trips).
+    pub window_ms: u64,
+    /// The window lasts at least this many round trips, so slow points still complete
+    /// some operations (and cost little: they complete few).
+    pub window_rtts: u64,
+    /// Give up waiting for a first leader after this long, milliseconds (the point then
+    /// runs its load anyway, and shows what a leaderless cluster serves: nothing).
+    pub leader_wait_ms: u64,
+}
+
+impl Default for EtcdCapacityConfig {
+    /// The sweep of the task: RTT 1 to 200 ms, then 500 to 2000 ms where Raft's timing
+    /// assumption breaks; fsync 0.1 to 25 ms (etcd's hardware guide wants WAL fsync p99
+    /// under 10 ms). The window is 1 s of virtual time per point, scaled down from the
+    /// tens of seconds a real benchmark runs, so the 55-point sweep stays under a minute
+    /// in a debug build (about 47 s measured on a loaded 2-core machine).
+    fn default() -> Self {
+        EtcdCapacityConfig {
+            cluster: ClusterConfig {
+                nodes: 3,
+                clients: 6,
+                ..ClusterConfig::default()
+            },
+            rtt_ms: vec![
+                1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 150.0, 200.0, 500.0, 1000.0,
+            ],
+            fsync_ms: vec![0.1, 1.0, 5.0, 10.0, 25.0],
+            jitter: 0.1,
+            writers: 3,
+            readers: 3,
+            warmup_ms: 200,
+            window_ms: 1_000,
+            window_rtts: 10,
+            leader_wait_ms: 10_000,
+        }
+    }
+}
+
+impl EtcdCapacityConfig {
+    fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
+        let c: EtcdCapacityConfig = parse_config(table)?;
+        c.cluster.validate(3)?;
+        let bad = |m: String| Err(ScenarioError::Config(m));
+        if c.writers == 0 || c.cluster.clients != c.writers + c.readers {
+            return bad(format!(
+                "cluster.clients = {} must equal writers + readers = {} + {}, with at least one writer",
+                c.cluster.clients, c.writers, c.readers
+            ));
+        }
+        let in_range = |v: &[f64], max: f64| {
+            !v.is_empty()
+                && v.len() <= 32
+                && v.iter().all(|x| x.is_finite() && *x > 0.0 && *x <= max)
+        };
+        if !in_range(&c.rtt_ms, 10_000.0) {
+            return bad(
+                "rtt_ms must list 1 to 32 round trips, each above 0 and at most 10000 ms".into(),
+            );
+        }
+        if !in_range(&c.fsync_ms, 1_000.0) {
+            return bad(
+                "fsync_ms must list 1 to 32 latencies, each above 0 and at most 1000 ms".into(),
+            );
+        }
+        if !(0.0..1.0).contains(&c.jitter) {
+            return bad(format!("jitter = {} must be in [0, 1)", c.jitter));
+        }
+        if c.window_ms == 0 || c.window_ms > 60_000 || c.warmup_ms > 60_000 || c.window_rtts > 100 {
+            return bad(
+                "window_ms must be 1 to 60000, warmup_ms at most 60000 and window_rtts at most 100"
+                    .into(),
+            );
+        }
+        if c.leader_wait_ms == 0 {
+            return bad("leader_wait_ms must be more than zero".into());
+        }
+        Ok(c)
+    }
+
+    /// Every point of the sweep, RTT-major.
+    pub fn points(&self) -> Vec<Point> {
+        self.rtt_ms
+            .iter()
+            .flat_map(|&rtt_ms| {
+                self.fsync_ms
+                    .iter()
+                    .map(move |&fsync_ms| Point { rtt_ms, fsync_ms })
+            })
+            .collect()
+    }
+
+    /// The cluster of one point.
+    fn cluster_at(&self, p: Point) -> ClusterConfig {
+        let spread = |us: f64| {
+            let lo = (us * (1.0 - self.jitter)).round().max(1.0) as u64;
+            let hi = (us * (1.0 + self.jitter)).round().max(1.0) as u64;
+            (lo, hi.max(lo))
+        };
+        let (min_us, max_us) = spread(p.rtt_ms * 1_000.0 / 2.0);
+        let (fsync_min_us, fsync_max_us) = spread(p.fsync_ms * 1_000.0);
+        let mut cluster = self.cluster.clone();
+        cluster.net.latency = LatencyRange { min_us, max_us };
+        cluster.disk.fsync_min_us = fsync_min_us;
+        cluster.disk.fsync_max_us = fsync_max_us;
+        // Clients wait long enough for an answer to come back at this RTT (a write takes
+        // two round trips: client to leader, leader to followers): the sweep measures the
+        // cluster, not a client deadline shorter than the network.
+        let rtt = p.rtt_ms.ceil() as u64;
+        cluster.client.attempt_timeout_ms = cluster.client.attempt_timeout_ms.max(4 * rtt);
+        cluster.client.timeout_ms = cluster.client.timeout_ms.max(8 * rtt);
+        cluster
+    }
+
+    /// The measured window of one point, milliseconds.
+    fn window_at(&self, p: Point) -> u64 {
+        self.window_ms
+            .max((self.window_rtts as f64 * p.rtt_ms).ceil() as u64)
+    }
+}
+
+/// One point of the sweep.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// Network round trip, milliseconds.
+    pub rtt_ms: f64,
+    /// fsync latency, milliseconds.
+    pub fsync_ms: f64,
+}
+
+impl std::fmt::Display for Point {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rtt {} ms, fsync {} ms", self.rtt_ms, self.fsync_ms)
+    }
+}
+
+/// What one point measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PointResult {
+    /// The point.
+    #[serde(flatten)]
+    pub point: Point,
+    /// Acknowledged puts per virtual second in the window.
+    pub writes_per_s: f64,
+    /// Successful reads per virtual second in the window.
+    pub reads_per_s: f64,
+    /// Put latency, median and 99th percentile, milliseconds (none without puts).
+    pub write_p50_ms: Option<f64>,
+    /// See `write_p50_ms`.
+    pub write_p99_ms: Option<f64>,
+    /// Read latency, median and 99th percentile, milliseconds.
+    pub read_p50_ms: Option<f64>,
+    /// See `read_p50_ms`.
+    pub read_p99_ms: Option<f64>,
+    /// Leaders elected inside the window.
+    pub leader_changes: usize,
+    /// Leaders elected after the first one, over the whole point.
+    pub changes_after_first: usize,
+    /// When the first leader was elected, virtual milliseconds (none: never).
+    pub first_leader_ms: Option<f64>,
+    /// Operations that timed out in the window (outcome unknown).
+    pub indeterminate: usize,
+    /// The point's trace hash.
+    pub trace_hash: String,
+    /// The point's verdict.
+    pub status: sim_core::Status,
+}
+
+/// Runs one point: the cluster, the closed-loop clients, the window. Returns the run and
+/// when the window opened and closed.
+///
+/// # Errors
+///
+/// If the cluster cannot run (a config error).
+pub fn run_point(
+    cluster: &ClusterConfig,
+    writers: usize,
+    seed: u64,
+    mutants: &[String],
+    faults: &FaultSchedule,
+    window: (u64, u64, u64),
+) -> Result<RunOutput<(SimTime, SimTime)>, ScenarioError> {
+    let (leader_wait_ms, warmup_ms, window_ms) = window;
+    let start: Arc<Mutex<Option<SimTime>>> = Arc::default();
+    let script_start = start.clone();
+    let tick = cluster.raft.tick_ms;
+    cluster.run_with(
+        seed,
+        mutants,
+        faults,
+        move |client, i| closed_loop(client, i, writers, script_start.clone()),
+        move |world: sim_core::World<RaftMsg>| async move {
+            let give_up = SimTime::from_ms(leader_wait_ms);
+            let _ = wait_for_leader(&world, tick, give_up).await;
+            let began = world.now();
+            *start.lock().expect("never poisoned") = Some(began);
+            let open = began.after(Duration::from_millis(warmup_ms));
+            let close = open.after(Duration::from_millis(window_ms));
+            world.sleep_until(close).await;
+            (open, close)
+        },
+    )
+}
+
+/// A client with no think time: writer `i` puts to its own key, a reader reads a writer's
+/// key, as soon as its previous request is answered.
+async fn closed_loop(
+    mut client: EtcdClient,
+    i: usize,
+    writers: usize,
+    start: Arc<Mutex<Option<SimTime>>>,
+) {
+    while start.lock().expect("never poisoned").is_none() {
+        client.session().sleep(Duration::from_millis(1)).await;
+    }
+    let me = client.ctx().id();
+    let key = key_name(i % writers);
+    let mut seq = 0u64;
+    loop {
+        seq += 1;
+        if i < writers {
+            let _ = client.put(&key, &format!("{me}-{seq}")).await;
+        } else {
+            let _ = client.get(&key).await;
+        }
+    }
+}
+
+/// The measurements of a finished point.
+fn measure(point: Point, out: &RunOutput<(SimTime, SimTime)>, verdict: &Verdict) -> PointResult {
+    let (open, close) = out.value;
+    let (writes, reads, indeterminate) = latencies(&out.history, open, close);
+    let window_s = close.since(open).as_secs_f64().max(f64::MIN_POSITIVE);
+    let periods = leader_periods(&out.trace.events);
+    PointResult {
+        point,
+        writes_per_s: writes.len() as f64 / window_s,
+        reads_per_s: reads.len() as f64 / window_s,
+        write_p50_ms: percentile(&writes, 50.0),
+        write_p99_ms: percentile(&writes, 99.0),
+        read_p50_ms: percentile(&reads, 50.0),
+        read_p99_ms: percentile(&reads, 99.0),
+        leader_changes: periods
+            .iter()
+            .filter(|p| p.2 >= open && p.2 <= close)
+            .count(),
+        changes_after_first: periods.len().saturating_sub(1),
+        first_leader_ms: periods.first().map(|p| ms(p.2)),
+        indeterminate,
+        trace_hash: out.trace.hash().0,
+        status: verdict.status(),
+    }
+}
+
+/// Sorted latencies (ms) of puts and gets that succeeded inside `[open, close]`, and how
+/// many operations there timed out.
+fn latencies(history: &History, open: SimTime, close: SimTime) -> (Vec<f64>, Vec<f64>, usize) {
+    let mut invoked = std::collections::BTreeMap::new();
+    let (mut writes, mut reads, mut indeterminate) = (Vec::new(), Vec::new(), 0);
+    for e in &history.entries {
+        if e.entry_type == EntryType::Invoke {
+            invoked.insert(e.op, e.t_us);
+            continue;
+        }
+        if e.t_us < open || e.t_us > close {
+            continue;
+        }
+        match (e.entry_type, invoked.get(&e.op)) {
+            (EntryType::Ok, Some(start)) => {
+                let latency = ms(e.t_us) - ms(*start);
+                if e.f == "get" {
+                    reads.push(latency);
+                } else {
+                    writes.push(latency);
+                }
+            }
+            (EntryType::Info, _) => indeterminate += 1,
+            _ => {}
+        }
+    }
+    writes.sort_by(f64::total_cmp);
+    reads.sort_by(f64::total_cmp);
+    (writes, reads, indeterminate)
+}
+
+/// The nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// Merges the points' verdicts: per check, the first violation (its message prefixed with
+/// the point; every violating point's evidence, named), else an undecided point's reason,
+/// else pass. Evidence keeps its time and node; its event id is dropped, since it points
+/// into that point's own trace, not the summary the run folder keeps.
+fn merge_verdicts(points: &[(Point, Verdict)]) -> Verdict {
+    let mut merged: Vec<CheckResult> = Vec::new();
+    for (point, verdict) in points {
+        for result in &verdict.checks {
+            let slot = match merged.iter_mut().position(|m| m.name == result.name) {
+                Some(i) => &mut merged[i],
+                None => {
+                    merged.push(CheckResult {
+                        name: result.name.clone(),
+                        kind: result.kind,
+                        outcome: Outcome::Pass,
+                    });
+                    merged.last_mut().expect("just pushed")
+                }
+            };
+            match (&mut slot.outcome, &result.outcome) {
+                (_, Outcome::Pass) => {}
+                (
+                    Outcome::Violation { evidence, .. },
+                    Outcome::Violation {
+                        evidence: more,
+                        message,
+                    },
+                ) => {
+                    evidence.push(Evidence::note(format!("at {point}: {message}")));
+                    evidence.extend(more.iter().map(|e| named(point, e)));
+                }
+                (Outcome::Violation { .. }, Outcome::Unknown { .. }) => {}
+                (_, Outcome::Violation { message, evidence }) => {
+                    slot.outcome = Outcome::violation(
+                        format!("at {point}: {message}"),
+                        evidence.iter().map(|e| named(point, e)).collect(),
+                    );
+                }
+                (Outcome::Pass, Outcome::Unknown { reason }) => {
+                    slot.outcome = Outcome::Unknown {
+                        reason: format!("at {point}: {reason}"),
+                    };
+                }
+                (Outcome::Unknown { .. }, Outcome::Unknown { .. }) => {}
+            }
+        }
+    }
+    Verdict { checks: merged }
+}
+
+fn named(point: &Point, e: &Evidence) -> Evidence {
+    Evidence {
+        event: None,
+        t_us: e.t_us,
+        node: e.node,
+        note: format!(
+            "at {point}{}: {}",
+            e.event
+                .map_or_else(String::new, |id| format!(" (its event {id})")),
+            e.note
+        ),
+    }
+}
+
+/// The summary trace: run start, one `capacity-point` note per point carrying its trace
+/// hash, run end. Points are laid end to end in time.
+fn summary_trace(seed: u64, nodes: &[NodeId], results: &[(PointResult, SimTime)]) -> Trace {
+    let mut events = Vec::new();
+    let mut push = |t: SimTime, kind: EventKind| {
+        events.push(TraceEvent {
+            id: EventId(events.len() as u64),
+            t_us: t,
+            node: None,
+            kind,
+        });
+    };
+    push(
+        SimTime::ZERO,
+        EventKind::RunStart {
+            seed,
+            nodes: nodes.to_vec(),
+        },
+    );
+    let mut offset = SimTime::ZERO;
+    for (r, length) in results {
+        offset = SimTime(offset.as_us() + length.as_us());
+        push(
+            offset,
+            EventKind::Note {
+                label: "capacity-point".into(),
+                detail: format!(
+                    "rtt_ms={} fsync_ms={} trace_hash={} writes_per_s={:.1} reads_per_s={:.1} leader_changes={}",
+                    r.point.rtt_ms, r.point.fsync_ms, r.trace_hash, r.writes_per_s, r.reads_per_s, r.leader_changes
+                ),
+            },
+        );
+    }
+    push(offset, EventKind::RunEnd);
+    Trace { events }
+}
+
+/// `capacity.csv`.
+pub fn capacity_csv(results: &[PointResult]) -> String {
+    let mut csv = String::from(
+        "rtt_ms,fsync_ms,writes_per_s,reads_per_s,write_p50_ms,write_p99_ms,read_p50_ms,read_p99_ms,leader_changes\n",
+    );
+    let opt = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v:.3}"));
+    for r in results {
+        let _ = writeln!(
+            csv,
+            "{},{},{:.1},{:.1},{},{},{},{},{}",
+            r.point.rtt_ms,
+            r.point.fsync_ms,
+            r.writes_per_s,
+            r.reads_per_s,
+            opt(r.write_p50_ms),
+            opt(r.write_p99_ms),
+            opt(r.read_p50_ms),
+            opt(r.read_p99_ms),
+            r.leader_changes
+        );
+    }
+    csv
+}
+
+/// `capacity.json`.
+#[derive(Debug, Serialize)]
+struct CapacityData<'a> {
+    window_ms: u64,
+    window_rtts: u64,
+    warmup_ms: u64,
+    writers: usize,
+    readers: usize,
+    heartbeat_ms: u64,
+    election_timeout_ms: u64,
+    points: &'a [PointResult],
+}
+
+/// `leadership-stable-at-low-rtt` (liveness story claim): at every point with RTT up to
+/// [`STABLE_RTT_MS`], a leader is elected and keeps its leadership: no leader change after
+/// the first election.
+#[derive(Clone, Debug)]
+pub struct LeadershipStableAtLowRtt {
+    /// The sweep's results.
+    pub points: Vec<PointResult>,
+}
+
+impl Check for LeadershipStableAtLowRtt {
+    fn name(&self) -> &'static str {
+        "leadership-stable-at-low-rtt"
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Eventually
+    }
+
+    fn check(&self, _run: &RunView<'_>) -> Outcome {
+        let low: Vec<&PointResult> = self
+            .points
+            .iter()
+            .filter(|p| p.point.rtt_ms <= STABLE_RTT_MS)
+            .collect();
+        if low.is_empty() {
+            return Outcome::Unknown {
+                reason: format!("the sweep has no RTT at or below {STABLE_RTT_MS} ms"),
+            };
+        }
+        let evidence: Vec<Evidence> = low
+            .iter()
+            .filter(|p| p.first_leader_ms.is_none() || p.changes_after_first > 0)
+            .map(|p| {
+                Evidence::note(match p.first_leader_ms {
+                    None => format!("at {}: no leader was ever elected", p.point),
+                    Some(_) => format!(
+                        "at {}: {} leader change(s) after the first election",
+                        p.point, p.changes_after_first
+                    ),
+                })
+            })
+            .collect();
+        if evidence.is_empty() {
+            Outcome::Pass
+        } else {
+            Outcome::violation(
+                format!(
+                    "leadership was not stable at {} point(s) with RTT <= {STABLE_RTT_MS} ms",
+                    evidence.len()
+                ),
+                evidence,
+            )
+        }
+    }
+}
+
+/// The scenario.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EtcdCapacity;
+
+impl Scenario for EtcdCapacity {
+    fn name(&self) -> &'static str {
+        "etcd-capacity"
+    }
+
+    fn summary(&self) -> &'static str {
+        "sweep RTT and fsync latency under closed-loop load: throughput, latency and leader changes; why etcd wants RTT under 10 ms"
+    }
+
+    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError> {
+        Ok(config_table(&EtcdCapacityConfig::parse(config)?))
+    }
+
+    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError> {
+        Ok(EtcdCapacityConfig::parse(config)?.cluster.all_nodes())
+    }
+
+    fn generate_faults(
+        &self,
+        seed: u64,
+        config: &toml::Table,
+    ) -> Result<FaultSchedule, ScenarioError> {
+        // The sweep itself sets latency and fsync per point; only `cluster.chaos` adds
+        // faults, the same schedule at every point.
+        Ok(EtcdCapacityConfig::parse(config)?
+            .cluster
+            .chaos_faults(seed))
+    }
+
+    fn mutants(&self) -> &'static [&'static str] {
+        raft::driver::MUTANT_NAMES
+    }
+
+    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
+        let config = EtcdCapacityConfig::parse(input.config)?;
+        let mut results = Vec::new();
+        let mut verdicts = Vec::new();
+        for point in config.points() {
+            let out = run_point(
+                &config.cluster_at(point),
+                config.writers,
+                input.seed,
+                input.mutants,
+                input.faults,
+                (
+                    config.leader_wait_ms,
+                    config.warmup_ms,
+                    config.window_at(point),
+                ),
+            )?;
+            let verdict = judge(&out, None, &[]);
+            results.push((measure(point, &out, &verdict), out.value.1));
+            verdicts.push((point, verdict));
+        }
+        let points: Vec<PointResult> = results.iter().map(|(r, _)| r.clone()).collect();
+        let mut verdict = merge_verdicts(&verdicts);
+        let stable = LeadershipStableAtLowRtt {
+            points: points.clone(),
+        };
+        let nodes = config.cluster.all_nodes();
+        let trace = summary_trace(input.seed, &nodes, &results);
+        let history = History::default();
+        let view = RunView {
+            seed: input.seed,
+            nodes: &nodes,
+            trace: &trace,
+            history: &history,
+        };
+        verdict
+            .checks
+            .extend(Verdict::judge(&view, &[&stable]).checks);
+        let data = CapacityData {
+            window_ms: config.window_ms,
+            window_rtts: config.window_rtts,
+            warmup_ms: config.warmup_ms,
+            writers: config.writers,
+            readers: config.readers,
+            heartbeat_ms: config.cluster.raft.tick_ms * config.cluster.raft.heartbeat_ticks,
+            election_timeout_ms: config.cluster.election_timeout_ms(),
+            points: &points,
+        };
+        Ok(ScenarioRun {
+            nodes,
+            data: vec![
+                ("capacity.csv".into(), capacity_csv(&points).into_bytes()),
+                (
+                    "capacity.json".into(),
+                    serde_json::to_vec_pretty(&data).expect("data serializes"),
+                ),
+            ],
+            trace,
+            history,
+            verdict,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(rtt_ms: f64, first: Option<f64>, changes: usize) -> PointResult {
+        PointResult {
+            point: Point {
+                rtt_ms,
+                fsync_ms: 1.0,
+            },
+            writes_per_s: 0.0,
+            reads_per_s: 0.0,
+            write_p50_ms: None,
+            write_p99_ms: None,
+            read_p50_ms: None,
+            read_p99_ms: None,
+            leader_changes: changes,
+            changes_after_first: changes,
+            first_leader_ms: first,
+            indeterminate: 0,
+            trace_hash: String::new(),
+            status: sim_core::Status::Pass,
+        }
+    }
+
+    fn stable(points: Vec<PointResult>) -> Outcome {
+        let (trace, history) = (Trace::default(), History::default());
+        let view = RunView {
+            seed: 0,
+            nodes: &[],
+            trace: &trace,
+            history: &history,
+        };
+        LeadershipStableAtLowRtt { points }.check(&view)
+    }
+
+    #[test]
+    fn leadership_check_judges_only_low_rtts() {
+        assert!(stable(vec![result(5.0, Some(1.0), 0), result(500.0, Some(1.0), 9)]).is_pass());
+        assert!(!stable(vec![result(10.0, Some(1.0), 1)]).is_pass());
+        assert!(!stable(vec![result(1.0, None, 0)]).is_pass());
+        assert!(matches!(
+            stable(vec![result(50.0, Some(1.0), 0)]),
+            Outcome::Unknown { .. }
+        ));
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), Some(50.0));
+        assert_eq!(percentile(&v, 99.0), Some(99.0));
+        assert_eq!(percentile(&[3.0], 99.0), Some(3.0));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[test]
+    fn merged_verdicts_name_the_failing_point() {
+        let check = |outcome| Verdict {
+            checks: vec![CheckResult {
+                name: "x".into(),
+                kind: CheckKind::Always,
+                outcome,
+            }],
+        };
+        let p = |rtt_ms| Point {
+            rtt_ms,
+            fsync_ms: 1.0,
+        };
+        let merged = merge_verdicts(&[
+            (p(1.0), check(Outcome::Pass)),
+            (
+                p(5.0),
+                check(Outcome::violation("bad", vec![Evidence::note("why")])),
+            ),
+        ]);
+        assert_eq!(merged.status(), sim_core::Status::SafetyViolation);
+        let Outcome::Violation { message, evidence } = &merged.checks[0].outcome else {
+            panic!("expected a violation");
+        };
+        assert!(message.contains("rtt 5 ms"), "{message}");
+        assert!(evidence[0].note.contains("rtt 5 ms"));
+    }
+
+    #[test]
+    fn bad_configs_are_refused_with_reasons() {
+        let parse = |s: &str| EtcdCapacityConfig::parse(&toml::from_str(s).unwrap());
+        assert!(parse("rtt_ms = [1, 2.5]").is_ok());
+        let err = |s: &str| parse(s).unwrap_err().to_string();
+        assert!(err("rtt_ms = []").contains("rtt_ms"));
+        assert!(err("fsync_ms = [-1.0]").contains("fsync_ms"));
+        assert!(err("writers = 4").contains("writers + readers"));
+        assert!(err("jitter = 1.5").contains("jitter"));
+        assert!(err("window_ms = 0").contains("window_ms"));
+    }
+}
