@@ -1,9 +1,11 @@
 //! The catalog: every scenario `ksim` knows, by name.
 
 use crate::election::Election;
+use crate::fault_tolerance::FaultTolerance;
 use crate::leader_crash::LeaderCrash;
 use crate::partition_5node::Partition5Node;
 use crate::ping_mesh::PingMesh;
+use crate::power_failure::PowerFailure;
 use crate::quorum_write::QuorumWrite;
 use crate::scenario::{Scenario, ScenarioError};
 use crate::split_brain::SplitBrain;
@@ -17,6 +19,8 @@ pub fn scenarios() -> Vec<&'static dyn Scenario> {
         &LeaderCrash,
         &Partition5Node,
         &SplitBrain,
+        &FaultTolerance,
+        &PowerFailure,
     ]
 }
 
