@@ -4,11 +4,13 @@ use crate::disk_stall::DiskStall;
 use crate::election::Election;
 use crate::election_timing::ElectionTiming;
 use crate::etcd_capacity::EtcdCapacity;
+use crate::fault_tolerance::FaultTolerance;
 use crate::leader_crash::LeaderCrash;
 use crate::lock_safety::LockSafety;
 use crate::membership_change::MembershipChange;
 use crate::partition_5node::Partition5Node;
 use crate::ping_mesh::PingMesh;
+use crate::power_failure::PowerFailure;
 use crate::quorum_write::QuorumWrite;
 use crate::scenario::{Scenario, ScenarioError};
 use crate::split_brain::SplitBrain;
@@ -22,11 +24,13 @@ pub fn scenarios() -> Vec<&'static dyn Scenario> {
         &LeaderCrash,
         &Partition5Node,
         &SplitBrain,
-        &ElectionTiming,
+        &FaultTolerance,
+        &PowerFailure,
         &DiskStall,
         &MembershipChange,
         &EtcdCapacity,
         &LockSafety,
+        &ElectionTiming,
     ]
 }
 
