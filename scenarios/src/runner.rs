@@ -72,3 +72,40 @@ pub fn execute(prepared: &Prepared) -> Result<ScenarioRun, ScenarioError> {
         mutants: &prepared.file.mutants,
     })
 }
+
+/// The scenario file for `scenario` with `seed`, a config given as TOML text, and planted
+/// bugs: how tests and benchmarks name one run.
+///
+/// # Errors
+///
+/// [`ScenarioError::Config`] if `config` is not a TOML table.
+pub fn file_for(
+    scenario: &str,
+    seed: u64,
+    config: &str,
+    mutants: &[&str],
+) -> Result<ScenarioFile, ScenarioError> {
+    let config = toml::from_str::<toml::Table>(config)
+        .map_err(|e| ScenarioError::from_toml(config, "config", &e))?;
+    Ok(ScenarioFile {
+        scenario: scenario.to_string(),
+        seed,
+        config,
+        mutants: mutants.iter().map(|m| m.to_string()).collect(),
+        faults: None,
+    })
+}
+
+/// Prepares and runs [`file_for`]'s file.
+///
+/// # Errors
+///
+/// As [`file_for`], [`prepare`] and [`execute`].
+pub fn run_scenario(
+    scenario: &str,
+    seed: u64,
+    config: &str,
+    mutants: &[&str],
+) -> Result<ScenarioRun, ScenarioError> {
+    execute(&prepare(&file_for(scenario, seed, config, mutants)?)?)
+}

@@ -94,6 +94,26 @@ pub struct ScenarioRun {
     pub data: Vec<(String, Vec<u8>)>,
 }
 
+impl ScenarioRun {
+    /// The data file called `name`, if the scenario wrote one.
+    pub fn data_file(&self, name: &str) -> Option<&[u8]> {
+        self.data
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, bytes)| bytes.as_slice())
+    }
+
+    /// The data file called `name` read as JSON, if there is one and it is JSON.
+    pub fn data_json(&self, name: &str) -> Option<serde_json::Value> {
+        serde_json::from_slice(self.data_file(name)?).ok()
+    }
+
+    /// The names of the checks that did not pass.
+    pub fn failing_checks(&self) -> Vec<String> {
+        self.verdict.failures().map(|c| c.name.clone()).collect()
+    }
+}
+
 /// What one run of a scenario gets.
 #[derive(Clone, Copy, Debug)]
 pub struct RunInput<'a> {

@@ -2,32 +2,21 @@
 //! stall moves leadership and a short one does not; writes resume after each stall, and
 //! nothing committed is lost.
 
-use scenarios::runner::{execute, prepare};
+use scenarios::runner::{prepare, run_scenario};
 use scenarios::{ScenarioFile, ScenarioRun};
 use sim_core::Status;
 
 fn run(seed: u64, config: &str, mutants: &[&str]) -> ScenarioRun {
-    let file = ScenarioFile {
-        scenario: "disk-stall".into(),
-        seed,
-        config: toml::from_str(config).expect("test configs parse"),
-        mutants: mutants.iter().map(|m| m.to_string()).collect(),
-        faults: None,
-    };
-    execute(&prepare(&file).expect("test configs are valid")).expect("the scenario runs")
+    run_scenario("disk-stall", seed, config, mutants).expect("the scenario runs")
 }
 
 fn data(run: &ScenarioRun, name: &str) -> serde_json::Value {
-    let (_, bytes) = run
-        .data
-        .iter()
-        .find(|(n, _)| n == name)
-        .expect("the data file is written");
-    serde_json::from_slice(bytes).expect("data files are JSON")
+    run.data_json(name)
+        .expect("the data file is written, as JSON")
 }
 
 fn failing(run: &ScenarioRun) -> Vec<String> {
-    run.verdict.failures().map(|c| c.name.clone()).collect()
+    run.failing_checks()
 }
 
 /// Two long stalls, short gaps: the quickest run of the story.

@@ -2,20 +2,12 @@
 //! determinism, the timing shape the figure is about, and the liveness check failing under
 //! the planted bug that removes the randomness.
 
-use scenarios::runner::{execute, prepare};
+use scenarios::runner::run_scenario;
 use scenarios::scenario::ScenarioRun;
-use scenarios::spec::ScenarioFile;
 use sim_core::Status;
 
 fn run(seed: u64, config: &str, mutants: &[&str]) -> ScenarioRun {
-    let file = ScenarioFile {
-        scenario: "election-timing".into(),
-        seed,
-        config: toml::from_str(config).expect("test configs parse"),
-        mutants: mutants.iter().map(|m| m.to_string()).collect(),
-        faults: None,
-    };
-    execute(&prepare(&file).expect("test configs are valid")).expect("runs")
+    run_scenario("election-timing", seed, config, mutants).expect("the scenario runs")
 }
 
 fn data<'a>(run: &'a ScenarioRun, name: &str) -> &'a [u8] {

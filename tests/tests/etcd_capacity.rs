@@ -3,20 +3,13 @@
 //! every point is judged by the safety checks (a violation names its point), and the
 //! sweep is deterministic.
 
-use scenarios::runner::{execute, prepare};
-use scenarios::{ScenarioFile, ScenarioRun};
+use scenarios::runner::run_scenario;
+use scenarios::ScenarioRun;
 use serde_json::Value;
 use sim_core::{Outcome, Status};
 
 fn run(seed: u64, config: &str, mutants: &[&str]) -> ScenarioRun {
-    let file = ScenarioFile {
-        scenario: "etcd-capacity".into(),
-        seed,
-        config: toml::from_str(config).unwrap(),
-        mutants: mutants.iter().map(|m| m.to_string()).collect(),
-        faults: None,
-    };
-    execute(&prepare(&file).unwrap()).unwrap()
+    run_scenario("etcd-capacity", seed, config, mutants).expect("the scenario runs")
 }
 
 fn data(r: &ScenarioRun, name: &str) -> Vec<u8> {

@@ -8,20 +8,14 @@
 //! N = 2..5 with f in {0, 1, 2, 3} covers every boundary of N <= 5.
 
 use scenarios::fault_tolerance::{combine, quorum, tolerated, AvailabilityMatchesQuorum, Row};
-use scenarios::runner::{execute, prepare};
+use scenarios::runner::{execute, file_for, prepare};
 use scenarios::{ScenarioError, ScenarioFile, ScenarioRun};
 use sim_core::{Check, CheckKind, CheckResult, History, Outcome, RunView, Status, Trace, Verdict};
 
 const SMALL: &str = "nodes_min = 2\nkills = [0, 1, 2, 3]\n[cluster]\nnodes = 5\n";
 
 fn file(seed: u64, config: &str, mutants: &[&str]) -> ScenarioFile {
-    ScenarioFile {
-        scenario: "fault-tolerance-table".into(),
-        seed,
-        config: toml::from_str(config).expect("test configs parse"),
-        mutants: mutants.iter().map(|m| m.to_string()).collect(),
-        faults: None,
-    }
+    file_for("fault-tolerance-table", seed, config, mutants).expect("test configs parse")
 }
 
 fn run(seed: u64, config: &str, mutants: &[&str]) -> ScenarioRun {
@@ -29,11 +23,7 @@ fn run(seed: u64, config: &str, mutants: &[&str]) -> ScenarioRun {
 }
 
 fn data<'a>(run: &'a ScenarioRun, name: &str) -> &'a [u8] {
-    &run.data
-        .iter()
-        .find(|(n, _)| n == name)
-        .expect("data file")
-        .1
+    run.data_file(name).expect("data file")
 }
 
 fn report(run: &ScenarioRun) -> serde_json::Value {

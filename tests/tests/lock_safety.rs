@@ -3,20 +3,13 @@
 //! Unfenced, A's late write lands and `protected-writes-fenced` fails (exit 3); fenced by
 //! the lock key's create revision, the same write fails its compare and the check passes.
 
-use scenarios::runner::{execute, prepare};
-use scenarios::{ScenarioFile, ScenarioRun};
+use scenarios::runner::run_scenario;
+use scenarios::ScenarioRun;
 use serde_json::Value;
 use sim_core::Status;
 
 fn run(seed: u64, config: &str) -> ScenarioRun {
-    let file = ScenarioFile {
-        scenario: "lock-safety".into(),
-        seed,
-        config: toml::from_str(config).unwrap(),
-        mutants: vec![],
-        faults: None,
-    };
-    execute(&prepare(&file).unwrap()).unwrap()
+    run_scenario("lock-safety", seed, config, &[]).expect("the scenario runs")
 }
 
 fn story(r: &ScenarioRun) -> Value {

@@ -4,19 +4,12 @@
 //! changes be in flight at once, which `one-change-at-a-time` catches.
 
 use scenarios::membership_change::{Membership, MembershipConverges, OneChangeAtATime};
-use scenarios::runner::{execute, prepare};
+use scenarios::runner::{prepare, run_scenario};
 use scenarios::{ScenarioFile, ScenarioRun};
 use sim_core::{Check, EventKind, NodeId, Outcome, RunView, SimTime, Status};
 
 fn run(seed: u64, config: &str, mutants: &[&str]) -> ScenarioRun {
-    let file = ScenarioFile {
-        scenario: "membership-change".into(),
-        seed,
-        config: toml::from_str(config).expect("test configs parse"),
-        mutants: mutants.iter().map(|m| m.to_string()).collect(),
-        faults: None,
-    };
-    execute(&prepare(&file).expect("test configs are valid")).expect("the scenario runs")
+    run_scenario("membership-change", seed, config, mutants).expect("the scenario runs")
 }
 
 fn story(run: &ScenarioRun) -> serde_json::Value {
@@ -29,7 +22,7 @@ fn story(run: &ScenarioRun) -> serde_json::Value {
 }
 
 fn failing(run: &ScenarioRun) -> Vec<String> {
-    run.verdict.failures().map(|c| c.name.clone()).collect()
+    run.failing_checks()
 }
 
 /// A shorter run than the default (which leaves room for slow elections).

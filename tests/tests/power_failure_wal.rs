@@ -7,7 +7,7 @@
 //! Run with `--nocapture` for the seed table (seed, caught, the checks that fired).
 
 use scenarios::power_failure::AckedWritesRecovered;
-use scenarios::runner::{execute, prepare};
+use scenarios::runner::{execute, file_for, prepare};
 use scenarios::{ScenarioError, ScenarioFile, ScenarioRun};
 use sim_core::{
     Check, EntryType, History, HistoryEntry, NodeId, OpId, Outcome, RunView, SimTime, Status, Trace,
@@ -25,13 +25,7 @@ const SEEDS_A: std::ops::Range<u64> = 0..3;
 const SEEDS_B: std::ops::Range<u64> = 3..6;
 
 fn file(seed: u64, config: &str, mutants: &[&str]) -> ScenarioFile {
-    ScenarioFile {
-        scenario: "power-failure-wal".into(),
-        seed,
-        config: toml::from_str(config).expect("test configs parse"),
-        mutants: mutants.iter().map(|m| m.to_string()).collect(),
-        faults: None,
-    }
+    file_for("power-failure-wal", seed, config, mutants).expect("test configs parse")
 }
 
 fn run(seed: u64, config: &str, mutants: &[&str]) -> ScenarioRun {

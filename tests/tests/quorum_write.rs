@@ -2,8 +2,7 @@
 //! write. Linearizable reads (ReadIndex) see the write on every seed; serializable reads
 //! and the planted bug `stale-follower-read` return the old value, and the checkers say so.
 
-use scenarios::runner::{execute, prepare};
-use scenarios::ScenarioFile;
+use scenarios::runner::run_scenario;
 use sim_core::Status;
 
 struct Outcome {
@@ -13,24 +12,13 @@ struct Outcome {
 }
 
 fn run(seed: u64, config: &str, mutants: &[&str]) -> Outcome {
-    let file = ScenarioFile {
-        scenario: "quorum-write".into(),
-        seed,
-        config: toml::from_str(config).expect("test configs parse"),
-        mutants: mutants.iter().map(|m| m.to_string()).collect(),
-        faults: None,
-    };
-    let prepared = prepare(&file).expect("test scenarios are valid");
-    let run = execute(&prepared).expect("test scenarios run");
+    let run = run_scenario("quorum-write", seed, config, mutants).expect("the scenario runs");
     let story = run
-        .data
-        .iter()
-        .find(|(name, _)| name == "quorum_write.json")
-        .map(|(_, bytes)| serde_json::from_slice(bytes).expect("the story is JSON"))
+        .data_json("quorum_write.json")
         .expect("quorum-write writes quorum_write.json");
     Outcome {
         status: run.verdict.status(),
-        failing: run.verdict.failures().map(|c| c.name.clone()).collect(),
+        failing: run.failing_checks(),
         story,
     }
 }
