@@ -23,8 +23,9 @@
 //! # Different log lengths
 //!
 //! The paper gave servers different log lengths so that some candidates cannot win. Here
-//! one client writes continuously (every `cluster.client.interval_ms`), so the leader often
-//! has AppendEntries in flight when it dies. A crashed host's last packets reach some
+//! one client writes continuously (every `cluster.client.interval_ms`, compacting etcd's
+//! history as it goes so ten thousand restarts stay cheap), so the leader often has
+//! AppendEntries in flight when it dies. A crashed host's last packets reach some
 //! peers and not others: at the kill, the link from the leader to each follower is cut
 //! (with `cut_in_flight_probability`), which drops what was in flight on it. The followers
 //! whose link was not cut get the last entries; the others do not, and lose the vote
@@ -280,6 +281,42 @@ struct Story {
     unsettled: Vec<(usize, SimTime)>,
 }
 
+/// Revisions the writer keeps when it compacts.
+const KEEP_REVISIONS: u64 = 100;
+
+/// Puts this many between compactions.
+const PUTS_PER_COMPACTION: u64 = 200;
+
+/// The write load that makes the servers' logs differ: puts on a few keys every
+/// `interval_ms`. Every [`PUTS_PER_COMPACTION`] acknowledged puts it compacts the store to
+/// the last [`KEEP_REVISIONS`] revisions, as kube-apiserver's compactor keeps etcd's
+/// history short: without it the MVCC history (and so every snapshot a restarted server
+/// decodes) grows with the run, and ten thousand restarts cost time quadratic in the run.
+async fn compacting_writer(mut client: raft::etcd::EtcdClient, config: raft::etcd::KvClientConfig) {
+    client
+        .session()
+        .sleep(Duration::from_millis(config.start_ms))
+        .await;
+    let me = client.ctx().id();
+    let keys = config.keys.max(1) as u64;
+    let mut acked = 0u64;
+    for seq in 0u64.. {
+        let key = raft::etcd::workload::key_name((seq % keys) as usize);
+        if let Ok(revision) = client.put(&key, &format!("{me}-{seq}")).await {
+            acked += 1;
+            if acked % PUTS_PER_COMPACTION == 0 && revision.0 > KEEP_REVISIONS {
+                let _ = client
+                    .compact(raft::etcd::Revision(revision.0 - KEEP_REVISIONS))
+                    .await;
+            }
+        }
+        client
+            .session()
+            .sleep(Duration::from_millis(config.interval_ms))
+            .await;
+    }
+}
+
 impl Scenario for ElectionTiming {
     fn name(&self) -> &'static str {
         "election-timing"
@@ -318,9 +355,15 @@ impl Scenario for ElectionTiming {
         cluster.raft = config.driver_config(config.ranges[0]);
         let c = config.clone();
         let seed = input.seed;
-        let out = cluster.run_live(input.seed, input.mutants, input.faults, |world, live| {
-            supervise(world, live, c, seed)
-        })?;
+        let writes = config.cluster.client.clone();
+        let out = cluster.run_full(
+            cluster.nodes,
+            input.seed,
+            input.mutants,
+            input.faults,
+            move |client, _| compacting_writer(client, writes.clone()),
+            |world, live| supervise(world, live, c, seed),
+        )?;
         let story = &out.value;
         let elects = EveryTrialElects {
             trials: &story.trials,
