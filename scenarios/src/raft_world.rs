@@ -225,31 +225,6 @@ impl ClusterConfig {
         })
     }
 
-    /// As [`ClusterConfig::run`], and the supervisor also gets the servers' settings as a
-    /// [`LiveDriverConfig`]: what it sets there, each server picks up when it next
-    /// (re)starts.
-    pub fn run_live<T, D, Fut>(
-        &self,
-        seed: u64,
-        mutants: &[String],
-        faults: &FaultSchedule,
-        driver: D,
-    ) -> Result<RunOutput<T>, ScenarioError>
-    where
-        D: FnOnce(World<RaftMsg>, LiveDriverConfig) -> Fut,
-        Fut: std::future::Future<Output = T>,
-    {
-        let config = self.client.clone();
-        self.run_full(
-            self.nodes,
-            seed,
-            mutants,
-            faults,
-            move |client, _| run_kv_client(client, config.clone()),
-            driver,
-        )
-    }
-
     /// The one way to run the cluster: the first `founders` nodes as the founding
     /// members, client scripts, and a supervisor with the live server settings.
     pub fn run_full<T, D, Fut, C, CFut>(
