@@ -1,7 +1,92 @@
-//! Reports for ksim runs.
+//! Reports for ksim runs: pictures and exports drawn from a run's trace and verdict alone.
 //!
-//! Not filled yet. This crate will render a run's trace and verdict (it reads only
-//! `sim-core`'s trace types) into timeline charts, sequence and partition diagrams (SVG and
-//! Mermaid), a self-contained `report.html` with a step-through viewer, and a Perfetto export.
-//! Until then a run folder holds `scenario.toml`, `trace.jsonl`, `history.json` and
-//! `verdict.json`.
+//! A run folder (`scenario.toml`, `trace.jsonl`, `history.json`, `verdict.json`, the
+//! scenario's data files) is read into a [`RunFolder`], folded once into a [`RunModel`]
+//! (role spans, fault spans, messages, operations), and every picture is drawn from that
+//! fold. Nothing here knows a scenario's code: the only scenario knowledge is which data
+//! file a chart reads (`election_times.csv`, `fault_tolerance.json`, `capacity.json`).
+//!
+//! Files written into the run folder (see [`render`]):
+//! - `timeline.svg`, `timeline.png`: roles per node coloured by term, fault bands, client
+//!   operations, throughput, commit indexes (plotters).
+//! - `sequence.svg`, `sequence.mmd`: the Lamport diagram of a window of the run, and the
+//!   same as Mermaid `sequenceDiagram` text.
+//! - `storyboard.svg`: before / during / after panels of the run's first partition.
+//! - the scenario's charts, `<name>.svg` and `<name>.png` (CDF, heat map, latency curves).
+//! - `report.html`: all of the above inline, the verdict with evidence, and the
+//!   step-through viewer.
+//! - `trace.perfetto.json`: Chrome trace events for Perfetto.
+
+pub mod input;
+pub mod model;
+pub mod state;
+pub mod svg;
+
+pub use input::{InputError, RunFolder};
+pub use model::RunModel;
+
+use std::path::PathBuf;
+
+use sim_core::NodeId;
+
+/// Which part of a run the sequence diagram (and any other windowed picture) shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    /// First instant shown, virtual microseconds (default: chosen by the picture).
+    pub from_us: Option<u64>,
+    /// Last instant shown (inclusive).
+    pub to_us: Option<u64>,
+    /// Only these nodes' lifelines (default: every node).
+    pub nodes: Option<Vec<NodeId>>,
+}
+
+/// How to render.
+#[derive(Clone, Debug)]
+pub struct ReportOptions {
+    /// The sequence diagram's window.
+    pub window: Window,
+    /// Also write PNG copies of the plotted charts.
+    pub png: bool,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            window: Window::default(),
+            png: true,
+        }
+    }
+}
+
+/// One file a report writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Artifact {
+    /// File name inside the run folder.
+    pub name: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A report that could not be drawn or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The run folder could not be read.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A chart library failed (a bug in the chart, or data it cannot draw).
+    #[error("cannot draw {picture}: {message}")]
+    Draw {
+        /// The picture.
+        picture: String,
+        /// What the library said.
+        message: String,
+    },
+    /// A file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}

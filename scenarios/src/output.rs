@@ -4,44 +4,22 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-use sim_core::{CheckResult, Status, TraceHash};
-
 use crate::runner::Prepared;
 use crate::scenario::ScenarioRun;
 
-/// `verdict.json`: the judgement and the facts needed to compare a replay.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct VerdictFile {
-    /// Scenario name.
-    pub scenario: String,
-    /// Seed.
-    pub seed: u64,
-    /// Overall status.
-    pub status: Status,
-    /// The exit code `ksim run` returned.
-    pub exit_code: i32,
-    /// Hash of `trace.jsonl`.
-    pub trace_hash: TraceHash,
-    /// Number of trace events.
-    pub events: usize,
-    /// Every check's result.
-    pub checks: Vec<CheckResult>,
-}
+pub use sim_core::run_record::VerdictFile;
 
-impl VerdictFile {
-    /// The verdict file of a run.
-    pub fn of(prepared: &Prepared, run: &ScenarioRun) -> Self {
-        let status = run.verdict.status();
-        VerdictFile {
-            scenario: prepared.file.scenario.clone(),
-            seed: prepared.file.seed,
-            status,
-            exit_code: status.exit_code(),
-            trace_hash: run.trace.hash(),
-            events: run.trace.events.len(),
-            checks: run.verdict.checks.clone(),
-        }
+/// The verdict file of a run.
+pub fn verdict_file(prepared: &Prepared, run: &ScenarioRun) -> VerdictFile {
+    let status = run.verdict.status();
+    VerdictFile {
+        scenario: prepared.file.scenario.clone(),
+        seed: prepared.file.seed,
+        status,
+        exit_code: status.exit_code(),
+        trace_hash: run.trace.hash(),
+        events: run.trace.events.len(),
+        checks: run.verdict.checks.clone(),
     }
 }
 
@@ -91,7 +69,7 @@ pub fn write_run(
         ),
         (
             "verdict.json".into(),
-            serde_json::to_vec_pretty(&VerdictFile::of(prepared, run)).expect("verdicts serialize"),
+            serde_json::to_vec_pretty(&verdict_file(prepared, run)).expect("verdicts serialize"),
         ),
     ];
     files.extend(run.data.iter().cloned());
