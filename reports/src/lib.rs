@@ -90,3 +90,34 @@ pub enum ReportError {
         source: std::io::Error,
     },
 }
+
+/// How a picture maps virtual time to pixels along x, so another view (the HTML report's
+/// cursor, an evidence link) can point at a moment in it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TimeAxis {
+    /// The picture's width, pixels.
+    pub width_px: f64,
+    /// The picture's height, pixels.
+    pub height_px: f64,
+    /// x of `start_us`.
+    pub left_px: f64,
+    /// x of `end_us`.
+    pub right_px: f64,
+    /// Top of the plotted area (a cursor line starts here).
+    pub top_px: f64,
+    /// Bottom of the plotted area.
+    pub bottom_px: f64,
+    /// The first instant shown.
+    pub start_us: u64,
+    /// The last instant shown.
+    pub end_us: u64,
+}
+
+impl TimeAxis {
+    /// The x pixel of an instant (clamped to the axis).
+    pub fn x_of(&self, t_us: u64) -> f64 {
+        let span = self.end_us.saturating_sub(self.start_us).max(1) as f64;
+        let t = t_us.clamp(self.start_us, self.end_us.max(self.start_us));
+        self.left_px + (t - self.start_us) as f64 / span * (self.right_px - self.left_px)
+    }
+}
