@@ -19,13 +19,14 @@
 
 pub mod input;
 pub mod model;
+pub mod perfetto;
 pub mod state;
 pub mod svg;
 
 pub use input::{InputError, RunFolder};
 pub use model::RunModel;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sim_core::NodeId;
 
@@ -120,4 +121,53 @@ impl TimeAxis {
         let t = t_us.clamp(self.start_us, self.end_us.max(self.start_us));
         self.left_px + (t - self.start_us) as f64 / span * (self.right_px - self.left_px)
     }
+}
+
+/// Draws every picture and export of a run.
+///
+/// `run_dir` is how the report names the run folder in the commands it shows (`ksim
+/// replay <run_dir>`); it is not read.
+///
+/// # Errors
+///
+/// A chart that cannot be drawn (malformed scenario data).
+pub fn render(
+    run: &RunFolder,
+    options: &ReportOptions,
+    run_dir: &str,
+) -> Result<Vec<Artifact>, ReportError> {
+    let _ = (options, run_dir);
+    let model = RunModel::new(&run.trace, &run.history);
+    let artifacts = vec![Artifact {
+        name: "trace.perfetto.json".into(),
+        bytes: perfetto::render(&model, run.scenario_name()),
+    }];
+    Ok(artifacts)
+}
+
+/// Writes artifacts into `dir`; returns their names.
+///
+/// # Errors
+///
+/// A file that cannot be written.
+pub fn write(dir: &Path, artifacts: &[Artifact]) -> Result<Vec<String>, ReportError> {
+    let mut names = Vec::new();
+    for artifact in artifacts {
+        let path = dir.join(&artifact.name);
+        std::fs::write(&path, &artifact.bytes)
+            .map_err(|source| ReportError::Write { path, source })?;
+        names.push(artifact.name.clone());
+    }
+    Ok(names)
+}
+
+/// Reads the run folder `dir`, draws its report and writes it beside the run's files.
+///
+/// # Errors
+///
+/// An unreadable run folder, a chart that cannot be drawn, a file that cannot be written.
+pub fn report_dir(dir: &Path, options: &ReportOptions) -> Result<Vec<String>, ReportError> {
+    let run = RunFolder::load(dir)?;
+    let artifacts = render(&run, options, &dir.display().to_string())?;
+    write(dir, &artifacts)
 }

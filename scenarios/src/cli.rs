@@ -50,7 +50,8 @@ enum Command {
         /// A fault schedule (TOML `[[faults]]` tables) to use instead of drawing one from the seed.
         #[arg(long)]
         faults: Option<PathBuf>,
-        /// The scenario's config (a TOML table; missing keys take defaults).
+        /// The scenario's config: a TOML table (missing keys take defaults), or a run
+        /// folder's scenario.toml (its [config] table is used).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Switch on a planted bug (repeatable; see `ksim list`).
@@ -60,6 +61,26 @@ enum Command {
         /// config).
         #[arg(long, value_name = "MODE", value_parser = ["linearizable", "serializable"])]
         read_mode: Option<String>,
+        /// Write only the run's data (no charts, diagrams, report.html or Perfetto export).
+        #[arg(long)]
+        no_report: bool,
+    },
+    /// Draw (again) the report of a run folder: charts, diagrams, report.html, Perfetto export.
+    Report {
+        /// The run folder (written by `ksim run`).
+        dir: PathBuf,
+        /// Start the sequence diagram at this virtual time (ms).
+        #[arg(long)]
+        from_ms: Option<u64>,
+        /// End the sequence diagram at this virtual time (ms).
+        #[arg(long)]
+        to_ms: Option<u64>,
+        /// Show only these nodes' lifelines (comma-separated, e.g. n1,n2,n4).
+        #[arg(long, value_delimiter = ',')]
+        nodes: Vec<sim_core::NodeId>,
+        /// Skip the PNG copies of the charts.
+        #[arg(long)]
+        no_png: bool,
     },
     /// Rerun a run folder (or a scenario.toml) and say whether the trace is identical.
     Replay {
@@ -150,6 +171,7 @@ where
             config,
             mutants,
             read_mode,
+            no_report,
         } => run(
             out,
             &scenario,
@@ -157,8 +179,15 @@ where
             dir,
             faults,
             (config, read_mode),
-            mutants,
+            (mutants, no_report),
         ),
+        Command::Report {
+            dir,
+            from_ms,
+            to_ms,
+            nodes,
+            no_png,
+        } => report(out, &dir, (from_ms, to_ms), nodes, no_png),
         Command::Replay { path, out: dir } => replay(out, &path, dir),
         Command::Determinism {
             scenario,
@@ -213,7 +242,7 @@ fn run(
     dir: Option<PathBuf>,
     faults: Option<PathBuf>,
     (config, read_mode): (Option<PathBuf>, Option<String>),
-    mutants: Vec<String>,
+    (mutants, no_report): (Vec<String>, bool),
 ) -> Result<i32, Failure> {
     crate::catalog::find(scenario)?;
     let faults = match faults {
@@ -226,11 +255,7 @@ fn run(
         None => None,
     };
     let config = match config {
-        Some(path) => {
-            let text = read_text(&path)?;
-            toml::from_str::<toml::Table>(&text)
-                .map_err(|e| ScenarioError::from_toml(&text, &path.display().to_string(), &e))?
-        }
+        Some(path) => config_table(scenario, &path)?,
         None => toml::Table::new(),
     };
     let mut config = config;
@@ -248,11 +273,75 @@ fn run(
     let dir = dir.unwrap_or_else(|| output::default_dir(scenario, seed));
     output::ensure_writable(&dir)?;
     let run = execute_reporting_crashes(&prepared)?;
-    let names = output::write_run(&dir, &prepared, &run)?;
+    let mut names = output::write_run(&dir, &prepared, &run)?;
     print_run(out, &prepared, &run);
+    let code = run.verdict.status().exit_code();
+    if !no_report {
+        let folder = output::run_folder(&prepared, run);
+        let artifacts = reports::render(
+            &folder,
+            &reports::ReportOptions::default(),
+            &dir.display().to_string(),
+        )
+        .map_err(|e| Failure::Usage(format!("report: {e}")))?;
+        names.extend(
+            reports::write(&dir, &artifacts).map_err(|e| Failure::Usage(format!("report: {e}")))?,
+        );
+    }
     let _ = writeln!(out, "wrote {}/ ({})", dir.display(), names.join(", "));
+    if !no_report {
+        let _ = writeln!(out, "report: {}", dir.join("report.html").display());
+    }
     let _ = writeln!(out, "replay: ksim replay {}", dir.display());
-    Ok(run.verdict.status().exit_code())
+    Ok(code)
+}
+
+/// The config table of `--config`: a plain table, or a run folder's scenario.toml (its
+/// `[config]`, which must be for the same scenario).
+fn config_table(scenario: &str, path: &Path) -> Result<toml::Table, Failure> {
+    let text = read_text(path)?;
+    let origin = path.display().to_string();
+    let table = toml::from_str::<toml::Table>(&text)
+        .map_err(|e| ScenarioError::from_toml(&text, &origin, &e))?;
+    let Some(name) = table.get("scenario") else {
+        return Ok(table);
+    };
+    let file = ScenarioFile::from_toml(&text, &origin)?;
+    if name.as_str() != Some(scenario) {
+        return Err(Failure::Usage(format!(
+            "{origin} is a scenario file for {}, not {scenario}",
+            file.scenario
+        )));
+    }
+    Ok(file.config)
+}
+
+fn report(
+    out: &mut dyn Write,
+    dir: &Path,
+    (from_ms, to_ms): (Option<u64>, Option<u64>),
+    nodes: Vec<sim_core::NodeId>,
+    no_png: bool,
+) -> Result<i32, Failure> {
+    if let (Some(from), Some(to)) = (from_ms, to_ms) {
+        if from > to {
+            return Err(Failure::Usage(format!(
+                "--from-ms {from} is after --to-ms {to}"
+            )));
+        }
+    }
+    let options = reports::ReportOptions {
+        window: reports::Window {
+            from_us: from_ms.map(|ms| ms.saturating_mul(1000)),
+            to_us: to_ms.map(|ms| ms.saturating_mul(1000)),
+            nodes: (!nodes.is_empty()).then_some(nodes),
+        },
+        png: !no_png,
+    };
+    let names = reports::report_dir(dir, &options).map_err(|e| Failure::Usage(e.to_string()))?;
+    let _ = writeln!(out, "wrote {}/ ({})", dir.display(), names.join(", "));
+    let _ = writeln!(out, "report: {}", dir.join("report.html").display());
+    Ok(EXIT_PASS)
 }
 
 /// Runs, and if ksim itself panics, says which seed to replay before the panic goes on.

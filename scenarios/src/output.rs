@@ -86,3 +86,19 @@ pub fn write_run(
 pub fn default_dir(scenario: &str, seed: u64) -> PathBuf {
     Path::new("out").join(scenario).join(format!("seed-{seed}"))
 }
+
+/// A finished run as the reports read it (what [`write_run`] wrote, without reading it
+/// back).
+pub fn run_folder(prepared: &Prepared, run: ScenarioRun) -> reports::RunFolder {
+    let scenario_toml = prepared.file.to_toml();
+    let scenario = toml::from_str(&scenario_toml).expect("a written scenario file parses");
+    let verdict = verdict_file(prepared, &run);
+    reports::RunFolder {
+        scenario_toml,
+        scenario,
+        verdict,
+        trace: run.trace,
+        history: run.history,
+        data: run.data.into_iter().collect(),
+    }
+}

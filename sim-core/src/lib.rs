@@ -20,6 +20,7 @@ pub mod history;
 pub mod ids;
 pub mod jepsen;
 pub mod linearizability;
+pub mod logging;
 pub mod network;
 pub mod node;
 pub mod rng;

@@ -121,12 +121,20 @@ impl<M> State<M> {
         if self.finished {
             return id;
         }
-        self.trace.push(TraceEvent {
+        let event = TraceEvent {
             id,
             t_us: time::now(),
             node,
             kind,
-        });
+        };
+        if tracing::enabled!(target: crate::logging::TRACE_TARGET, tracing::Level::DEBUG) {
+            let node = event
+                .node
+                .map_or_else(|| "-".to_string(), |n| n.to_string());
+            let kind = serde_json::to_string(&event.kind).unwrap_or_default();
+            tracing::debug!(target: crate::logging::TRACE_TARGET, node = %node, "{id} {kind}");
+        }
+        self.trace.push(event);
         id
     }
 

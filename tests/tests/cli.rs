@@ -319,3 +319,114 @@ fn an_unknown_mutant_is_refused() {
         "unknown mutant `no-such-bug` for ping-mesh",
     );
 }
+
+#[test]
+fn run_writes_the_report_by_default_and_not_with_no_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = dir.path().join("with");
+    let o = ksim(&[
+        "run",
+        "election",
+        "--seed",
+        "4",
+        "--out",
+        with.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.out, o.err);
+    assert!(with.join("trace.perfetto.json").is_file(), "{}", o.out);
+    assert!(o.out.contains("report: "), "{}", o.out);
+    let without = dir.path().join("without");
+    let o = ksim(&[
+        "run",
+        "election",
+        "--seed",
+        "4",
+        "--no-report",
+        "--out",
+        without.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.out, o.err);
+    assert!(!without.join("trace.perfetto.json").exists());
+    assert!(!without.join("report.html").exists());
+    // `ksim report` draws it afterwards, from the saved files alone.
+    let o = ksim(&["report", without.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}{}", o.out, o.err);
+    assert_eq!(
+        std::fs::read(with.join("trace.perfetto.json")).unwrap(),
+        std::fs::read(without.join("trace.perfetto.json")).unwrap(),
+        "redrawing from the folder gives the same export as drawing after the run"
+    );
+}
+
+#[test]
+fn report_rejects_what_is_not_a_run_folder_or_a_bad_window() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_usage_error(
+        &ksim(&["report", dir.path().join("nope").to_str().unwrap()]),
+        "not a run folder",
+    );
+    assert_usage_error(
+        &ksim(&["report", dir.path().to_str().unwrap()]),
+        "scenario.toml",
+    );
+    assert_usage_error(
+        &ksim(&[
+            "report",
+            dir.path().to_str().unwrap(),
+            "--from-ms",
+            "9",
+            "--to-ms",
+            "3",
+        ]),
+        "after --to-ms",
+    );
+    assert_usage_error(
+        &ksim(&["report", dir.path().to_str().unwrap(), "--nodes", "x7"]),
+        "x7",
+    );
+}
+
+#[test]
+fn a_run_folders_scenario_toml_is_a_config_that_reruns_the_same_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let o = ksim(&[
+        "run",
+        "leader-crash",
+        "--seed",
+        "6",
+        "--no-report",
+        "--out",
+        first.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.out, o.err);
+    let scenario_toml = first.join("scenario.toml");
+    let second = dir.path().join("second");
+    let o = ksim(&[
+        "run",
+        "leader-crash",
+        "--seed",
+        "6",
+        "--no-report",
+        "--config",
+        scenario_toml.to_str().unwrap(),
+        "--out",
+        second.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.out, o.err);
+    assert_eq!(
+        std::fs::read(first.join("trace.jsonl")).unwrap(),
+        std::fs::read(second.join("trace.jsonl")).unwrap()
+    );
+    assert_usage_error(
+        &ksim(&[
+            "run",
+            "election",
+            "--config",
+            scenario_toml.to_str().unwrap(),
+            "--out",
+            dir.path().join("third").to_str().unwrap(),
+        ]),
+        "is a scenario file for leader-crash, not election",
+    );
+}

@@ -507,6 +507,8 @@ impl<S: StateMachine> Node<S> {
     async fn handle(&mut self, ready: &Ready) {
         for event in &ready.events {
             if let Event::RoleChanged { role, term, leader } = event {
+                // For RUST_LOG readers; the madsim node span supplies the node.
+                tracing::info!(target: "ksim::raft", "{role:?} in term {}", term.0);
                 self.ctx.record(EventKind::Role {
                     role: trace_role(*role),
                     term: term.0,
