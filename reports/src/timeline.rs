@@ -7,7 +7,8 @@
 //!    thin bar), outages on top (down: dark block, paused: light block), and above the
 //!    lanes one labelled row per fault ("fault tracks") with a translucent band carried
 //!    down across the lanes it affects: all lanes for network faults, the node's own lane
-//!    for node faults. Instantaneous faults (a restart) are a vertical line.
+//!    for node faults (with solid edges along the lane, as a leader's bar hides the band).
+//!    Instantaneous faults (a restart) are a vertical line.
 //! 2. **client operations**: one point per operation at (invocation time, latency),
 //!    green ok, red failed, grey indeterminate; operations that never got an answer sit on
 //!    the panel's top edge as grey triangles.
@@ -163,8 +164,9 @@ struct Layout<'a> {
     title: String,
     subtitle: String,
     end_us: u64,
-    /// The fault row of each fault span (same order as `model.faults`); set while drawing,
-    /// once label widths are known, so only the row count is fixed here.
+    /// The fault row of each fault span (same order as `model.faults`).
+    fault_rows: Vec<usize>,
+    /// How many fault rows there are (at least one, so the panel keeps its shape).
     tracks: usize,
     /// Every `op_stride`-th operation is drawn.
     op_stride: usize,
@@ -189,9 +191,8 @@ impl<'a> Layout<'a> {
             model.faults.len(),
             if model.faults.len() == 1 { "" } else { "s" }
         );
-        // Rows are assigned greedily by start time; an upper bound on the rows needed is
-        // the number of faults, capped.
-        let tracks = model.faults.len().clamp(1, MAX_TRACKS);
+        let fault_rows = fault_rows(model, end_us);
+        let tracks = fault_rows.iter().max().map_or(1, |r| r + 1);
         let lanes_panel_px = HEADING_PX
             + tracks as u32 * TRACK_PX
             + model.servers.len().max(1) as u32 * LANE_PX
@@ -207,12 +208,52 @@ impl<'a> Layout<'a> {
             title,
             subtitle,
             end_us,
+            fault_rows,
             tracks,
             op_stride,
             height_px,
             lanes_panel_px,
         }
     }
+}
+
+/// Puts each fault in the first row whose previous band and label end before it starts
+/// (rows beyond [`MAX_TRACKS`] share the last one). Pixel positions use the lanes panel's
+/// x range, which the fixed label area and margin determine before anything is drawn.
+fn fault_rows(model: &RunModel, end_us: u64) -> Vec<usize> {
+    crate::fonts::ensure_registered();
+    let axis = TimeAxis {
+        width_px: f64::from(WIDTH_PX),
+        height_px: 0.0,
+        left_px: f64::from(LEFT_PX),
+        right_px: f64::from(WIDTH_PX - RIGHT_PX),
+        top_px: 0.0,
+        bottom_px: 0.0,
+        start_us: 0,
+        end_us,
+    };
+    let label_font = (crate::fonts::FAMILY, 11).into_font();
+    let mut row_ends_px: Vec<f64> = Vec::new();
+    let mut rows = Vec::with_capacity(model.faults.len());
+    for span in &model.faults {
+        // Without a measurable font, assume 7 px a character.
+        let label_px = label_font
+            .box_size(&span.label)
+            .map_or(span.label.len() as f64 * 7.0, |(w, _)| f64::from(w));
+        let start_px = axis.x_of(span.start_us);
+        let end_px = axis.x_of(span.end_us).max(start_px + label_px + 6.0);
+        let row = match row_ends_px.iter().position(|end| *end + 4.0 <= start_px) {
+            Some(row) => row,
+            None if row_ends_px.len() < MAX_TRACKS => {
+                row_ends_px.push(0.0);
+                row_ends_px.len() - 1
+            }
+            None => MAX_TRACKS - 1,
+        };
+        row_ends_px[row] = row_ends_px[row].max(end_px);
+        rows.push(row);
+    }
+    rows
 }
 
 impl Picture for Layout<'_> {
@@ -363,8 +404,7 @@ impl Layout<'_> {
         }
 
         // Fault bands behind the roles, and one labelled row per fault above the lanes.
-        let mut row_ends_px: Vec<f64> = Vec::new();
-        for span in &model.faults {
+        for (index, span) in model.faults.iter().enumerate() {
             let colour = fault_colour(span.kind);
             let x0 = x(span.start_us);
             let x1 = x(span.end_us);
@@ -393,23 +433,8 @@ impl Layout<'_> {
                         .map_err(fail)?;
                 }
             }
-            // The row: the first whose last label ends before this band starts.
+            let row = self.fault_rows[index];
             let start_px = axis.x_of(span.start_us);
-            let label_px = f64::from(
-                area.estimate_text_size(&span.label, &font(11))
-                    .map_err(fail)?
-                    .0,
-            );
-            let end_px = axis.x_of(span.end_us).max(start_px + label_px + 6.0);
-            let row = match row_ends_px.iter().position(|end| *end + 4.0 <= start_px) {
-                Some(row) => row,
-                None if row_ends_px.len() < self.tracks => {
-                    row_ends_px.push(0.0);
-                    row_ends_px.len() - 1
-                }
-                None => self.tracks - 1,
-            };
-            row_ends_px[row] = row_ends_px[row].max(end_px);
             let top = y(f64::from(row as u32 * TRACK_PX) + 2.0);
             let bottom = y(f64::from((row as u32 + 1) * TRACK_PX) - 2.0);
             if instant {
@@ -514,6 +539,29 @@ impl Layout<'_> {
                         anchored(font(11), HPos::Center, VPos::Center).color(&text_colour),
                     )))
                     .map_err(fail)?;
+            }
+        }
+
+        // Node faults again, as solid edges along their lanes: the translucent band behind
+        // a leader's full-height bar would be hidden by it.
+        for span in &model.faults {
+            if is_network_fault(span.kind) || span.end_us <= span.start_us {
+                continue;
+            }
+            let colour = fault_colour(span.kind);
+            for lane in span.nodes.iter().filter_map(|n| lane_of(*n)) {
+                for (from_px, to_px) in [(0.0, 3.0), (f64::from(LANE_PX) - 3.0, f64::from(LANE_PX))]
+                {
+                    chart
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [
+                                (x(span.start_us), y(lane_top(lane) + from_px)),
+                                (x(span.end_us), y(lane_top(lane) + to_px)),
+                            ],
+                            colour.filled(),
+                        )))
+                        .map_err(fail)?;
+                }
             }
         }
 
