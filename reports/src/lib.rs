@@ -17,11 +17,14 @@
 //!   step-through viewer.
 //! - `trace.perfetto.json`: Chrome trace events for Perfetto.
 
+pub mod charts;
+pub mod fonts;
 pub mod input;
 pub mod model;
 pub mod perfetto;
 pub mod state;
 pub mod svg;
+pub mod timeline;
 
 pub use input::{InputError, RunFolder};
 pub use model::RunModel;
