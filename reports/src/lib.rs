@@ -17,10 +17,12 @@
 //!   step-through viewer.
 //! - `trace.perfetto.json`: Chrome trace events for Perfetto.
 
+pub mod html;
 pub mod input;
 pub mod model;
 pub mod state;
 pub mod svg;
+pub mod viewer;
 
 pub use input::{InputError, RunFolder};
 pub use model::RunModel;
