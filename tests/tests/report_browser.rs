@@ -14,7 +14,8 @@ use reports::state::Replayer;
 use reports::viewer::state_cells;
 use reports::{RunFolder, RunModel, TimeAxis};
 use scenarios::output::write_run;
-use scenarios::runner::{execute, file_for, prepare};
+use scenarios::runner::{execute, file_for, prepare, Prepared};
+use scenarios::scenario::ScenarioRun;
 use sim_core::{EventKind, FaultOp, FaultSchedule, NodeId, Role, Status, TimedFault};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -101,11 +102,17 @@ fn timeline(model: &RunModel) -> (String, TimeAxis) {
 /// Runs a scenario into a folder, renders its report there, has the browser script click
 /// through it, and checks the fork file it read back.
 fn check_in_browser(scenario: &str, seed: u64, config: &str, mutants: &[&str]) {
-    require_tools();
     let prepared = prepare(&file_for(scenario, seed, config, mutants).unwrap()).unwrap();
     let result = execute(&prepared).unwrap();
+    check_run_in_browser(&prepared, &result);
+}
+
+/// [`check_in_browser`] for a run already made.
+fn check_run_in_browser(prepared: &Prepared, result: &ScenarioRun) {
+    require_tools();
+    let (scenario, seed) = (prepared.file.scenario.as_str(), prepared.file.seed);
     let dir = tempfile::tempdir().unwrap();
-    write_run(dir.path(), &prepared, &result).unwrap();
+    write_run(dir.path(), prepared, result).unwrap();
     let folder = RunFolder::load(dir.path()).unwrap();
     let model = RunModel::new(&folder.trace, &folder.history);
     let (svg, axis) = timeline(&model);
@@ -257,13 +264,14 @@ fn the_viewer_steps_through_a_partition_run_as_rust_replays_it() {
 #[test]
 fn the_viewer_follows_evidence_links_of_a_caught_planted_bug() {
     // The first seed of the planted-bug hunt that catches quorum-of-reachable.
-    let seed = (0..50)
-        .find(|&seed| {
-            let prepared =
-                prepare(&file_for("split-brain", seed, "", &["quorum-of-reachable"]).unwrap())
-                    .unwrap();
-            execute(&prepared).unwrap().verdict.status() == Status::SafetyViolation
-        })
-        .expect("a split-brain seed in 0..50 shows the quorum-of-reachable bug");
-    check_in_browser("split-brain", seed, "", &["quorum-of-reachable"]);
+    for seed in 0..50 {
+        let file = file_for("split-brain", seed, "", &["quorum-of-reachable"]).unwrap();
+        let prepared = prepare(&file).unwrap();
+        let result = execute(&prepared).unwrap();
+        if result.verdict.status() == Status::SafetyViolation {
+            check_run_in_browser(&prepared, &result);
+            return;
+        }
+    }
+    panic!("no split-brain seed in 0..50 shows the quorum-of-reachable bug");
 }
