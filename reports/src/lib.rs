@@ -19,12 +19,14 @@
 
 pub mod charts;
 pub mod fonts;
+pub mod html;
 pub mod input;
 pub mod model;
 pub mod perfetto;
 pub mod state;
 pub mod svg;
 pub mod timeline;
+pub mod viewer;
 
 pub use input::{InputError, RunFolder};
 pub use model::RunModel;
