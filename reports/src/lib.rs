@@ -141,13 +141,65 @@ pub fn render(
     options: &ReportOptions,
     run_dir: &str,
 ) -> Result<Vec<Artifact>, ReportError> {
-    let _ = (options, run_dir);
     let model = RunModel::new(&run.trace, &run.history);
-    let artifacts = vec![Artifact {
-        name: "trace.perfetto.json".into(),
-        bytes: perfetto::render(&model, run.scenario_name()),
-    }];
+    let mut artifacts = Vec::new();
+    let mut push = |name: String, bytes: Vec<u8>| artifacts.push(Artifact { name, bytes });
+
+    let title = run_title(run);
+    let timeline = timeline::render(&model, &title, options.png)?;
+    push("timeline.svg".into(), timeline.svg.clone().into_bytes());
+    if let Some(png) = &timeline.png {
+        push("timeline.png".into(), png.clone());
+    }
+    let charts = charts::render(run, options.png)?;
+    for chart in &charts {
+        push(
+            format!("{}.svg", chart.name),
+            chart.svg.clone().into_bytes(),
+        );
+        if let Some(png) = &chart.png {
+            push(format!("{}.png", chart.name), png.clone());
+        }
+    }
+    push(
+        "trace.perfetto.json".into(),
+        perfetto::render(&model, run.scenario_name()),
+    );
+
+    let pictures = html::Pictures {
+        timeline: Some((timeline.svg.as_str(), timeline.axis)),
+        sequence: None,
+        storyboard: None,
+        charts: charts
+            .iter()
+            .map(|c| (c.title.as_str(), c.caption.as_str(), c.svg.as_str()))
+            .collect(),
+    };
+    let page = html::render_with(
+        run,
+        &model,
+        &pictures,
+        run_dir,
+        viewer::ViewerLimits::from(&options.window),
+    );
+    push("report.html".into(), page.into_bytes());
     Ok(artifacts)
+}
+
+/// `partition-5node · seed 1 · PASS`, the pictures' common title.
+fn run_title(run: &RunFolder) -> String {
+    let mutants = run.mutants();
+    let mutants = if mutants.is_empty() {
+        String::new()
+    } else {
+        format!(" · bug {}", mutants.join(", "))
+    };
+    format!(
+        "{} · seed {}{mutants} · {}",
+        run.scenario_name(),
+        run.seed(),
+        html::status_text(run.verdict.status)
+    )
 }
 
 /// Writes artifacts into `dir`; returns their names.
