@@ -19,7 +19,9 @@
 
 pub mod input;
 pub mod model;
+pub mod sequence;
 pub mod state;
+pub mod storyboard;
 pub mod svg;
 
 pub use input::{InputError, RunFolder};
