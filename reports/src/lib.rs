@@ -23,7 +23,9 @@ pub mod html;
 pub mod input;
 pub mod model;
 pub mod perfetto;
+pub mod sequence;
 pub mod state;
+pub mod storyboard;
 pub mod svg;
 pub mod timeline;
 pub mod viewer;
@@ -161,6 +163,13 @@ pub fn render(
             push(format!("{}.png", chart.name), png.clone());
         }
     }
+    let sequence = sequence::render(&model, &options.window);
+    push("sequence.svg".into(), sequence.svg.clone().into_bytes());
+    push("sequence.mmd".into(), sequence.mermaid.clone().into_bytes());
+    let storyboard = storyboard::render(&model, &run.trace);
+    if let Some(board) = &storyboard {
+        push("storyboard.svg".into(), board.svg.clone().into_bytes());
+    }
     push(
         "trace.perfetto.json".into(),
         perfetto::render(&model, run.scenario_name()),
@@ -168,8 +177,8 @@ pub fn render(
 
     let pictures = html::Pictures {
         timeline: Some((timeline.svg.as_str(), timeline.axis)),
-        sequence: None,
-        storyboard: None,
+        sequence: Some((sequence.svg.as_str(), sequence.note.as_str())),
+        storyboard: storyboard.as_ref().map(|b| b.svg.as_str()),
         charts: charts
             .iter()
             .map(|c| (c.title.as_str(), c.caption.as_str(), c.svg.as_str()))
