@@ -101,7 +101,7 @@ pub enum ReportError {
 
 /// How a picture maps virtual time to pixels along x, so another view (the HTML report's
 /// cursor, an evidence link) can point at a moment in it.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct TimeAxis {
     /// The picture's width, pixels.
     pub width_px: f64,

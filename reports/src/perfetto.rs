@@ -68,7 +68,7 @@ pub fn render(model: &RunModel, scenario: &str) -> Vec<u8> {
     }
     for span in &model.roles {
         events.push(json!({
-            "name": format!("{} t{}", role_name(span.role), span.term),
+            "name": format!("{} t{}", span.role.as_str(), span.term),
             "cat": "role", "ph": "X", "pid": pid, "tid": tid(span.node),
             "ts": span.start_us, "dur": span.end_us.saturating_sub(span.start_us),
             "args": {
@@ -174,14 +174,4 @@ pub fn render(model: &RunModel, scenario: &str) -> Vec<u8> {
         "traceEvents": events
     });
     serde_json::to_vec(&document).expect("JSON values serialize")
-}
-
-fn role_name(role: sim_core::Role) -> &'static str {
-    match role {
-        sim_core::Role::Follower => "follower",
-        sim_core::Role::PreCandidate => "pre-candidate",
-        sim_core::Role::Candidate => "candidate",
-        sim_core::Role::Leader => "leader",
-        sim_core::Role::Learner => "learner",
-    }
 }

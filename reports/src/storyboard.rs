@@ -722,7 +722,7 @@ fn server(
     svg.raw(&format!(
         r#"<g class="server" data-node="{}" data-role="{}" data-term="{}" data-commit="{}" data-liveness="{}">"#,
         card.node,
-        card.role.map_or("none", role_name),
+        card.role.map_or("none", sim_core::Role::as_str),
         card.term,
         card.commit,
         card.liveness.as_str()
@@ -760,7 +760,7 @@ fn server(
     } else {
         match card.role {
             Some(Role::Leader) => format!("leader t{}", card.term),
-            Some(r) => format!("{} t{}", role_name(r), card.term),
+            Some(r) => format!("{} t{}", r.as_str(), card.term),
             None => format!("t{}", card.term),
         }
     };
@@ -820,14 +820,4 @@ fn server(
         );
     }
     svg.raw("</g>");
-}
-
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Follower => "follower",
-        Role::PreCandidate => "pre-candidate",
-        Role::Candidate => "candidate",
-        Role::Leader => "leader",
-        Role::Learner => "learner",
-    }
 }

@@ -139,42 +139,6 @@ pub struct ScheduledFault {
     pub toml: String,
 }
 
-/// The pixel map of the timeline picture, for the cursor line.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct AxisData {
-    /// Picture width, pixels.
-    pub width_px: f64,
-    /// Picture height, pixels.
-    pub height_px: f64,
-    /// x of `start_us`.
-    pub left_px: f64,
-    /// x of `end_us`.
-    pub right_px: f64,
-    /// Top of the plotted area.
-    pub top_px: f64,
-    /// Bottom of the plotted area.
-    pub bottom_px: f64,
-    /// First instant on the axis.
-    pub start_us: u64,
-    /// Last instant on the axis.
-    pub end_us: u64,
-}
-
-impl From<TimeAxis> for AxisData {
-    fn from(axis: TimeAxis) -> Self {
-        AxisData {
-            width_px: axis.width_px,
-            height_px: axis.height_px,
-            left_px: axis.left_px,
-            right_px: axis.right_px,
-            top_px: axis.top_px,
-            bottom_px: axis.bottom_px,
-            start_us: axis.start_us,
-            end_us: axis.end_us,
-        }
-    }
-}
-
 /// What the fork button needs to write its command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ForkData {
@@ -210,7 +174,7 @@ pub struct ViewerData {
     /// Trace events after the last one held.
     pub skipped_after: usize,
     /// The timeline's pixel map, if the report has a timeline.
-    pub axis: Option<AxisData>,
+    pub axis: Option<TimeAxis>,
     /// The fork command's parts.
     pub fork: ForkData,
 }
@@ -221,7 +185,7 @@ pub fn state_cells(state: &NodeState) -> [String; 6] {
         state.liveness.as_str().to_string(),
         state
             .role
-            .map_or_else(|| NONE_TEXT.to_string(), |r| role_name(r).to_string()),
+            .map_or_else(|| NONE_TEXT.to_string(), |r| r.as_str().to_string()),
         state.term.to_string(),
         state
             .leader
@@ -229,17 +193,6 @@ pub fn state_cells(state: &NodeState) -> [String; 6] {
         state.last_index().to_string(),
         state.commit.to_string(),
     ]
-}
-
-/// A role as traces write it.
-pub fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Follower => "follower",
-        Role::PreCandidate => "pre-candidate",
-        Role::Candidate => "candidate",
-        Role::Leader => "leader",
-        Role::Learner => "learner",
-    }
 }
 
 impl ViewerData {
@@ -367,7 +320,7 @@ impl ViewerData {
             total_events: trace.events.len(),
             skipped_before,
             skipped_after,
-            axis: axis.map(AxisData::from),
+            axis,
             fork: ForkData {
                 rerun,
                 schedule,
@@ -545,7 +498,7 @@ impl Describer {
                     (_, Some(l)) => format!(", following {l}"),
                     (_, None) => ", no known leader".to_string(),
                 };
-                format!("{who} becomes {} in term {term}{leader}", role_name(*role))
+                format!("{who} becomes {} in term {term}{leader}", role.as_str())
             }
             EventKind::Vote {
                 candidate,

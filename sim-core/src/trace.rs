@@ -87,6 +87,19 @@ pub enum Role {
     Learner,
 }
 
+impl Role {
+    /// The kebab-case name traces use (`pre-candidate`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Follower => "follower",
+            Role::PreCandidate => "pre-candidate",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+            Role::Learner => "learner",
+        }
+    }
+}
+
 /// A log entry as traces name it: position, term, and a short digest of its data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryRef {
