@@ -18,8 +18,9 @@
 //! [`MAX_FLOWS`] are left out (a 600 s run has millions; the metadata says how many were
 //! kept), everything else is complete.
 //!
-//! The JSON is built with `serde_json::json!` values in a fixed order, so the file is
-//! byte-identical for the same run.
+//! Each event is a `serde_json::json!` value written out as soon as it is made (a run with
+//! a million events would otherwise hold gigabytes of JSON trees), in a fixed order, so
+//! the file is byte-identical for the same run.
 
 use serde_json::{json, Value};
 use sim_core::NodeId;
@@ -36,7 +37,7 @@ const FAULTS_TID: u64 = 0;
 pub fn render(model: &RunModel, scenario: &str) -> Vec<u8> {
     let pid = 1;
     let tid = |node: NodeId| u64::from(node.0) + 1;
-    let mut events: Vec<Value> = Vec::new();
+    let mut events = EventWriter::new(scenario, model);
     events.push(json!({
         "name": "process_name", "ph": "M", "pid": pid,
         "args": {"name": format!("ksim {scenario} seed {}", model.seed)}
@@ -163,15 +164,40 @@ pub fn render(model: &RunModel, scenario: &str) -> Vec<u8> {
             "args": {"outcome": outcome, "result": op.result}
         }));
     }
-    let document = json!({
-        "displayTimeUnit": "ms",
-        "otherData": {
+    events.finish()
+}
+
+/// Writes the document as events are made: the header, then each event, then the end.
+struct EventWriter {
+    out: Vec<u8>,
+    first: bool,
+}
+
+impl EventWriter {
+    fn new(scenario: &str, model: &RunModel) -> Self {
+        let other = json!({
             "scenario": scenario,
             "seed": model.seed,
             "messages": model.messages.len(),
             "messages_drawn": model.messages.len().min(MAX_FLOWS)
-        },
-        "traceEvents": events
-    });
-    serde_json::to_vec(&document).expect("JSON values serialize")
+        });
+        let mut out = Vec::new();
+        out.extend_from_slice(br#"{"displayTimeUnit":"ms","otherData":"#);
+        serde_json::to_writer(&mut out, &other).expect("JSON values serialize");
+        out.extend_from_slice(br#","traceEvents":["#);
+        EventWriter { out, first: true }
+    }
+
+    fn push(&mut self, event: Value) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        serde_json::to_writer(&mut self.out, &event).expect("JSON values serialize");
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.out.extend_from_slice(b"]}");
+        self.out
+    }
 }
