@@ -147,20 +147,16 @@ pub fn majority(servers: usize) -> usize {
 
 /// The match index an `append-entries-resp` accepted, if it accepted.
 ///
-/// The detail is `term=3 Accepted { match_index: 7 }` (the outcome's Debug form); a
-/// `match=7` field is accepted too.
+/// The driver writes an accepting response as `term=3 match=7` and a refusal as
+/// `term=3 rejected=9 hint=2/6`, so only an accepting one has a `match` field.
 pub fn ack_match(message: &MessageRecord) -> Option<u64> {
     if message.kind != "append-entries-resp" {
         return None;
     }
-    if let Some(m) = message.field("match") {
-        return Some(m);
-    }
-    let rest = message.detail.split_once("Accepted")?.1;
-    number_after(rest, "match_index:")
+    message.field("match")
 }
 
-/// The first number after `key` in `text`: `match_index: LogIndex(7)` -> 7.
+/// The first number after `key` in `text`: `revision: Revision(7)` -> 7.
 fn number_after(text: &str, key: &str) -> Option<u64> {
     let rest = text.split_once(key)?.1;
     let digits = rest.trim_start_matches(|c: char| !c.is_ascii_digit() && c != ',' && c != '}');

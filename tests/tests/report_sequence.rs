@@ -196,15 +196,14 @@ fn partition_periods_in_the_window_have_a_band_with_exact_bounds() {
     assert!(bands > 0);
 }
 
-/// `append-entries-resp` accepted match index, read from the trace's detail text.
+/// `append-entries-resp` accepted match index, read from the trace's detail text
+/// (`term=2 match=7`; a refusal says `rejected=` instead).
 fn accepted_match(m: &MessageRecord) -> Option<u64> {
-    let rest = m.detail.split_once("Accepted")?.1;
-    let digits: String = rest
-        .chars()
-        .skip_while(|c| !c.is_ascii_digit())
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
+    m.detail
+        .split(' ')
+        .find_map(|part| part.strip_prefix("match="))?
+        .parse()
+        .ok()
 }
 
 #[test]

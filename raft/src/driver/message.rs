@@ -139,7 +139,18 @@ where
                         "term={term} prev={prev_log_index}/{prev_log_term} entries={} commit={commit}",
                         entries.len()
                     ),
-                    MessageKind::AppendEntriesResp { outcome } => format!("term={term} {outcome:?}"),
+                    MessageKind::AppendEntriesResp { outcome } => match outcome {
+                        core::AppendOutcome::Accepted { match_index } => {
+                            format!("term={term} match={match_index}")
+                        }
+                        core::AppendOutcome::Rejected {
+                            rejected_index,
+                            hint_index,
+                            hint_term,
+                        } => format!(
+                            "term={term} rejected={rejected_index} hint={hint_term}/{hint_index}"
+                        ),
+                    },
                     MessageKind::Heartbeat { commit, .. } => format!("term={term} commit={commit}"),
                     MessageKind::InstallSnapshot { snapshot } => format!(
                         "term={term} snapshot={}/{}",
