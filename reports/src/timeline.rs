@@ -414,44 +414,37 @@ impl Layout<'_> {
                 span.nodes.iter().filter_map(|n| lane_of(*n)).collect()
             };
             let instant = span.end_us <= span.start_us;
-            for lane in &lanes {
-                let top = y(lane_top(*lane));
-                let bottom = y(lane_top(*lane) + f64::from(LANE_PX));
+            // An instant is a line; a span a band, fainter over the lanes than in its row.
+            let mut band = |top, bottom, opacity: f64| {
                 if instant {
                     chart
                         .draw_series(std::iter::once(PathElement::new(
                             vec![(x0, top), (x0, bottom)],
                             colour.stroke_width(2),
                         )))
-                        .map_err(fail)?;
+                        .map(|_| ())
                 } else {
                     chart
                         .draw_series(std::iter::once(Rectangle::new(
                             [(x0, top), (x1, bottom)],
-                            colour.mix(0.16).filled(),
+                            colour.mix(opacity).filled(),
                         )))
-                        .map_err(fail)?;
+                        .map(|_| ())
                 }
+            };
+            for lane in &lanes {
+                band(
+                    y(lane_top(*lane)),
+                    y(lane_top(*lane) + f64::from(LANE_PX)),
+                    0.16,
+                )
+                .map_err(fail)?;
             }
             let row = self.fault_rows[index];
             let start_px = axis.x_of(span.start_us);
             let top = y(f64::from(row as u32 * TRACK_PX) + 2.0);
             let bottom = y(f64::from((row as u32 + 1) * TRACK_PX) - 2.0);
-            if instant {
-                chart
-                    .draw_series(std::iter::once(PathElement::new(
-                        vec![(x0, top), (x0, bottom)],
-                        colour.stroke_width(2),
-                    )))
-                    .map_err(fail)?;
-            } else {
-                chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [(x0, top), (x1, bottom)],
-                        colour.mix(0.35).filled(),
-                    )))
-                    .map_err(fail)?;
-            }
+            band(top, bottom, 0.35).map_err(fail)?;
             let label_x = (start_px + 4.0).round() as i32;
             let label_y = ((top + bottom) / 2.0).round();
             let (_, label_y_px) = chart.backend_coord(&(0.0, label_y));
