@@ -2,9 +2,9 @@
 //! computed: `tests/browser/step_through.mjs` clicks through a real run's report and
 //! compares the state panel with rows this test computes with `reports::state::Replayer`.
 //!
-//! Needs `node`, `/usr/bin/chromium` and `tests/browser/node_modules` (`.ci/run` installs
-//! them). Without them the tests fail and say how to install; they never skip, so a
-//! machine that cannot run them cannot pass CI by accident.
+//! Needs `node`, `/usr/bin/chromium` and `tests/browser/node_modules` (the README's test
+//! command, `./test`, installs them). Without them the tests fail and say how to install;
+//! they never skip, so a machine that cannot run them cannot pass CI by accident.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,8 +26,8 @@ fn browser_dir() -> PathBuf {
 
 /// Fails, with how to install, if the browser test's tools are missing.
 fn require_tools() {
-    let install = "install them as .ci/run does: `apt-get install -y chromium` and \
-                   `npm ci --prefix tests/browser`";
+    let install = "run the suite with `./test`, which installs them, or install them by hand: \
+                   `apt-get install -y chromium` and `npm ci --prefix tests/browser`";
     let node = Command::new("node").arg("--version").output();
     assert!(
         node.is_ok_and(|o| o.status.success()),
