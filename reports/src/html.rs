@@ -306,14 +306,11 @@ fn verdict(page: &mut String, run: &RunFolder, data: &ViewerData) {
         "<th>what it found</th></tr></thead>\n<tbody>\n"
     ));
     for check in &run.verdict.checks {
-        let kind = match check.kind {
-            CheckKind::Always => "safety",
-            CheckKind::Eventually => "liveness",
-        };
-        let (class, outcome) = match &check.outcome {
-            Outcome::Pass => ("pass", "pass"),
-            Outcome::Violation { .. } => ("violation", "violation"),
-            Outcome::Unknown { .. } => ("unknown", "unknown"),
+        let kind = check.kind.label();
+        let outcome = check.outcome.label();
+        let class = match &check.outcome {
+            Outcome::NotApplicable { .. } | Outcome::NotReached { .. } => "story-missing",
+            other => other.label(),
         };
         let _ = write!(
             page,
@@ -321,9 +318,15 @@ fn verdict(page: &mut String, run: &RunFolder, data: &ViewerData) {
             escape(&check.name)
         );
         match &check.outcome {
+            Outcome::Pass if check.kind == CheckKind::Sometimes => {
+                page.push_str("the story happened")
+            }
             Outcome::Pass => page.push_str("held throughout the run"),
-            Outcome::Unknown { reason } => {
+            Outcome::Unknown { reason } | Outcome::NotApplicable { reason } => {
                 let _ = write!(page, "<p>{}</p>", escape(reason));
+            }
+            Outcome::NotReached { message } => {
+                let _ = write!(page, "<p>{}</p>", escape(message));
             }
             Outcome::Violation { message, evidence } => {
                 let _ = write!(page, "<p class=\"message\">{}</p>", escape(message));

@@ -377,13 +377,25 @@ fn print_run(out: &mut dyn Write, prepared: &Prepared, run: &ScenarioRun) {
         status.exit_code()
     );
     for check in &run.verdict.checks {
-        let (word, detail) = match &check.outcome {
-            Outcome::Pass => ("pass", String::new()),
-            Outcome::Violation { message, .. } => ("VIOLATION", format!("  {message}")),
-            Outcome::Unknown { reason } => ("unknown", format!("  {reason}")),
+        let word = match &check.outcome {
+            Outcome::Violation { .. } => "VIOLATION",
+            other => other.label(),
         };
+        let detail = check
+            .outcome
+            .message()
+            .map(|m| format!("  {m}"))
+            .unwrap_or_default();
         let kind = format!("{:?}", check.kind).to_lowercase();
         let _ = writeln!(out, "  {:<28} {:<10} {word}{detail}", check.name, kind);
+    }
+    let missing = run.verdict.stories_missing().count();
+    if missing > 0 {
+        let _ = writeln!(
+            out,
+            "story: {missing} check(s) found that the scenario's story did not happen as \
+             scripted (added faults changed it); that is not a violation"
+        );
     }
     let _ = writeln!(
         out,

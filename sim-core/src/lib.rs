@@ -16,6 +16,7 @@ pub mod demo;
 pub mod disk;
 pub mod fault;
 pub mod fault_gen;
+pub mod fault_timeline;
 pub mod history;
 pub mod ids;
 pub mod jepsen;
@@ -34,6 +35,7 @@ pub use check::{Check, CheckKind, CheckResult, Evidence, Outcome, RunView, Statu
 pub use disk::{Disk, DiskConfig};
 pub use fault::{FaultError, FaultOp, FaultSchedule, TimedFault};
 pub use fault_gen::FaultKnobs;
+pub use fault_timeline::{FaultState, FaultTimeline};
 pub use history::{EntryType, History, HistoryEntry, OpOutcome};
 pub use ids::{EventId, MessageId, NodeId, OpId};
 pub use network::{LatencyRange, NetConfig};

@@ -29,7 +29,7 @@ pub use election_safety::ElectionSafety;
 pub use leader_append_only::LeaderAppendOnly;
 pub use leader_completeness::LeaderCompleteness;
 pub use leaders::Leaders;
-pub use liveness::LeaderAfterHeal;
+pub use liveness::{recovered, recovered_since, voters_of, LeaderAfterHeal};
 pub use log_matching::LogMatching;
 pub use logs::{DurableLogs, NodeLog};
 pub use stale_reads::ReadsNotStale;
