@@ -48,3 +48,29 @@ pub fn find(name: &str) -> Result<&'static dyn Scenario, ScenarioError> {
             known: scenarios().iter().map(|s| s.name().to_string()).collect(),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_scenario_catches_it_can_switch_on_and_every_bug_is_described() {
+        for s in scenarios() {
+            for bug in s.catches() {
+                assert!(s.mutants().contains(bug), "{} catches unknown {bug}", s.name());
+            }
+        }
+        let described: Vec<&str> = raft::driver::MUTANT_SUMMARIES
+            .iter()
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(described, raft::driver::MUTANT_NAMES);
+        // Every planted bug is some scenario's to catch.
+        for bug in raft::driver::MUTANT_NAMES {
+            assert!(
+                scenarios().iter().any(|s| s.catches().contains(bug)),
+                "no scenario catches {bug}"
+            );
+        }
+    }
+}

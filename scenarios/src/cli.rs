@@ -223,9 +223,16 @@ where
 fn list(out: &mut dyn Write) -> Result<i32, Failure> {
     for s in scenarios() {
         let _ = writeln!(out, "{:<24} {}", s.name(), s.summary());
-        if !s.mutants().is_empty() {
-            let _ = writeln!(out, "{:<24}   mutants: {}", "", s.mutants().join(", "));
+        if !s.catches().is_empty() {
+            let _ = writeln!(out, "{:<24}   catches: {}", "", s.catches().join(", "));
         }
+    }
+    let _ = writeln!(
+        out,
+        "\nplanted bugs (--mutant NAME; every Raft scenario accepts each of them):"
+    );
+    for (name, what) in raft::driver::MUTANT_SUMMARIES {
+        let _ = writeln!(out, "  {name:<24} {what}");
     }
     Ok(EXIT_PASS)
 }

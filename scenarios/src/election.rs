@@ -12,6 +12,7 @@ use sim_core::{
 
 use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig, RaftMsg};
 use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::story::leader_loss::{LeaderLoss, LeaderLost, NewLeaderAfter};
 
 /// The election scenario's config.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -128,6 +129,10 @@ impl Scenario for Election {
         raft::driver::MUTANT_NAMES
     }
 
+    fn catches(&self) -> &'static [&'static str] {
+        &["forget-vote-on-restart", "fixed-election-timeout"]
+    }
+
     fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
         let config = ElectionConfig::parse(input.config)?;
         let c = config.clone();
@@ -159,7 +164,8 @@ impl Scenario for Election {
         let events = &out.trace.events;
         let periods = leader_periods(events);
         // The story's isolation and heal (other faults, such as `crash_first_voter`'s or
-        // `cluster.chaos`'s, may come before them).
+        // `cluster.chaos`'s, may come before them); for the data file. The checks read
+        // what was really in force from the trace.
         let isolated_at = events
             .iter()
             .find(|e| matches!(&e.kind, EventKind::Fault { fault: FaultOp::Isolate { node } } if Some(*node) == out.value))
@@ -185,22 +191,23 @@ impl Scenario for Election {
                 .map(|p| p.2)
         });
         let bound_ms = config.bound_ms();
-        let reelection = Reelection {
-            isolated_at,
-            new_leader_at: new_leader,
+        let loss = LeaderLoss {
+            story: CUT_OFF,
+            how: "isolated",
+            lost: out.value.zip(isolated_at),
             bound_ms,
         };
-        let stable = StableAfterRejoin {
-            healed_at,
+        let cut_off = LeaderLost(loss.clone());
+        let reelection = NewLeaderAfter {
+            name: "new-leader-after-isolation",
+            loss,
+        };
+        let rejoin = Rejoin {
+            isolated: out.value.zip(isolated_at),
             window_ms: bound_ms,
         };
-        // The story's own claims hold for the story alone; under `cluster.chaos` other
-        // faults land in the same windows, and `leader-after-heal` judges liveness.
-        let story: Vec<&dyn Check> = if config.cluster.chaos.episodes_max == 0 {
-            vec![&reelection, &stable]
-        } else {
-            vec![]
-        };
+        let stable = StableAfterRejoin(rejoin.clone());
+        let story: Vec<&dyn Check> = vec![&cut_off, &rejoin, &reelection, &stable];
         let verdict = judge(&out, Some(bound_ms), &story);
         let data = ElectionData {
             first_leader: periods.first().map(|p| (p.0, p.1)),
@@ -261,59 +268,71 @@ async fn crash_first_voter(world: &World<RaftMsg>, deadline: SimTime) {
     }
 }
 
-/// `new-leader-after-isolation` (liveness): once the leader is cut off, the others elect a
-/// new leader within the bound.
-#[derive(Clone, Copy, Debug)]
-struct Reelection {
-    isolated_at: Option<SimTime>,
-    new_leader_at: Option<SimTime>,
-    bound_ms: u64,
+/// The Sometimes check that the leader was cut off while the others held a quorum.
+const CUT_OFF: &str = "leader-cut-off";
+/// The Sometimes check that the isolated node rejoined a healthy cluster led by another.
+const REJOINED: &str = "isolated-node-rejoined";
+
+/// When the isolated node really rejoined: the first moment after its isolation ended
+/// (read from the trace) from which every voter was healthy and talked to every other for
+/// the window, while a leader other than it was in office.
+#[derive(Clone, Debug)]
+struct Rejoin {
+    /// The isolated node and when it was isolated.
+    isolated: Option<(NodeId, SimTime)>,
+    /// How long the cluster must stay whole after the rejoin, milliseconds.
+    window_ms: u64,
 }
 
-impl Check for Reelection {
+impl Rejoin {
+    /// When it rejoined, and the leader in office then (node, term, elected at).
+    fn find(&self, run: &RunView<'_>) -> Option<(SimTime, (NodeId, u64, SimTime))> {
+        let (node, at) = self.isolated?;
+        let voters = raft::checks::voters_of(run);
+        let timeline = sim_core::FaultTimeline::of(run.trace);
+        let (_, cut_until) = timeline
+            .windows(|s| s.sealed(&[node], &voters))
+            .into_iter()
+            .find(|(_, until)| *until > at)?;
+        let (rejoined, _) =
+            timeline.first_window(cut_until, self.window_ms, |s| s.group_healthy(&voters))?;
+        // The leader of the highest term in office then (an old leader that has not yet
+        // heard of the new term is on its way out, not disrupted).
+        let in_office = leader_periods(&run.trace.events)
+            .into_iter()
+            .filter(|p| p.2 <= rejoined && p.3.is_none_or(|until| until > rejoined))
+            .max_by_key(|p| p.1)?;
+        (in_office.0 != node).then_some((rejoined, (in_office.0, in_office.1, in_office.2)))
+    }
+}
+
+impl Check for Rejoin {
     fn name(&self) -> &'static str {
-        "new-leader-after-isolation"
+        REJOINED
     }
 
     fn kind(&self) -> CheckKind {
-        CheckKind::Eventually
+        CheckKind::Sometimes
     }
 
-    fn check(&self, _run: &RunView<'_>) -> Outcome {
-        let Some(isolated_at) = self.isolated_at else {
-            return Outcome::violation(
-                "no leader was ever elected, so none could be isolated",
-                vec![],
-            );
-        };
-        match self.new_leader_at {
-            Some(t) if t.since(isolated_at) <= Duration::from_millis(self.bound_ms) => {
-                Outcome::Pass
-            }
-            Some(t) => Outcome::violation(
-                format!(
-                    "a new leader took {} ms (bound {} ms)",
-                    t.since(isolated_at).as_millis(),
-                    self.bound_ms
-                ),
-                vec![],
-            ),
-            None => Outcome::violation(
-                format!("no new leader after the isolation at {isolated_at}"),
-                vec![],
-            ),
+    fn check(&self, run: &RunView<'_>) -> Outcome {
+        match (self.isolated, self.find(run)) {
+            (_, Some(_)) => Outcome::Pass,
+            (None, None) => Outcome::not_reached("no leader was isolated"),
+            (Some((node, _)), None) => Outcome::not_reached(format!(
+                "{node} never rejoined a whole, healthy cluster led by another node for the \
+                 window ({} ms)",
+                self.window_ms
+            )),
         }
     }
 }
 
-/// `stable-after-rejoin` (what pre-vote promises): when the isolated node returns, the
-/// leader in office keeps leading for at least the window. Without pre-vote the returning
-/// node's inflated term forces it to step down.
-#[derive(Clone, Copy, Debug)]
-struct StableAfterRejoin {
-    healed_at: Option<SimTime>,
-    window_ms: u64,
-}
+/// `stable-after-rejoin` (what pre-vote promises): when the isolated node returns to a
+/// whole, healthy cluster, the leader in office keeps leading for at least the window.
+/// Without pre-vote the returning node's inflated term forces it to step down.
+#[derive(Clone, Debug)]
+struct StableAfterRejoin(Rejoin);
 
 impl Check for StableAfterRejoin {
     fn name(&self) -> &'static str {
@@ -324,30 +343,29 @@ impl Check for StableAfterRejoin {
         CheckKind::Always
     }
 
+    fn needs(&self) -> &[&'static str] {
+        &[REJOINED]
+    }
+
     fn check(&self, run: &RunView<'_>) -> Outcome {
-        let Some(healed) = self.healed_at else {
-            return Outcome::Pass;
+        let Some((healed, (leader, term, elected))) = self.0.find(run) else {
+            return Outcome::not_applicable("the isolated node never rejoined");
         };
-        let end = healed.after(Duration::from_millis(self.window_ms));
-        // The leader in office when the isolated node came back, if any.
-        let Some(in_office) = leader_periods(&run.trace.events)
+        let end = healed.after(Duration::from_millis(self.0.window_ms));
+        let period = leader_periods(&run.trace.events)
             .into_iter()
-            .find(|p| p.2 <= healed && p.3.is_none_or(|until| until > healed))
-        else {
-            return Outcome::Pass;
-        };
-        match in_office.3 {
+            .find(|p| p.0 == leader && p.1 == term && p.2 == elected);
+        match period.and_then(|p| p.3) {
             Some(until) if until <= end => {
                 let ended = run
                     .trace
                     .events
                     .iter()
-                    .find(|e| e.t_us == until && e.node == Some(in_office.0));
+                    .find(|e| e.t_us == until && e.node == Some(leader));
                 Outcome::violation(
                     format!(
-                        "the returning node disrupted the cluster: leader {} of term {} lost office at {until}, {} ms after the heal",
-                        in_office.0,
-                        in_office.1,
+                        "the returning node disrupted the cluster: leader {leader} of term {term} \
+                         lost office at {until}, {} ms after the rejoin at {healed}",
                         until.since(healed).as_millis()
                     ),
                     ended

@@ -368,7 +368,9 @@ fn merge_verdicts(points: &[(Point, Verdict)]) -> Verdict {
     let mut merged: Vec<CheckResult> = Vec::new();
     for (point, verdict) in points {
         for result in &verdict.checks {
-            let slot = match merged.iter_mut().position(|m| m.name == result.name) {
+            let existing = merged.iter().position(|m| m.name == result.name);
+            let first = existing.is_none();
+            let slot = match existing {
                 Some(i) => &mut merged[i],
                 None => {
                     merged.push(CheckResult {
@@ -379,8 +381,15 @@ fn merge_verdicts(points: &[(Point, Verdict)]) -> Verdict {
                     merged.last_mut().expect("just pushed")
                 }
             };
+            // Worst first: a violation, then undecided, then a pass (judged somewhere), then a
+            // story that happened at no point.
+            let rank = |o: &Outcome| match o {
+                Outcome::Violation { .. } => 3,
+                Outcome::Unknown { .. } => 2,
+                Outcome::Pass => 1,
+                Outcome::NotApplicable { .. } | Outcome::NotReached { .. } => 0,
+            };
             match (&mut slot.outcome, &result.outcome) {
-                (_, Outcome::Pass) => {}
                 (
                     Outcome::Violation { evidence, .. },
                     Outcome::Violation {
@@ -391,19 +400,21 @@ fn merge_verdicts(points: &[(Point, Verdict)]) -> Verdict {
                     evidence.push(Evidence::note(format!("at {point}: {message}")));
                     evidence.extend(more.iter().map(|e| named(point, e)));
                 }
-                (Outcome::Violation { .. }, Outcome::Unknown { .. }) => {}
                 (_, Outcome::Violation { message, evidence }) => {
                     slot.outcome = Outcome::violation(
                         format!("at {point}: {message}"),
                         evidence.iter().map(|e| named(point, e)).collect(),
                     );
                 }
-                (Outcome::Pass, Outcome::Unknown { reason }) => {
-                    slot.outcome = Outcome::Unknown {
-                        reason: format!("at {point}: {reason}"),
+                (current, incoming) if rank(incoming) > rank(current) || first => {
+                    *current = match incoming {
+                        Outcome::Unknown { reason } => Outcome::Unknown {
+                            reason: format!("at {point}: {reason}"),
+                        },
+                        other => other.clone(),
                     };
                 }
-                (Outcome::Unknown { .. }, Outcome::Unknown { .. }) => {}
+                _ => {}
             }
         }
     }

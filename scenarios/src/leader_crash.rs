@@ -8,12 +8,11 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sim_core::{
-    Check, CheckKind, EntryType, FaultOp, FaultSchedule, History, NodeId, Outcome, RunView, SimTime,
-};
+use sim_core::{Check, EntryType, FaultOp, FaultSchedule, History, NodeId, SimTime};
 
 use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig};
 use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::story::leader_loss::{LeaderLoss, LeaderLost, NewLeaderAfter};
 
 /// The leader-crash scenario's config.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -123,6 +122,15 @@ impl Scenario for LeaderCrash {
         raft::driver::MUTANT_NAMES
     }
 
+    fn catches(&self) -> &'static [&'static str] {
+        &[
+            "commit-old-term",
+            "vote-without-log-check",
+            "forget-vote-on-restart",
+            "truncate-committed",
+        ]
+    }
+
     fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
         let config = LeaderCrashConfig::parse(input.config)?;
         let c = config.clone();
@@ -157,18 +165,18 @@ impl Scenario for LeaderCrash {
                 .map(|p| (p.0, p.1, p.2))
         });
         let bound_ms = config.bound_ms();
-        let reelection = NewLeaderAfterCrash {
-            killed_at: out.value.map(|(_, at)| at),
-            new_leader_at: next.map(|n| n.2),
+        let loss = LeaderLoss {
+            story: "leader-killed",
+            how: "killed",
+            lost: out.value,
             bound_ms,
         };
-        // The story's own timing claim holds for the story alone; under `cluster.chaos`
-        // other faults land in the same window, and `leader-after-heal` judges liveness.
-        let story: Vec<&dyn Check> = if config.cluster.chaos.episodes_max == 0 {
-            vec![&reelection]
-        } else {
-            vec![]
+        let killed = LeaderLost(loss.clone());
+        let reelection = NewLeaderAfter {
+            name: "new-leader-after-crash",
+            loss,
         };
+        let story: Vec<&dyn Check> = vec![&killed, &reelection];
         let verdict = judge(&out, Some(bound_ms), &story);
         let killed_at = out.value.map(|(_, at)| at);
         let first_ack_after = killed_at.and_then(|k| {
@@ -249,49 +257,6 @@ pub fn client_ops_csv(history: &History) -> String {
     csv
 }
 
-/// `new-leader-after-crash` (liveness): once the leader is killed, the others elect a new
-/// leader within the bound (a few election timeouts: followers wait out their randomized
-/// timeout, then one round of pre-vote and vote).
-#[derive(Clone, Copy, Debug)]
-struct NewLeaderAfterCrash {
-    killed_at: Option<SimTime>,
-    new_leader_at: Option<SimTime>,
-    bound_ms: u64,
-}
-
-impl Check for NewLeaderAfterCrash {
-    fn name(&self) -> &'static str {
-        "new-leader-after-crash"
-    }
-
-    fn kind(&self) -> CheckKind {
-        CheckKind::Eventually
-    }
-
-    fn check(&self, _run: &RunView<'_>) -> Outcome {
-        let Some(killed_at) = self.killed_at else {
-            return Outcome::Unknown {
-                reason: "no leader was up to kill in the first half of the run".into(),
-            };
-        };
-        match self.new_leader_at {
-            Some(t) if t.since(killed_at) <= Duration::from_millis(self.bound_ms) => Outcome::Pass,
-            Some(t) => Outcome::violation(
-                format!(
-                    "a new leader took {} ms after the kill (bound {} ms)",
-                    t.since(killed_at).as_millis(),
-                    self.bound_ms
-                ),
-                vec![],
-            ),
-            None => Outcome::violation(
-                format!("no new leader after the kill at {killed_at}"),
-                vec![],
-            ),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,32 +297,73 @@ mod tests {
     }
 
     #[test]
-    fn a_late_or_missing_new_leader_fails_the_liveness_check() {
-        let trace = sim_core::Trace::default();
-        let history = History::default();
-        let view = RunView {
-            seed: 0,
-            nodes: &[],
+    fn a_missing_new_leader_fails_the_liveness_check() {
+        let r = run(1, "", &[]);
+        let check = |name: &str| {
+            r.verdict
+                .checks
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap()
+                .outcome
+                .clone()
+        };
+        assert!(check("leader-killed").is_pass());
+        assert!(check("new-leader-after-crash").is_pass());
+        let (killed, at) = r
+            .trace
+            .events
+            .iter()
+            .find_map(|e| match &e.kind {
+                sim_core::EventKind::Fault {
+                    fault: FaultOp::Kill { node },
+                } => Some((*node, e.t_us)),
+                _ => None,
+            })
+            .expect("the leader was killed");
+        let loss = LeaderLoss {
+            story: "leader-killed",
+            how: "killed",
+            lost: Some((killed, at)),
+            bound_ms: 4_000,
+        };
+        let check = NewLeaderAfter {
+            name: "new-leader-after-crash",
+            loss,
+        };
+        // No other server ever becomes leader after the kill.
+        let mut trace = r.trace.clone();
+        trace.events.retain(|e| {
+            !(e.t_us >= at
+                && e.node != Some(killed)
+                && matches!(
+                    e.kind,
+                    sim_core::EventKind::Role {
+                        role: sim_core::Role::Leader,
+                        ..
+                    }
+                ))
+        });
+        let view = sim_core::RunView {
+            seed: 1,
+            nodes: &r.nodes,
             trace: &trace,
-            history: &history,
+            history: &r.history,
         };
-        let killed_at = Some(SimTime::from_ms(1_000));
-        let check = |new_leader_at| {
-            NewLeaderAfterCrash {
-                killed_at,
-                new_leader_at,
-                bound_ms: 3_000,
-            }
-            .check(&view)
+        assert!(matches!(
+            check.check(&view),
+            sim_core::Outcome::Violation { .. }
+        ));
+        // A bound too short for any election fails it too.
+        let mut short = check.clone();
+        short.loss.bound_ms = 1;
+        let view = sim_core::RunView {
+            trace: &r.trace,
+            ..view
         };
-        assert!(check(Some(SimTime::from_ms(3_500))).is_pass());
-        assert!(!check(Some(SimTime::from_ms(4_500))).is_pass());
-        assert!(matches!(check(None), Outcome::Violation { .. }));
-        let never_killed = NewLeaderAfterCrash {
-            killed_at: None,
-            new_leader_at: None,
-            bound_ms: 3_000,
-        };
-        assert!(matches!(never_killed.check(&view), Outcome::Unknown { .. }));
+        assert!(matches!(
+            short.check(&view),
+            sim_core::Outcome::Violation { .. }
+        ));
     }
 }

@@ -28,6 +28,7 @@ pub mod runner;
 pub mod scenario;
 pub mod spec;
 pub mod split_brain;
+pub(crate) mod story;
 
 pub use catalog::{find, scenarios};
 pub use scenario::{Scenario, ScenarioError, ScenarioRun};

@@ -428,6 +428,10 @@ impl Scenario for MembershipChange {
         raft::driver::MUTANT_NAMES
     }
 
+    fn catches(&self) -> &'static [&'static str] {
+        &["concurrent-conf-change"]
+    }
+
     fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
         let config = MembershipChangeConfig::parse(input.config)?;
         let shared: Shared = Arc::default();

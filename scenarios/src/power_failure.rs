@@ -737,6 +737,10 @@ impl Scenario for PowerFailure {
         raft::driver::MUTANT_NAMES
     }
 
+    fn catches(&self) -> &'static [&'static str] {
+        &["ack-before-fsync"]
+    }
+
     fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
         let config = PowerFailureConfig::parse(input.config)?;
         let shared: Shared = Arc::default();

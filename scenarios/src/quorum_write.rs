@@ -243,6 +243,10 @@ impl Scenario for QuorumWrite {
         raft::driver::MUTANT_NAMES
     }
 
+    fn catches(&self) -> &'static [&'static str] {
+        &["stale-follower-read"]
+    }
+
     fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
         let config = QuorumWriteConfig::parse(input.config)?;
         let shared: Shared = Arc::default();

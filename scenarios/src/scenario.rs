@@ -165,6 +165,12 @@ pub trait Scenario: Sync {
         &[]
     }
 
+    /// The planted bugs this scenario's story is built to catch (a subset of
+    /// [`Scenario::mutants`]; the planted-bug tests run each against it).
+    fn catches(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Runs it.
     ///
     /// # Errors

@@ -21,13 +21,16 @@ use sim_core::{
     TraceEvent, Verdict,
 };
 
-use crate::partition_5node::{
-    commit_indexes, leader_in_office, leader_list, majority_held_index, partition_story,
-    run_routed, split_servers, CatchesUp, LeaderPeriod, MajorityKeepsCommitting,
-    NoProgressWithoutQuorum, OpCounts, Routes, Story, Timing,
-};
 use crate::raft_world::{judge, ms, ClusterConfig};
 use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::story::partition::{partition_story, run_routed, split_servers, Routes, Story, Timing};
+use crate::story::partition_checks::{
+    CatchesUp, MajorityKeepsCommitting, NoProgressWithoutQuorum, PartitionFacts, PartitionStory,
+    CUT, HEALED, MAJORITY_HEALTHY,
+};
+use crate::story::read::{
+    commit_indexes, leader_in_office, leader_list, majority_held_index, LeaderPeriod, OpCounts,
+};
 
 /// The split-brain scenario's config.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -110,48 +113,67 @@ fn run_story(
     })
 }
 
-/// This scenario's checks, built from the story.
-fn split_checks(
-    story: Option<&Story>,
-    cluster: &ClusterConfig,
-    bound_ms: u64,
-) -> (NoProgressWithoutQuorum, MajorityKeepsCommitting, CatchesUp) {
-    let voters = cluster.servers();
-    (
-        NoProgressWithoutQuorum {
-            voters: voters.clone(),
-            sides: story.map(|s| s.sides.clone()).unwrap_or_default(),
-            window: story.map(Story::window),
-        },
-        MajorityKeepsCommitting {
-            voters: voters.clone(),
-            sides: story.map(Story::sides_with_clients).unwrap_or_default(),
-            window: story.map(Story::window),
-            above_term: 0,
-            bound_ms,
-        },
-        CatchesUp {
-            name: "sides-reconcile",
-            nodes: voters.clone(),
-            reference: voters,
-            healed_at: story.map(|s| s.healed_at),
-            bound_ms,
-            lag_ms: cluster.election_timeout_ms(),
-        },
-    )
+/// This scenario's checks, built from the story: on an odd N the leader's side is a
+/// majority and must keep committing; on an even N neither side has a quorum and only the
+/// quorum rule and the reconciliation after the heal are judged.
+struct SplitChecks {
+    stories: Vec<PartitionStory>,
+    quorum: NoProgressWithoutQuorum,
+    majority: Option<MajorityKeepsCommitting>,
+    reconcile: CatchesUp,
+}
+
+impl SplitChecks {
+    fn new(story: Option<&Story>, cluster: &ClusterConfig, bound_ms: u64) -> Self {
+        let voters = cluster.servers();
+        // The leader's side may keep its leader on an odd N: any term will do.
+        let mut facts = PartitionFacts::of(story, voters.clone(), bound_ms);
+        facts.old_term = 0;
+        let odd = cluster.nodes % 2 == 1;
+        let names: &[&'static str] = if odd {
+            &[CUT, MAJORITY_HEALTHY, HEALED]
+        } else {
+            &[CUT, HEALED]
+        };
+        SplitChecks {
+            stories: names
+                .iter()
+                .map(|name| PartitionStory {
+                    name,
+                    facts: facts.clone(),
+                })
+                .collect(),
+            quorum: NoProgressWithoutQuorum {
+                facts: facts.clone(),
+            },
+            majority: odd.then(|| MajorityKeepsCommitting {
+                facts: facts.clone(),
+            }),
+            reconcile: CatchesUp {
+                name: "sides-reconcile",
+                nodes: voters.clone(),
+                reference: voters,
+                lag_ms: cluster.election_timeout_ms(),
+                facts,
+            },
+        }
+    }
+
+    fn all(&self) -> Vec<&dyn Check> {
+        let mut checks: Vec<&dyn Check> = self.stories.iter().map(|s| s as &dyn Check).collect();
+        checks.push(&self.quorum);
+        if let Some(m) = &self.majority {
+            checks.push(m);
+        }
+        checks.push(&self.reconcile);
+        checks
+    }
 }
 
 fn judge_split(out: &RunOutput<Option<Story>>, config: &SplitBrainConfig) -> Verdict {
     let bound_ms = config.timing().bound_ms(&config.cluster);
-    let (quorum, majority, reconcile) = split_checks(out.value.as_ref(), &config.cluster, bound_ms);
-    // The story's claims hold for the story alone; under `cluster.chaos` other faults land
-    // in the same windows, and the Raft checks and `leader-after-heal` judge the run.
-    let story: Vec<&dyn Check> = if config.cluster.chaos.episodes_max == 0 {
-        vec![&quorum, &majority, &reconcile]
-    } else {
-        vec![]
-    };
-    judge(out, Some(bound_ms), &story)
+    let checks = SplitChecks::new(out.value.as_ref(), &config.cluster, bound_ms);
+    judge(out, Some(bound_ms), &checks.all())
 }
 
 /// One side of the split, for `split_brain.json`.
@@ -379,6 +401,10 @@ impl Scenario for SplitBrain {
         raft::driver::MUTANT_NAMES
     }
 
+    fn catches(&self) -> &'static [&'static str] {
+        &["quorum-of-reachable"]
+    }
+
     fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
         let config = SplitBrainConfig::parse(input.config)?;
         let out = run_story(&config, input.seed, input.mutants, input.faults)?;
@@ -542,7 +568,7 @@ mod tests {
         let (out, verdict) = run_with(2, &c, &[]);
         assert_eq!(verdict.status(), Status::Pass);
         let story = out.value.clone().unwrap();
-        let (_, _, check) = split_checks(Some(&story), &c.cluster, 4_000);
+        let check = SplitChecks::new(Some(&story), &c.cluster, 4_000).reconcile;
         // A node of the side without the leader sees nothing after the heal.
         let behind = story.sides[1][0];
         let mut trace = out.trace.clone();
@@ -568,7 +594,9 @@ mod tests {
         let c = config(5);
         let (out, _) = run_with(2, &c, &[]);
         let story = out.value.clone().unwrap();
-        let (_, check, _) = split_checks(Some(&story), &c.cluster, 4_000);
+        let check = SplitChecks::new(Some(&story), &c.cluster, 4_000)
+            .majority
+            .expect("an odd cluster has a majority side");
         assert!(check.check(&view(&out, &out.trace)).is_pass());
         let mut trace = out.trace.clone();
         trace.events.retain(|e| {

@@ -292,7 +292,10 @@ impl Verdict {
                         .iter()
                         .position(|s| s.kind() == CheckKind::Sometimes && s.name() == *need)
                         .unwrap_or_else(|| {
-                            panic!("{} needs `{need}`, which is not a Sometimes check here", c.name())
+                            panic!(
+                                "{} needs `{need}`, which is not a Sometimes check here",
+                                c.name()
+                            )
                         });
                     !outcomes[story].as_ref().is_some_and(Outcome::is_pass)
                 })
@@ -349,9 +352,12 @@ impl Verdict {
 
     /// The check results that are violations or undecided (not a missing story).
     pub fn failures(&self) -> impl Iterator<Item = &CheckResult> {
-        self.checks
-            .iter()
-            .filter(|c| matches!(c.outcome, Outcome::Violation { .. } | Outcome::Unknown { .. }))
+        self.checks.iter().filter(|c| {
+            matches!(
+                c.outcome,
+                Outcome::Violation { .. } | Outcome::Unknown { .. }
+            )
+        })
     }
 }
 

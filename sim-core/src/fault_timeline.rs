@@ -210,7 +210,11 @@ impl FaultState {
         for &start in &healthy {
             let mut group = vec![start];
             for &n in &healthy {
-                if n != start && group.iter().all(|g| self.link_up(*g, n) && self.link_up(n, *g)) {
+                if n != start
+                    && group
+                        .iter()
+                        .all(|g| self.link_up(*g, n) && self.link_up(n, *g))
+                {
                     group.push(n);
                 }
             }
@@ -443,9 +447,14 @@ mod tests {
         );
         let timeline = FaultTimeline::of(&t);
         let sealed = timeline.windows(|s| s.sealed(&[n(1), n(2)], &voters()));
-        assert_eq!(sealed, vec![(SimTime::from_ms(1000), SimTime::from_ms(3000))]);
         assert_eq!(
-            timeline.at(SimTime::from_ms(2000)).healthy_quorum(&voters()),
+            sealed,
+            vec![(SimTime::from_ms(1000), SimTime::from_ms(3000))]
+        );
+        assert_eq!(
+            timeline
+                .at(SimTime::from_ms(2000))
+                .healthy_quorum(&voters()),
             Some(vec![n(3), n(4), n(5)])
         );
         assert_eq!(timeline.calm_since(), Some(SimTime::from_ms(3000)));

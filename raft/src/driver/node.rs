@@ -95,6 +95,51 @@ pub struct RaftMutants {
     pub ack_before_fsync: bool,
 }
 
+/// Every planted bug this driver knows with one line on what it breaks, for `ksim list`
+/// (the same order as [`MUTANT_NAMES`]).
+pub const MUTANT_SUMMARIES: &[(&str, &str)] = &[
+    (
+        "commit-old-term",
+        "the leader counts replicas to commit entries of earlier terms (Raft Figure 8)",
+    ),
+    (
+        "vote-without-log-check",
+        "a node grants its vote without the up-to-date-log check",
+    ),
+    (
+        "forget-vote-on-restart",
+        "term and vote are not durable before answering: a node can vote twice in a term",
+    ),
+    (
+        "truncate-committed",
+        "conflict handling may truncate committed entries",
+    ),
+    (
+        "fixed-election-timeout",
+        "no randomized election timeout: split votes repeat (liveness)",
+    ),
+    (
+        "quorum-of-reachable",
+        "a majority is counted among the reachable nodes, not all members",
+    ),
+    (
+        "no-check-quorum",
+        "a leader cut off from its quorum keeps leading and serving",
+    ),
+    (
+        "stale-follower-read",
+        "followers answer reads from their own state, without ReadIndex",
+    ),
+    (
+        "ack-before-fsync",
+        "entries are acknowledged before they are durable",
+    ),
+    (
+        "concurrent-conf-change",
+        "the leader accepts a membership change while another is unapplied",
+    ),
+];
+
 /// Every planted bug name this driver knows, as `ksim run --mutant` takes them.
 pub const MUTANT_NAMES: &[&str] = &[
     "commit-old-term",
