@@ -2,13 +2,13 @@
 //!
 //! A snapshot is the exact text a renderer produced for a fixed seed, kept under
 //! `tests/snapshots/`. A test fails when the output differs and prints the first differing
-//! line. Set `KSIM_UPDATE_SNAPSHOTS=1` to rewrite the files instead (then review the diff in
-//! git: a snapshot change is a picture change).
+//! line. Set `KSIM_UPDATE_GOLDEN=1` (the one switch for every golden file, see
+//! [`crate::golden`]) to rewrite the files instead (then review the diff in git: a snapshot
+//! change is a picture change).
 
 use std::path::PathBuf;
 
-/// The environment variable that rewrites snapshots.
-pub const UPDATE_VAR: &str = "KSIM_UPDATE_SNAPSHOTS";
+pub use crate::golden::UPDATE_VAR;
 
 /// The folder of snapshot files.
 pub fn snapshot_dir() -> PathBuf {
@@ -16,14 +16,14 @@ pub fn snapshot_dir() -> PathBuf {
 }
 
 /// Asserts that `actual` equals the snapshot `name`, or rewrites it when
-/// `KSIM_UPDATE_SNAPSHOTS=1`.
+/// `KSIM_UPDATE_GOLDEN=1`.
 ///
 /// # Panics
 ///
 /// When they differ (or the snapshot is missing and updating is off).
 pub fn assert_snapshot(name: &str, actual: &str) {
     let path = snapshot_dir().join(name);
-    if std::env::var(UPDATE_VAR).is_ok_and(|v| v == "1") {
+    if crate::golden::updating() {
         std::fs::create_dir_all(snapshot_dir()).expect("create tests/snapshots");
         std::fs::write(&path, actual).expect("write snapshot");
         return;

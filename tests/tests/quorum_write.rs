@@ -71,6 +71,12 @@ fn the_planted_bug_stale_follower_read_is_caught() {
             out.story
         );
         assert_eq!(out.story["stale"], true);
+        // The checker named for the bug (README's planted-bug table) is among those fired.
+        assert!(
+            out.failing.iter().any(|c| c == "reads-not-stale"),
+            "seed {seed}: {:?}",
+            out.failing
+        );
         // The same seed without the bug passes.
         assert_eq!(run(seed, "", &[]).status, Status::Pass);
     }

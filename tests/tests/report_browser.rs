@@ -213,7 +213,10 @@ fn check_run_in_browser(prepared: &Prepared, result: &ScenarioRun) {
         .arg(&report)
         .arg(&expected_path);
     // KSIM_REPORT_SCREENSHOT=<file.png> keeps a picture of the page for a person to look at.
-    if let Ok(shot) = std::env::var("KSIM_REPORT_SCREENSHOT") {
+    // A test-only switch read outside any simulation, so the environment ban does not apply.
+    #[allow(clippy::disallowed_methods)]
+    let screenshot = std::env::var("KSIM_REPORT_SCREENSHOT");
+    if let Ok(shot) = screenshot {
         command.arg(format!("{shot}.{scenario}.png"));
     }
     let output = command.output().expect("node runs");

@@ -19,6 +19,9 @@ pub struct Network {
     pub filter: Option<Filter>,
     /// What each node applied, in order.
     pub applied: BTreeMap<NodeId, Vec<Entry>>,
+    /// Each node's persisted log, by index (a persisted entry replaces those from its
+    /// index on, as a conflicting append truncates).
+    pub durable: BTreeMap<NodeId, BTreeMap<LogIndex, Entry>>,
     pub read_states: BTreeMap<NodeId, Vec<ReadState>>,
     pub events: BTreeMap<NodeId, Vec<Event>>,
     /// Every message sent, for assertions.
@@ -51,6 +54,7 @@ impl Network {
             cut: BTreeSet::new(),
             filter: None,
             applied: BTreeMap::new(),
+            durable: BTreeMap::new(),
             read_states: BTreeMap::new(),
             events: BTreeMap::new(),
             sent: Vec::new(),
@@ -79,7 +83,12 @@ impl Network {
         while node.has_ready() {
             let rd = node.ready();
             self.log.extend(render_ready(id, &rd));
-            // 1. "persist": the core keeps the log; nothing to do in memory.
+            // 1. "persist": the core keeps the log; the network keeps a copy to look at.
+            let log = self.durable.entry(id).or_default();
+            for e in &rd.entries {
+                log.split_off(&e.index);
+                log.insert(e.index, e.clone());
+            }
             // 2. send
             for m in &rd.messages {
                 assert_eq!(m.from, id);
@@ -115,18 +124,34 @@ impl Network {
         let Some(mut m) = self.queue.pop_front() else {
             return false;
         };
-        if self.cut.contains(&(m.from, m.to)) || !self.nodes.contains_key(&m.to) {
+        if self.cut.contains(&(m.from, m.to)) {
+            self.log
+                .push(format!("  dropped {} (link cut)", describe_message(&m)));
+            return true;
+        }
+        if !self.nodes.contains_key(&m.to) {
+            self.log
+                .push(format!("  dropped {} (no such node)", describe_message(&m)));
             return true;
         }
         if let Some(f) = self.filter.as_mut() {
             if !f(&mut m) {
+                self.log
+                    .push(format!("  dropped {} (filter)", describe_message(&m)));
                 return true;
             }
         }
+        self.step(m);
+        true
+    }
+
+    /// Hands `m` to its recipient and handles the Ready it produces.
+    pub fn step(&mut self, m: Message) {
         let to = m.to;
+        self.log
+            .push(format!("> {to} receiving {}", describe_message(&m)));
         self.node(to.0).step(m);
         self.handle_ready(to);
-        true
     }
 
     /// Delivers until nothing is in flight.
@@ -223,41 +248,221 @@ impl Network {
     }
 }
 
-/// A readable rendering of one Ready, for golden files.
+/// A readable rendering of one Ready, for golden files, in the spirit of etcd raft's
+/// `testdata/*.txt`: what happened first (`INFO` lines, from the Ready's events), then what
+/// the Ready asks of the caller (state, hard state, entries to persist, messages to send,
+/// entries to apply, reads that may be served).
 pub fn render_ready(id: NodeId, rd: &Ready) -> Vec<String> {
     let mut out = vec![format!("> {id} handling Ready")];
+    for e in &rd.events {
+        out.push(format!("  INFO {}", describe_event(id, e)));
+    }
     if let Some(s) = rd.soft_state {
         let leader = s.leader.map_or("none".to_string(), |l| l.to_string());
-        out.push(format!("  role {} leader={leader}", s.role));
+        out.push(format!("  State:{} Leader:{leader}", role_name(s.role)));
     }
     if let Some(h) = rd.hard_state {
-        let vote = h.vote.map_or("none".to_string(), |v| v.to_string());
+        let vote = h.vote.map_or("0".to_string(), |v| v.to_string());
         out.push(format!(
-            "  hard-state term={} vote={vote} commit={}",
+            "  HardState Term:{} Vote:{vote} Commit:{}",
             h.term, h.commit
         ));
     }
     if let Some(s) = &rd.snapshot {
-        out.push(format!("  snapshot {}/{}", s.meta.term, s.meta.index));
+        out.push(format!("  Snapshot {}", describe_snapshot(s)));
     }
-    for e in &rd.entries {
-        out.push(format!("  persist {e}"));
+    if !rd.entries.is_empty() {
+        out.push("  Entries:".into());
+        out.extend(
+            rd.entries
+                .iter()
+                .map(|e| format!("  {}", describe_entry(e))),
+        );
     }
-    for m in &rd.messages {
-        out.push(format!("  send {m}"));
+    if !rd.messages.is_empty() {
+        out.push("  Messages:".into());
+        out.extend(
+            rd.messages
+                .iter()
+                .map(|m| format!("  {}", describe_message(m))),
+        );
     }
-    for e in &rd.committed_entries {
-        out.push(format!("  apply {e}"));
+    if !rd.committed_entries.is_empty() {
+        out.push("  CommittedEntries:".into());
+        out.extend(
+            rd.committed_entries
+                .iter()
+                .map(|e| format!("  {}", describe_entry(e))),
+        );
     }
     for r in &rd.read_states {
         out.push(format!(
-            "  read-state index={} ctx={:?}",
+            "  ReadState Index:{} Context:{:?}",
             r.index,
             String::from_utf8_lossy(&r.context)
         ));
     }
-    for e in &rd.events {
-        out.push(format!("  event {e:?}"));
-    }
     out
+}
+
+/// etcd's names for the roles (`StateLeader`, ...).
+pub fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Follower => "StateFollower",
+        Role::PreCandidate => "StatePreCandidate",
+        Role::Candidate => "StateCandidate",
+        Role::Leader => "StateLeader",
+    }
+}
+
+/// One entry: `term/index` and what it carries (`2/3 EntryNormal "x=1"`).
+pub fn describe_entry(e: &Entry) -> String {
+    let what = match &e.kind {
+        EntryKind::Noop => "EntryNoop".to_string(),
+        EntryKind::Normal(d) => format!("EntryNormal {:?}", String::from_utf8_lossy(d)),
+        EntryKind::ConfChange(cc) => format!("EntryConfChange {cc}"),
+    };
+    format!("{}/{} {what}", e.term, e.index)
+}
+
+fn describe_snapshot(s: &Snapshot) -> String {
+    let ids = |set: &BTreeSet<NodeId>| {
+        set.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!(
+        "Index:{} Term:{} Voters:[{}] Learners:[{}]",
+        s.meta.index,
+        s.meta.term,
+        ids(&s.meta.conf_state.voters),
+        ids(&s.meta.conf_state.learners)
+    )
+}
+
+fn describe_context(context: &Option<Vec<u8>>) -> String {
+    context
+        .as_ref()
+        .map(|c| format!(" Context:{:?}", String::from_utf8_lossy(c)))
+        .unwrap_or_default()
+}
+
+/// One message, etcd style: `1->2 MsgApp Term:2 Log:1/1 Commit:1 Entries:[2/2 EntryNoop]`
+/// (`Log:` is the term/index the message is about; for a vote, the candidate's last entry).
+pub fn describe_message(m: &Message) -> String {
+    let head = format!(
+        "{}->{} {} Term:{}",
+        m.from,
+        m.to,
+        message_name(&m.kind),
+        m.term
+    );
+    let rest = match &m.kind {
+        MessageKind::PreVote {
+            last_log_index,
+            last_log_term,
+        }
+        | MessageKind::RequestVote {
+            last_log_index,
+            last_log_term,
+        } => format!(" Log:{last_log_term}/{last_log_index}"),
+        MessageKind::PreVoteResp { reject } | MessageKind::RequestVoteResp { reject } => {
+            match reject {
+                None => String::new(),
+                Some(r) => format!(" Rejected ({r})"),
+            }
+        }
+        MessageKind::AppendEntries {
+            prev_log_index,
+            prev_log_term,
+            entries,
+            commit,
+        } => {
+            let entries: Vec<String> = entries.iter().map(describe_entry).collect();
+            format!(
+                " Log:{prev_log_term}/{prev_log_index} Commit:{commit} Entries:[{}]",
+                entries.join(", ")
+            )
+        }
+        MessageKind::AppendEntriesResp { outcome } => match outcome {
+            AppendOutcome::Accepted { match_index } => format!(" Index:{match_index}"),
+            AppendOutcome::Rejected {
+                rejected_index,
+                hint_index,
+                hint_term,
+            } => format!(" Index:{rejected_index} Rejected (Hint: {hint_term}/{hint_index})"),
+        },
+        MessageKind::Heartbeat { commit, context } => {
+            format!(" Commit:{commit}{}", describe_context(context))
+        }
+        MessageKind::HeartbeatResp { context } => describe_context(context),
+        MessageKind::InstallSnapshot { snapshot } => {
+            format!(" Snapshot: {}", describe_snapshot(snapshot))
+        }
+        MessageKind::InstallSnapshotResp { last_index } => format!(" Index:{last_index}"),
+        MessageKind::ReadIndex { context } => {
+            format!(" Context:{:?}", String::from_utf8_lossy(context))
+        }
+        MessageKind::ReadIndexResp { context, index } => {
+            format!(
+                " Index:{index} Context:{:?}",
+                String::from_utf8_lossy(context)
+            )
+        }
+    };
+    head + &rest
+}
+
+/// etcd's message names (`MsgApp`, `MsgVote`, ...), which `--type` filters take.
+pub fn message_name(kind: &MessageKind) -> &'static str {
+    match kind {
+        MessageKind::PreVote { .. } => "MsgPreVote",
+        MessageKind::PreVoteResp { .. } => "MsgPreVoteResp",
+        MessageKind::RequestVote { .. } => "MsgVote",
+        MessageKind::RequestVoteResp { .. } => "MsgVoteResp",
+        MessageKind::AppendEntries { .. } => "MsgApp",
+        MessageKind::AppendEntriesResp { .. } => "MsgAppResp",
+        MessageKind::Heartbeat { .. } => "MsgHeartbeat",
+        MessageKind::HeartbeatResp { .. } => "MsgHeartbeatResp",
+        MessageKind::InstallSnapshot { .. } => "MsgSnap",
+        MessageKind::InstallSnapshotResp { .. } => "MsgSnapResp",
+        MessageKind::ReadIndex { .. } => "MsgReadIndex",
+        MessageKind::ReadIndexResp { .. } => "MsgReadIndexResp",
+    }
+}
+
+/// One event as a log line: `1 became leader at term 2`.
+pub fn describe_event(id: NodeId, e: &Event) -> String {
+    let vote = |pre: bool| if pre { "MsgPreVote" } else { "MsgVote" };
+    match e {
+        Event::RoleChanged { role, term, leader } => match (role, leader) {
+            (Role::Follower, Some(l)) => format!("{id} became follower at term {term}, leader {l}"),
+            _ => format!("{id} became {role} at term {term}"),
+        },
+        Event::VoteGranted {
+            candidate,
+            term,
+            pre_vote,
+        } => format!(
+            "{id} cast {} for {candidate} at term {term}",
+            vote(*pre_vote)
+        ),
+        Event::VoteRefused {
+            candidate,
+            term,
+            pre_vote,
+            reason,
+        } => format!(
+            "{id} rejected {} from {candidate} at term {term}: {reason}",
+            vote(*pre_vote)
+        ),
+        Event::CommitAdvanced { from, to } => format!("{id} committed up to {to} (was {from})"),
+        Event::CheckQuorumFailed { term } => format!(
+            "{id} stepped down at term {term}: no quorum heard from within an election timeout"
+        ),
+        Event::ConfChangeApplied { index, change } => {
+            format!("{id} applied conf change {change} at index {index}")
+        }
+    }
 }

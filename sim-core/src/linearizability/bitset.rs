@@ -27,6 +27,14 @@ impl Bitset {
         self.words[i / 64] &= !(1 << (i % 64));
     }
 
+    /// Whether every element of `self` is in `other` (of the same size).
+    pub(crate) fn is_subset(&self, other: &Bitset) -> bool {
+        self.words
+            .iter()
+            .zip(other.words.iter())
+            .all(|(a, b)| a & !b == 0)
+    }
+
     /// Whether `i` is in the set.
     #[cfg(test)]
     pub(crate) fn contains(&self, i: usize) -> bool {
@@ -52,5 +60,8 @@ mod tests {
         other.set(0);
         other.set(129);
         assert_eq!(b, other);
+        assert!(other.is_subset(&b) && b.is_subset(&other));
+        other.clear(129);
+        assert!(other.is_subset(&b) && !b.is_subset(&other));
     }
 }

@@ -14,8 +14,9 @@ use super::report::Counterexample;
 /// The checker never sees JSON while searching: [`Model::decode`] turns each history
 /// operation into a typed input and output once, and [`Model::step`] works on those.
 pub trait Model {
-    /// What the client asked (from the invocation's `f` and value).
-    type Input: Clone + Debug;
+    /// What the client asked (from the invocation's `f` and value). Two indeterminate
+    /// operations with equal inputs are interchangeable, which the search uses.
+    type Input: Clone + Debug + PartialEq;
     /// What it was told (from the `ok` completion's value).
     type Output: Clone + Debug;
     /// The specification's state. It is part of the search's memo key, hence `Hash + Eq`.
@@ -63,6 +64,17 @@ pub trait Model {
     fn read_only(&self, input: &Self::Input) -> bool {
         let _ = input;
         false
+    }
+
+    /// Rewrites the inputs of one partition's operations, before it is searched, into a
+    /// form that explains exactly the same answers but lets more operations and states
+    /// compare equal (for instance, a written value that no answer ever shows matters only
+    /// as "some value nobody read"). The default leaves them as they are.
+    fn canonicalize(&self, part: &mut [Operation<Self>])
+    where
+        Self: Sized,
+    {
+        let _ = part;
     }
 
     /// A whole-history check across partitions, for models whose keys are not fully

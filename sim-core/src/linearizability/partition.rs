@@ -42,12 +42,13 @@ pub(crate) fn check_partitions<M: Model>(
     let relevant = ops
         .into_iter()
         .filter(|op| op.output.is_some() || !model.read_only(&op.input));
-    let parts = split(model, relevant);
+    let mut parts = split(model, relevant);
     let partitions = parts.len();
     let mut steps = 0;
     let mut smallest_failure: Option<(usize, Counterexample)> = None;
     let mut unknown: Option<String> = None;
-    for (key, part) in &parts {
+    for (key, part) in &mut parts {
+        model.canonicalize(part);
         match search(model, part, max_steps) {
             SearchOutcome::Linearizable { steps: s } => steps += s,
             SearchOutcome::Violation {
