@@ -129,20 +129,25 @@ mod tests {
     use super::*;
     use crate::checks::fixtures::*;
 
+    fn fault(b: &mut TraceBuilder, fault: sim_core::FaultOp) {
+        b.push(None, sim_core::EventKind::Fault { fault });
+    }
+
     fn heal(b: &mut TraceBuilder) {
-        b.push(
-            None,
-            sim_core::EventKind::Fault {
-                fault: sim_core::FaultOp::HealAll,
-            },
-        );
+        fault(b, sim_core::FaultOp::HealAll);
+    }
+
+    /// Cuts n1 off, then heals everything: the bound starts at the heal.
+    fn isolate_then_heal(b: &mut TraceBuilder) {
+        fault(b, sim_core::FaultOp::Isolate { node: n(1) });
+        heal(b);
     }
 
     #[test]
     fn a_leader_and_a_fresh_commit_pass() {
         let mut b = TraceBuilder::new(3);
         b.leader(1, 1).commit(1, 3, 1);
-        heal(&mut b);
+        isolate_then_heal(&mut b);
         b.leader(2, 2).commit(2, 4, 2);
         for _ in 0..10 {
             b.follower(3, 2);
@@ -154,7 +159,7 @@ mod tests {
     fn no_commit_after_heal_fails() {
         let mut b = TraceBuilder::new(3);
         b.leader(1, 1).commit(1, 3, 1);
-        heal(&mut b);
+        isolate_then_heal(&mut b);
         b.leader(2, 2).commit(2, 3, 2);
         for _ in 0..10 {
             b.follower(3, 2);
