@@ -23,6 +23,13 @@
 //! sim-core runs one loop per node, as an actor would. Both are how one would write the mesh
 //! on each API.
 //!
+//! [`partition_5node_run`] times the `partition-5node` scenario at its default config (5
+//! servers, 2 clients, 20 virtual seconds) with its trace recorded and hashed, as a fuzzer
+//! runs a seed (judging and the run folder left out), and [`madsim_paced`] runs its
+//! bare-madsim baseline: a plain madsim program with as many nodes moving as many messages
+//! over the same virtual time, so the two figures compare what sim-core, Raft and the trace
+//! add over madsim's own scheduling of the same traffic.
+//!
 //! [`linearizability_check`] times the linearizability checker on generated 5-client etcd
 //! histories of 1k and 10k operations over 10 keys.
 //!
@@ -493,6 +500,226 @@ pub fn raft_writes(nodes: usize, virtual_secs: u64, seed: u64) -> Measurement {
     }
 }
 
+/// The scenario of [`partition_5node_run`].
+pub const PARTITION_SCENARIO: &str = "partition-5node";
+
+/// One timed run of a catalog scenario with its trace recorded and hashed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ScenarioTiming {
+    /// Nodes in the world (servers and clients).
+    pub nodes: usize,
+    /// Trace events recorded.
+    pub events: usize,
+    /// The trace hash (the same on every run of the seed).
+    pub hash: String,
+    /// Messages sent (`messages` counts them) and wall and virtual time of the run.
+    pub run: Measurement,
+}
+
+/// `partition-5node` at its default config with `seed`: the simulation with its trace
+/// recorded, then [`sim_core::Trace::hash`], timed together (set-up and tear-down
+/// included). Judging and the run folder are left out: this is what a fuzzer pays per seed
+/// before its checks. `messages` counts the messages sent.
+///
+/// # Panics
+///
+/// When called inside a madsim runtime (or if the default config stops running: a bug).
+pub fn partition_5node_run(seed: u64) -> ScenarioTiming {
+    use crate::partition_5node::{run_story, Partition5NodeConfig};
+    let config = Partition5NodeConfig::default();
+    let faults = config.cluster.chaos_faults(seed);
+    let (timing, wall_secs) = wall_timed(|| {
+        let out = run_story(&config, seed, &[], &faults).expect("the default config runs");
+        let hash = out.trace.hash();
+        let messages = out
+            .trace
+            .events
+            .iter()
+            .filter(|e| matches!(e.kind, sim_core::EventKind::Send { .. }))
+            .count() as u64;
+        let timing = ScenarioTiming {
+            nodes: out.nodes.len(),
+            events: out.trace.events.len(),
+            hash: hash.0,
+            run: Measurement {
+                messages,
+                wall_secs: 0.0,
+                virtual_secs: out.trace.end_time().as_us() as f64 / 1e6,
+            },
+        };
+        drop(out);
+        timing
+    });
+    ScenarioTiming {
+        run: Measurement {
+            wall_secs,
+            ..timing.run
+        },
+        ..timing
+    }
+}
+
+/// The bare-madsim baseline of a scenario run: `nodes` madsim nodes at 10.0.0.x move
+/// `messages` messages (a boxed `u64` each, `send_to_raw`, madsim's default latency) over
+/// `virtual_secs`, each node sending its share at even intervals to its peers in turn, one
+/// receiving task per node. The run goes on [`DRAIN_MS`] past `virtual_secs` so the last
+/// messages land. `messages` counts the messages received.
+///
+/// # Panics
+///
+/// If `nodes` is below 2 or `virtual_secs` is not positive, or when called inside a madsim
+/// runtime.
+pub fn madsim_paced(nodes: usize, messages: u64, virtual_secs: f64, seed: u64) -> Measurement {
+    assert!(nodes >= 2, "a baseline needs at least 2 nodes");
+    assert!(virtual_secs > 0.0, "a baseline needs virtual time");
+    let length = Duration::from_secs_f64(virtual_secs);
+    let end = length + Duration::from_millis(DRAIN_MS);
+    let received = Arc::new(AtomicU64::new(0));
+    let counter = received.clone();
+    let (virtual_secs, wall_secs) = wall_timed(move || {
+        let runtime =
+            madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+        let virtual_secs = runtime.block_on(async move {
+            let handle = madsim::runtime::Handle::current();
+            let addrs: Arc<[SocketAddr]> = (0..nodes)
+                .map(|i| SocketAddr::new(node_ip(i), PORT))
+                .collect();
+            for me in 0..nodes {
+                let addrs = addrs.clone();
+                let received = counter.clone();
+                // The first `messages % nodes` nodes send one more.
+                let share =
+                    messages / nodes as u64 + u64::from((me as u64) < messages % nodes as u64);
+                handle
+                    .create_node()
+                    .name(format!("n{}", me + 1))
+                    .ip(node_ip(me))
+                    .init(move || {
+                        madsim_paced_node(me, addrs.clone(), share, length, received.clone())
+                    })
+                    .build();
+            }
+            madsim_sleep_until(end).await;
+            madsim::time::TimeHandle::current().elapsed().as_secs_f64()
+        });
+        drop(runtime);
+        virtual_secs
+    });
+    Measurement {
+        messages: received.load(Ordering::Relaxed),
+        wall_secs,
+        virtual_secs,
+    }
+}
+
+/// One node of [`madsim_paced`]: sends `share` messages evenly over `length`, to its peers
+/// in turn, and counts what it receives.
+async fn madsim_paced_node(
+    me: usize,
+    addrs: Arc<[SocketAddr]>,
+    share: u64,
+    length: Duration,
+    received: Arc<AtomicU64>,
+) {
+    let ep = Endpoint::bind(addrs[me])
+        .await
+        .expect("each baseline node binds its own address");
+    let listener = ep.clone();
+    drop(madsim::task::spawn_local(async move {
+        while let Ok((payload, _from)) = listener.recv_from_raw(0).await {
+            received.fetch_add(1, Ordering::Relaxed);
+            drop(payload);
+        }
+    }));
+    let peers: Vec<SocketAddr> = (0..addrs.len())
+        .filter(|&p| p != me)
+        .map(|p| addrs[p])
+        .collect();
+    for k in 0..share {
+        madsim_sleep_until(length.mul_f64(k as f64 / share as f64)).await;
+        let to = peers[(k as usize) % peers.len()];
+        // A datagram: if it cannot be sent it is lost.
+        let _ = ep.send_to_raw(to, 0, Box::new(k)).await;
+    }
+    std::future::pending::<()>().await;
+}
+
+/// `partition-5node` ([`partition_5node_run`]) beside its bare-madsim baseline
+/// ([`madsim_paced`] with the run's node count, messages sent and virtual time).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ScenarioBench {
+    /// The scenario.
+    pub scenario: String,
+    /// The scenario run.
+    pub run: ScenarioTiming,
+    /// Its baseline.
+    pub madsim: Measurement,
+}
+
+impl ScenarioBench {
+    /// Runs both with `seed`.
+    ///
+    /// # Panics
+    ///
+    /// As [`partition_5node_run`].
+    pub fn measure(seed: u64) -> Self {
+        let run = partition_5node_run(seed);
+        let madsim = madsim_paced(run.nodes, run.run.messages, run.run.virtual_secs, seed);
+        ScenarioBench {
+            scenario: PARTITION_SCENARIO.to_string(),
+            run,
+            madsim,
+        }
+    }
+
+    /// The scenario's virtual seconds per wall second over the baseline's.
+    pub fn ratio(&self) -> f64 {
+        let madsim = self.madsim.virtual_per_wall();
+        if madsim > 0.0 {
+            self.run.run.virtual_per_wall() / madsim
+        } else {
+            0.0
+        }
+    }
+
+    /// Whether the scenario reaches [`TARGET_SCENARIO_VIRTUAL_PER_WALL`].
+    pub fn target_met(&self) -> bool {
+        self.run.run.virtual_per_wall() >= TARGET_SCENARIO_VIRTUAL_PER_WALL
+    }
+}
+
+/// Virtual seconds per wall second `partition-5node` must reach, trace hashed, on one core.
+pub const TARGET_SCENARIO_VIRTUAL_PER_WALL: f64 = 1000.0;
+
+impl fmt::Display for ScenarioBench {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (r, m) = (&self.run.run, &self.madsim);
+        writeln!(
+            f,
+            "{} (default config, trace recorded and hashed): {} nodes, {} events, {} messages sent in {:.1} virtual s; {:.3} wall s, {:.0} virtual s per wall s (target >= {TARGET_SCENARIO_VIRTUAL_PER_WALL}: {}), hash {}",
+            self.scenario,
+            self.run.nodes,
+            self.run.events,
+            r.messages,
+            r.virtual_secs,
+            r.wall_secs,
+            r.virtual_per_wall(),
+            if self.target_met() { "met" } else { "NOT met" },
+            self.run.hash
+        )?;
+        writeln!(
+            f,
+            "  bare madsim, same nodes, messages and virtual time: {} messages received in {:.1} virtual s; {:.3} wall s, {:.0} virtual s per wall s; {} / madsim = {:.2}",
+            m.messages,
+            m.virtual_secs,
+            m.wall_secs,
+            m.virtual_per_wall(),
+            self.scenario,
+            self.ratio()
+        )
+    }
+}
+
 /// One timing of the linearizability checker.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct CheckerTiming {
@@ -611,6 +838,8 @@ pub struct BenchReport {
     pub kv5: Measurement,
     /// Drawing a run's whole report against simulating the run ([`report_render`]).
     pub report: ReportTiming,
+    /// `partition-5node` with its trace hashed, beside bare madsim ([`ScenarioBench`]).
+    pub scenario: ScenarioBench,
 }
 
 /// How long a report takes to draw, against the run it draws.
@@ -702,6 +931,13 @@ pub fn run(cfg: &BenchConfig) -> BenchReport {
     let mut demo = Vec::with_capacity(cfg.repeats);
     let (mut raft3, mut raft5) = (Vec::new(), Vec::new());
     let (mut kv3, mut kv5) = (Vec::new(), Vec::new());
+    // The scenario runs back to back after one untimed run (criterion's warm-up), so each
+    // timed run finds the allocator as the previous run of the same work left it, not as
+    // the larger benchmarks around it did.
+    drop(partition_5node_run(BENCH_SEED));
+    let mut scenario: Vec<ScenarioBench> = (0..cfg.repeats)
+        .map(|_| ScenarioBench::measure(BENCH_SEED))
+        .collect();
     for _ in 0..cfg.repeats {
         madsim.push(madsim_endpoint_ping(cfg, BENCH_SEED));
         sim_core.push(sim_core_ping(cfg, BENCH_SEED));
@@ -737,6 +973,10 @@ pub fn run(cfg: &BenchConfig) -> BenchReport {
                 .collect();
             runs.sort_by(|a, b| a.render_secs.total_cmp(&b.render_secs));
             runs.swap_remove(runs.len() / 2)
+        },
+        scenario: {
+            scenario.sort_by(|a, b| a.run.run.wall_secs.total_cmp(&b.run.run.wall_secs));
+            scenario.swap_remove(scenario.len() / 2)
         },
     }
 }
@@ -834,6 +1074,7 @@ impl fmt::Display for BenchReport {
             r.bytes / 1024,
             r.ratio()
         )?;
+        write!(f, "{}", self.scenario)?;
         Ok(())
     }
 }
@@ -867,6 +1108,11 @@ mod tests {
         assert!(report.demo.messages >= pairs * 2 * 10, "{:?}", report.demo);
         assert!(report.demo.messages <= pairs * 2 * 21, "{:?}", report.demo);
         assert!(report.to_string().contains("ratio sim-core / madsim"));
+        // The baseline moves as many messages as the scenario sent, over its virtual time.
+        let scenario = &report.scenario;
+        assert_eq!(scenario.madsim.messages, scenario.run.run.messages);
+        assert!(scenario.run.run.virtual_secs >= 20.0, "{scenario:?}");
+        assert!(report.to_string().contains("partition-5node / madsim"));
         assert_eq!(report.checker.len(), checker_cases(&cfg).len());
         assert!(
             report.checker.iter().all(|t| t.linearizable),

@@ -62,7 +62,6 @@ pub fn write_run(
     ensure_writable(dir)?;
     let mut files: Vec<(String, Vec<u8>)> = vec![
         ("scenario.toml".into(), prepared.file.to_toml().into_bytes()),
-        ("trace.jsonl".into(), run.trace.to_jsonl()),
         (
             "history.json".into(),
             serde_json::to_vec_pretty(&run.history).expect("histories serialize"),
@@ -79,7 +78,17 @@ pub fn write_run(
         fs::write(&path, bytes).map_err(|source| OutputError { path, source })?;
         names.push(name);
     }
+    let path = dir.join("trace.jsonl");
+    write_trace(&path, &run.trace).map_err(|source| OutputError { path, source })?;
+    names.insert(1, "trace.jsonl".to_string());
     Ok(names)
+}
+
+/// Writes `trace.jsonl` in one pass through a buffer, without holding the whole file in
+/// memory.
+fn write_trace(path: &Path, trace: &sim_core::Trace) -> std::io::Result<()> {
+    let file = fs::File::create(path)?;
+    trace.write_jsonl(std::io::BufWriter::with_capacity(1 << 16, file))
 }
 
 /// The default run folder: `out/<scenario>/seed-<seed>`.

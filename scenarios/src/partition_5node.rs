@@ -356,7 +356,7 @@ fn partition_data(out: &RunOutput<Option<Story>>, config: &Partition5NodeConfig)
 }
 
 /// Runs the story with `config`.
-fn run_story(
+pub(crate) fn run_story(
     config: &Partition5NodeConfig,
     seed: u64,
     mutants: &[String],

@@ -50,14 +50,30 @@ impl FromStr for NodeId {
     }
 }
 
+/// `n1` in readable formats (JSON, TOML); the bare number in binary ones (the trace
+/// hash's canonical encoding).
 impl Serialize for NodeId {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        if !serializer.is_human_readable() {
+            return serializer.serialize_u32(self.0);
+        }
+        // Written whole, without `collect_str`'s formatter (a trace writes many of these).
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(self.0);
+        let mut name = [0u8; 11];
+        name[0] = b'n';
+        name[1..=digits.len()].copy_from_slice(digits.as_bytes());
+        serializer.serialize_str(
+            std::str::from_utf8(&name[..=digits.len()]).expect("`n` and ASCII digits"),
+        )
     }
 }
 
 impl<'de> Deserialize<'de> for NodeId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if !deserializer.is_human_readable() {
+            return u32::deserialize(deserializer).map(NodeId);
+        }
         let text = String::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
     }
@@ -111,6 +127,19 @@ mod tests {
         for n in [1, 2, 17, 4000] {
             let id = NodeId(n);
             assert_eq!(id.to_string().parse::<NodeId>(), Ok(id));
+        }
+    }
+
+    #[test]
+    fn node_ids_are_names_in_json_and_numbers_in_binary() {
+        for n in [1, 9, 10, 4000, u32::MAX] {
+            let id = NodeId(n);
+            let json = serde_json::to_string(&id).unwrap();
+            assert_eq!(json, format!("\"n{n}\""));
+            assert_eq!(serde_json::from_str::<NodeId>(&json).unwrap(), id);
+            let binary = postcard::to_allocvec(&id).unwrap();
+            assert_eq!(binary, postcard::to_allocvec(&n).unwrap());
+            assert_eq!(postcard::from_bytes::<NodeId>(&binary).unwrap(), id);
         }
     }
 

@@ -80,7 +80,7 @@ impl<M: Message> NodeCtx<M> {
     /// Current virtual time (for traces and measurements; protocol logic that reasons about
     /// wall-clock time should use [`NodeCtx::local_now_us`]).
     pub fn now(&self) -> SimTime {
-        time::now()
+        self.world.now()
     }
 
     /// This node's wall clock: virtual time plus its skew, microseconds.

@@ -112,9 +112,25 @@ pub(crate) struct State<M> {
     /// Set when the run ends: madsim may still poll ready tasks in that instant, and
     /// nothing they do may reach the record after `run-end`.
     finished: bool,
+    /// madsim's clock, taken from the runtime at the first reading: every event reads the
+    /// time, and looking the handle up each time (a thread-local and two reference counts)
+    /// costs more than reading it.
+    clock: Option<madsim::time::TimeHandle>,
 }
 
 impl<M> State<M> {
+    /// Current virtual time (as [`time::now`]).
+    ///
+    /// # Panics
+    ///
+    /// Outside the world's madsim runtime.
+    pub(crate) fn now(&mut self) -> SimTime {
+        let clock = self
+            .clock
+            .get_or_insert_with(madsim::time::TimeHandle::current);
+        SimTime(time::duration_us(clock.elapsed()))
+    }
+
     /// Records an event, unless the run has ended (then returns the id it would have had).
     pub(crate) fn record(&mut self, node: Option<NodeId>, kind: EventKind) -> EventId {
         let id = EventId(self.trace.len() as u64);
@@ -123,7 +139,7 @@ impl<M> State<M> {
         }
         let event = TraceEvent {
             id,
-            t_us: time::now(),
+            t_us: self.now(),
             node,
             kind,
         };
@@ -274,6 +290,7 @@ impl<M: Message> World<M> {
             disk_rng: derive_rng(seed, "disk"),
             messages_delivered: 0,
             finished: false,
+            clock: None,
         };
         World {
             state: Arc::new(Mutex::new(state)),
@@ -303,7 +320,7 @@ impl<M: Message> World<M> {
 
     /// Current virtual time.
     pub fn now(&self) -> SimTime {
-        time::now()
+        self.lock().now()
     }
 
     /// Waits for `d` of virtual time.
@@ -334,8 +351,11 @@ impl<M: Message> World<M> {
     /// A node's local clock reading: virtual time plus its skew, microseconds (may be
     /// negative early in a run with a negative skew).
     pub fn local_now_us(&self, node: NodeId) -> i64 {
-        let skew = self.lock().slot(node).skew_us;
-        i64::try_from(time::now().as_us())
+        let (skew, now) = {
+            let mut st = self.lock();
+            (st.slot(node).skew_us, st.now())
+        };
+        i64::try_from(now.as_us())
             .unwrap_or(i64::MAX)
             .saturating_add(skew)
     }
@@ -508,7 +528,7 @@ impl<M: Message> World<M> {
             return id;
         }
         st.next_msg += 1;
-        let now = time::now();
+        let now = st.now();
         st.record(
             Some(from),
             EventKind::Send {
@@ -590,11 +610,12 @@ impl<M: Message> World<M> {
         st.next_op += 1;
         let position = st.history.entries.len();
         st.invocations.insert(op, position);
+        let now = st.now();
         st.history.entries.push(HistoryEntry {
             op,
             client,
             entry_type: EntryType::Invoke,
-            t_us: time::now(),
+            t_us: now,
             f: f.to_string(),
             key,
             value,
@@ -622,9 +643,10 @@ impl<M: Message> World<M> {
             .get(&op)
             .expect("completing an operation that was never invoked");
         let invoke = st.history.entries[position].clone();
+        let now = st.now();
         st.history.entries.push(HistoryEntry {
             entry_type: outcome.into(),
-            t_us: time::now(),
+            t_us: now,
             value,
             ..invoke
         });
@@ -679,7 +701,8 @@ pub(crate) async fn pump<M: Message>(world: World<M>) {
     loop {
         let next = {
             let mut st = world.lock();
-            st.deliver_due(time::now());
+            let now = st.now();
+            st.deliver_due(now);
             st.in_flight.first_key_value().map(|(k, _)| k.0)
         };
         PumpWait {
