@@ -57,7 +57,11 @@ mod tests {
     fn what_a_scenario_catches_it_can_switch_on_and_every_bug_is_described() {
         for s in scenarios() {
             for bug in s.catches() {
-                assert!(s.mutants().contains(bug), "{} catches unknown {bug}", s.name());
+                assert!(
+                    s.mutants().contains(bug),
+                    "{} catches unknown {bug}",
+                    s.name()
+                );
             }
         }
         let described: Vec<&str> = raft::driver::MUTANT_SUMMARIES
