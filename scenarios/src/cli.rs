@@ -394,7 +394,7 @@ fn print_run(out: &mut dyn Write, prepared: &Prepared, run: &ScenarioRun) {
             .map(|m| format!("  {m}"))
             .unwrap_or_default();
         let kind = format!("{:?}", check.kind).to_lowercase();
-        let _ = writeln!(out, "  {:<28} {:<10} {word}{detail}", check.name, kind);
+        let _ = writeln!(out, "  {:<32} {:<10} {word}{detail}", check.name, kind);
     }
     let missing = run.verdict.stories_missing().count();
     if missing > 0 {

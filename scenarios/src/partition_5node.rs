@@ -402,13 +402,7 @@ impl PartitionChecks {
         let facts = PartitionFacts::of(story, cluster.servers(), bound_ms);
         let side = |i: usize| story.map(|s| s.sides[i].clone()).unwrap_or_default();
         PartitionChecks {
-            stories: [CUT, MAJORITY_HEALTHY, NEW_LEADER, HEALED]
-                .into_iter()
-                .map(|name| PartitionStory {
-                    name,
-                    facts: facts.clone(),
-                })
-                .collect(),
+            stories: PartitionStory::each(&[CUT, MAJORITY_HEALTHY, NEW_LEADER, HEALED], &facts),
             quorum: NoProgressWithoutQuorum {
                 facts: facts.clone(),
             },

@@ -136,13 +136,7 @@ impl SplitChecks {
             &[CUT, HEALED]
         };
         SplitChecks {
-            stories: names
-                .iter()
-                .map(|name| PartitionStory {
-                    name,
-                    facts: facts.clone(),
-                })
-                .collect(),
+            stories: PartitionStory::each(names, &facts),
             quorum: NoProgressWithoutQuorum {
                 facts: facts.clone(),
             },

@@ -77,12 +77,13 @@ impl FaultState {
     /// The part of a fault op the trace does not show by other events (node ops are seen
     /// through their `node-crash`, `node-start`, `node-pause` and `node-resume` events).
     fn apply(&mut self, op: &FaultOp, at: SimTime) {
+        self.links.apply(op, &self.nodes);
         match op {
-            FaultOp::Partition { groups } => self.links.partition(groups),
-            FaultOp::Isolate { node } => self.links.isolate(*node, &self.nodes),
-            FaultOp::CutLink { from, to } => self.links.cut(*from, *to),
-            FaultOp::RestoreLink { from, to } => self.links.restore(*from, *to),
-            FaultOp::Heal => self.links.heal(),
+            FaultOp::Partition { .. }
+            | FaultOp::Isolate { .. }
+            | FaultOp::CutLink { .. }
+            | FaultOp::RestoreLink { .. }
+            | FaultOp::Heal => {}
             FaultOp::Latency { .. } | FaultOp::LinkLatency { .. } => self.latency_changed = true,
             FaultOp::Loss { probability } => self.loss_probability = *probability,
             FaultOp::DiskStall { node, duration_ms } => {
@@ -98,7 +99,6 @@ impl FaultState {
                 }
             }
             FaultOp::HealAll => {
-                self.links.heal();
                 self.latency_changed = false;
                 self.loss_probability = 0.0;
                 self.stall_until.clear();

@@ -114,6 +114,19 @@ impl Links {
         self.group_of.clear();
         self.cut.clear();
     }
+
+    /// Applies the link part of a fault op (`all` is every node, for `isolate`); other
+    /// ops leave the links as they are.
+    pub fn apply(&mut self, op: &FaultOp, all: &[NodeId]) {
+        match op {
+            FaultOp::Partition { groups } => self.partition(groups),
+            FaultOp::Isolate { node } => self.isolate(*node, all),
+            FaultOp::CutLink { from, to } => self.cut(*from, *to),
+            FaultOp::RestoreLink { from, to } => self.restore(*from, *to),
+            FaultOp::Heal | FaultOp::HealAll => self.heal(),
+            _ => {}
+        }
+    }
 }
 
 /// The network's state during a run.
@@ -165,12 +178,8 @@ impl Network {
 
     /// Applies a network fault op; other ops are ignored.
     pub fn apply(&mut self, op: &FaultOp) {
+        self.links.apply(op, &self.nodes);
         match op {
-            FaultOp::Partition { groups } => self.links.partition(groups),
-            FaultOp::Isolate { node } => self.links.isolate(*node, &self.nodes),
-            FaultOp::CutLink { from, to } => self.links.cut(*from, *to),
-            FaultOp::RestoreLink { from, to } => self.links.restore(*from, *to),
-            FaultOp::Heal => self.links.heal(),
             FaultOp::Latency { min_us, max_us } => {
                 self.latency = LatencyRange {
                     min_us: *min_us,
@@ -193,7 +202,6 @@ impl Network {
             }
             FaultOp::Loss { probability } => self.loss_probability = *probability,
             FaultOp::HealAll => {
-                self.links.heal();
                 self.latency = self.defaults.latency;
                 self.link_latency.clear();
                 self.loss_probability = self.defaults.loss_probability;

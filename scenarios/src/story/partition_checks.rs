@@ -123,6 +123,19 @@ pub(crate) struct PartitionStory {
     pub facts: PartitionFacts,
 }
 
+impl PartitionStory {
+    /// The Sometimes checks `names` of one story.
+    pub fn each(names: &[&'static str], facts: &PartitionFacts) -> Vec<PartitionStory> {
+        names
+            .iter()
+            .map(|name| PartitionStory {
+                name,
+                facts: facts.clone(),
+            })
+            .collect()
+    }
+}
+
 impl Check for PartitionStory {
     fn name(&self) -> &'static str {
         self.name
