@@ -232,10 +232,23 @@ pub fn madsim_endpoint_ping(cfg: &BenchConfig, seed: u64) -> Measurement {
     if let Err(e) = cfg.validate() {
         panic!("invalid benchmark configuration: {e}");
     }
-    let nodes = cfg.nodes;
-    let rounds = cfg.rounds();
-    let heartbeat_ms = cfg.heartbeat_ms;
-    let end = cfg.mesh_end();
+    let (rounds, heartbeat_ms) = (cfg.rounds(), cfg.heartbeat_ms);
+    bare_madsim(
+        seed,
+        cfg.nodes,
+        cfg.mesh_end(),
+        move |me, addrs, received| madsim_ping_node(me, addrs, rounds, heartbeat_ms, received),
+    )
+}
+
+/// Runs `nodes` bare madsim nodes at 10.0.0.x until `end` of virtual time; node `me` runs
+/// `node(me, every node's address, the received counter)`. The baselines share this so
+/// they differ only in what their nodes do.
+fn bare_madsim<F, Fut>(seed: u64, nodes: usize, end: Duration, node: F) -> Measurement
+where
+    F: Fn(usize, Arc<[SocketAddr]>, Arc<AtomicU64>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
     let received = Arc::new(AtomicU64::new(0));
     let counter = received.clone();
     let (virtual_secs, wall_secs) = wall_timed(move || {
@@ -247,15 +260,12 @@ pub fn madsim_endpoint_ping(cfg: &BenchConfig, seed: u64) -> Measurement {
                 .map(|i| SocketAddr::new(node_ip(i), PORT))
                 .collect();
             for me in 0..nodes {
-                let addrs = addrs.clone();
-                let received = counter.clone();
+                let (addrs, received, node) = (addrs.clone(), counter.clone(), node.clone());
                 handle
                     .create_node()
                     .name(format!("n{}", me + 1))
                     .ip(node_ip(me))
-                    .init(move || {
-                        madsim_ping_node(me, addrs.clone(), rounds, heartbeat_ms, received.clone())
-                    })
+                    .init(move || node(me, addrs.clone(), received.clone()))
                     .build();
             }
             madsim_sleep_until(end).await;
@@ -574,42 +584,11 @@ pub fn madsim_paced(nodes: usize, messages: u64, virtual_secs: f64, seed: u64) -
     assert!(virtual_secs > 0.0, "a baseline needs virtual time");
     let length = Duration::from_secs_f64(virtual_secs);
     let end = length + Duration::from_millis(DRAIN_MS);
-    let received = Arc::new(AtomicU64::new(0));
-    let counter = received.clone();
-    let (virtual_secs, wall_secs) = wall_timed(move || {
-        let runtime =
-            madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
-        let virtual_secs = runtime.block_on(async move {
-            let handle = madsim::runtime::Handle::current();
-            let addrs: Arc<[SocketAddr]> = (0..nodes)
-                .map(|i| SocketAddr::new(node_ip(i), PORT))
-                .collect();
-            for me in 0..nodes {
-                let addrs = addrs.clone();
-                let received = counter.clone();
-                // The first `messages % nodes` nodes send one more.
-                let share =
-                    messages / nodes as u64 + u64::from((me as u64) < messages % nodes as u64);
-                handle
-                    .create_node()
-                    .name(format!("n{}", me + 1))
-                    .ip(node_ip(me))
-                    .init(move || {
-                        madsim_paced_node(me, addrs.clone(), share, length, received.clone())
-                    })
-                    .build();
-            }
-            madsim_sleep_until(end).await;
-            madsim::time::TimeHandle::current().elapsed().as_secs_f64()
-        });
-        drop(runtime);
-        virtual_secs
-    });
-    Measurement {
-        messages: received.load(Ordering::Relaxed),
-        wall_secs,
-        virtual_secs,
-    }
+    bare_madsim(seed, nodes, end, move |me, addrs, received| {
+        // The first `messages % nodes` nodes send one more.
+        let share = messages / nodes as u64 + u64::from((me as u64) < messages % nodes as u64);
+        madsim_paced_node(me, addrs, share, length, received)
+    })
 }
 
 /// One node of [`madsim_paced`]: sends `share` messages evenly over `length`, to its peers
