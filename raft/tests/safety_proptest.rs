@@ -45,6 +45,13 @@
 //!
 //! `compact_while_a_leader_snapshot_is_pending_returns_that_snapshot`, at the end, pins a
 //! panic in `RawNode::compact` found while writing this harness (now fixed).
+//!
+//! # Why one file of this size
+//!
+//! The harness (cluster, disks, schedule strategy, shrinkable steps) and the properties it
+//! checks are one proptest: an integration test is one crate, and splitting it would need a
+//! shared support module for a single user. It is over 800 lines for that reason; the
+//! harness could move to `tests/support/` if a second Raft proptest appears.
 
 use std::cell::RefCell;
 use std::collections::btree_map::Entry as MapEntry;

@@ -15,6 +15,12 @@
 //! This file also holds the plumbing every plotters picture shares ([`Picture`],
 //! [`render_picture`]): draw once to SVG and, when asked, once more to pixels, with the
 //! bundled font.
+//!
+//! # Why one file of this size
+//!
+//! Each scenario chart (election CDF, fault-tolerance heat map, capacity, stall latency) is
+//! a few hundred lines drawn with the same axis, legend and bundled-font helpers here. Still
+//! to do: one file per chart behind a `charts/` module, with the helpers in `charts/mod.rs`.
 
 use std::collections::BTreeMap;
 

@@ -55,6 +55,13 @@
 //! faults the first client write (the write path is the lesson of `quorum-write`), or the
 //! first election. It keeps [`LEAD_ARROWS`] messages before that moment for context and
 //! grows forward until [`DEFAULT_MAX_ARROWS`] messages are shown.
+//!
+//! # Why one file of this size
+//!
+//! The window choice, the lane layout, the commit-quorum rule, and the SVG and Mermaid
+//! renderings all read the same laid-out diagram, and the Mermaid output must match the
+//! SVG. Still to do: split it into `sequence/{window,layout,svg,mermaid}.rs` around that
+//! layout type, when the typed trace replaces the message-detail parsing here.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;

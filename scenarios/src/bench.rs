@@ -35,6 +35,13 @@
 //!
 //! [`run`] repeats each measurement and reports the median run (by wall time), since the
 //! first run of a process pays for warming the allocator and caches.
+//!
+//! # Why one file of this size
+//!
+//! `ksim bench` and the criterion benches share these measurements and the baselines they
+//! are printed against in the same process; the report formatting and the unit tests of
+//! the counts are most of the rest. Still to do: the baselines (`bare_madsim` and its nodes)
+//! in a file of their own.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -18,7 +18,6 @@
 //! cluster was really whole again), with Sometimes checks that the story took place.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use raft::checks::DurableLogs;
 use serde::{Deserialize, Serialize};
@@ -31,7 +30,7 @@ use crate::raft_world::{judge, leader_periods, ms, ClusterConfig};
 use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
 use crate::story::partition::{partition_story, run_routed, split_servers, Routes, Story, Timing};
 use crate::story::partition_checks::{
-    healed_at, CatchesUp, MajorityKeepsCommitting, NoProgressWithoutQuorum, PartitionFacts,
+    heal_bound, CatchesUp, MajorityKeepsCommitting, NoProgressWithoutQuorum, PartitionFacts,
     PartitionStory, CUT, HEALED, MAJORITY_HEALTHY, NEW_LEADER,
 };
 use crate::story::read::{
@@ -137,12 +136,12 @@ impl Check for MinorityStepsDown {
     }
 
     fn check(&self, run: &RunView<'_>) -> Outcome {
-        let Some(healed) = healed_at(&self.facts, run) else {
-            return Outcome::not_applicable("the partition never healed for the bound");
+        let (healed, deadline) = match heal_bound(&self.facts, run) {
+            Ok(bound) => bound,
+            Err(not_applicable) => return not_applicable,
         };
         let bound_ms = self.facts.bound_ms;
         let events = &run.trace.events;
-        let deadline = healed.after(Duration::from_millis(bound_ms));
         let majority_term = leader_periods(events)
             .into_iter()
             .filter(|p| self.majority.contains(&p.0) && p.2 <= healed)
@@ -502,6 +501,8 @@ impl Scenario for Partition5Node {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use sim_core::{EntryRef, EventId, Status, Trace, Verdict};
 

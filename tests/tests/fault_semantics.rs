@@ -5,6 +5,13 @@
 //! each node recorded, and what its disk holds. Link states are located by the position of
 //! the `fault` events in the trace, so ties at the same microsecond are decided by the order
 //! in which sim-core recorded things, not by guessing.
+//!
+//! # Why one file of this size
+//!
+//! One test a fault op (partition, cut, loss, latency, kill, restart, pause, power failure,
+//! disk stall, skew, heal-all) and its edge cases, all over the same small probe world
+//! defined at the top; each integration-test file is its own crate, so splitting it would
+//! copy that world or add a support module for it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

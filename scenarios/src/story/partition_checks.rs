@@ -422,11 +422,16 @@ pub(crate) fn never_applied(log: &NodeLog, events: &[TraceEvent]) -> Vec<(u64, u
         .collect()
 }
 
-/// When the partition really healed, for the checks that start their bound there.
-pub(crate) fn healed_at(facts: &PartitionFacts, run: &RunView<'_>) -> Option<SimTime> {
-    facts
+/// When the partition really healed and the bound after it, for the checks that start
+/// their bound there; not applicable if it never healed for the bound.
+pub(crate) fn heal_bound(
+    facts: &PartitionFacts,
+    run: &RunView<'_>,
+) -> Result<(SimTime, SimTime), Outcome> {
+    let (healed, _) = facts
         .heal_window(&FaultTimeline::of(run.trace))
-        .map(|(from, _)| from)
+        .ok_or_else(|| Outcome::not_applicable("the partition never healed for the bound"))?;
+    Ok((healed, healed.after(Duration::from_millis(facts.bound_ms))))
 }
 
 impl Check for CatchesUp {
@@ -443,12 +448,12 @@ impl Check for CatchesUp {
     }
 
     fn check(&self, run: &RunView<'_>) -> Outcome {
-        let Some(healed) = healed_at(&self.facts, run) else {
-            return Outcome::not_applicable("the partition never healed for the bound");
+        let (healed, deadline) = match heal_bound(&self.facts, run) {
+            Ok(bound) => bound,
+            Err(not_applicable) => return not_applicable,
         };
         let bound_ms = self.facts.bound_ms;
         let events = &run.trace.events;
-        let deadline = healed.after(Duration::from_millis(bound_ms));
         let target_at = SimTime(deadline.as_us() - self.lag_ms.min(bound_ms) * 1000);
         let target = commit_indexes(events, &self.reference, target_at)
             .values()
