@@ -12,11 +12,11 @@ use crate::partition_5node::Partition5Node;
 use crate::ping_mesh::PingMesh;
 use crate::power_failure::PowerFailure;
 use crate::quorum_write::QuorumWrite;
-use crate::scenario::{Scenario, ScenarioError};
+use crate::scenario::{AnyScenario, ScenarioError};
 use crate::split_brain::SplitBrain;
 
 /// Every scenario, in the order `ksim list` prints them.
-pub fn scenarios() -> Vec<&'static dyn Scenario> {
+pub fn scenarios() -> Vec<&'static dyn AnyScenario> {
     vec![
         &PingMesh,
         &Election,
@@ -39,7 +39,7 @@ pub fn scenarios() -> Vec<&'static dyn Scenario> {
 /// # Errors
 ///
 /// [`ScenarioError::Unknown`], listing the known names.
-pub fn find(name: &str) -> Result<&'static dyn Scenario, ScenarioError> {
+pub fn find(name: &str) -> Result<&'static dyn AnyScenario, ScenarioError> {
     scenarios()
         .into_iter()
         .find(|s| s.name() == name)

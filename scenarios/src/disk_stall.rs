@@ -33,7 +33,7 @@ use sim_core::{
 };
 
 use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig};
-use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// The disk-stall scenario's config.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -91,8 +91,39 @@ pub enum Regime {
 }
 
 impl DiskStallConfig {
-    fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
-        let c: DiskStallConfig = parse_config(table)?;
+    fn stall_start_ms(&self, i: u64) -> u64 {
+        self.first_stall_at_ms + i * (self.stall_ms + self.gap_ms)
+    }
+
+    fn last_stall_end_ms(&self) -> u64 {
+        self.stall_start_ms(self.stalls - 1) + self.stall_ms
+    }
+
+    /// The regime of this config's stalls (see [`Regime`]).
+    pub fn regime(&self) -> Regime {
+        let election_ms = self.cluster.election_timeout_ms();
+        if self.stall_ms + self.cluster.raft.tick_ms * self.cluster.raft.heartbeat_ticks
+            < election_ms
+        {
+            Regime::Holds
+        } else if self.stall_ms >= self.move_bound_ms() {
+            Regime::Moves
+        } else {
+            Regime::Either
+        }
+    }
+
+    /// A new leader must be elected within this long of a long stall's start: the longest
+    /// randomized election timeout (2 × the timeout) plus one more timeout for the
+    /// pre-vote and vote rounds, and a split vote's retry.
+    pub fn move_bound_ms(&self) -> u64 {
+        3 * self.cluster.election_timeout_ms()
+    }
+}
+
+impl ScenarioConfig for DiskStallConfig {
+    fn check(self) -> Result<Self, ScenarioError> {
+        let c = self;
         c.cluster.validate(3)?;
         let bad = |m: String| Err(ScenarioError::Config(m));
         if c.stall_ms == 0 || c.stalls == 0 || c.resume_bound_ms == 0 {
@@ -126,35 +157,6 @@ impl DiskStallConfig {
         }
         Ok(c)
     }
-
-    fn stall_start_ms(&self, i: u64) -> u64 {
-        self.first_stall_at_ms + i * (self.stall_ms + self.gap_ms)
-    }
-
-    fn last_stall_end_ms(&self) -> u64 {
-        self.stall_start_ms(self.stalls - 1) + self.stall_ms
-    }
-
-    /// The regime of this config's stalls (see [`Regime`]).
-    pub fn regime(&self) -> Regime {
-        let election_ms = self.cluster.election_timeout_ms();
-        if self.stall_ms + self.cluster.raft.tick_ms * self.cluster.raft.heartbeat_ticks
-            < election_ms
-        {
-            Regime::Holds
-        } else if self.stall_ms >= self.move_bound_ms() {
-            Regime::Moves
-        } else {
-            Regime::Either
-        }
-    }
-
-    /// A new leader must be elected within this long of a long stall's start: the longest
-    /// randomized election timeout (2 × the timeout) plus one more timeout for the
-    /// pre-vote and vote rounds, and a split vote's retry.
-    pub fn move_bound_ms(&self) -> u64 {
-        3 * self.cluster.election_timeout_ms()
-    }
 }
 
 /// One stall as the driver applied it.
@@ -175,6 +177,8 @@ pub struct StallBand {
 pub struct DiskStall;
 
 impl Scenario for DiskStall {
+    type Config = DiskStallConfig;
+
     fn name(&self) -> &'static str {
         "disk-stall"
     }
@@ -183,30 +187,22 @@ impl Scenario for DiskStall {
         "the leader's fsyncs stall for seconds, repeatedly; write latency spikes, leadership moves (long stalls) or holds (short ones), nothing committed is lost"
     }
 
-    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError> {
-        Ok(config_table(&DiskStallConfig::parse(config)?))
+    fn nodes(&self, config: &DiskStallConfig) -> Vec<NodeId> {
+        config.cluster.all_nodes()
     }
 
-    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError> {
-        Ok(DiskStallConfig::parse(config)?.cluster.all_nodes())
-    }
-
-    fn generate_faults(
-        &self,
-        seed: u64,
-        config: &toml::Table,
-    ) -> Result<FaultSchedule, ScenarioError> {
+    fn generate_faults(&self, seed: u64, config: &DiskStallConfig) -> FaultSchedule {
         // Each stall hits whoever leads when it starts, so the driver applies them; the
         // schedule holds only the optional `cluster.chaos` faults.
-        Ok(DiskStallConfig::parse(config)?.cluster.chaos_faults(seed))
+        config.cluster.chaos_faults(seed)
     }
 
     fn mutants(&self) -> &'static [&'static str] {
         raft::driver::MUTANT_NAMES
     }
 
-    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
-        let config = DiskStallConfig::parse(input.config)?;
+    fn run(&self, input: &RunInput<'_, DiskStallConfig>) -> Result<ScenarioRun, ScenarioError> {
+        let config = input.config.clone();
         let c = config.clone();
         let out = config.cluster.run(
             input.seed,

@@ -11,7 +11,7 @@ use sim_core::{
 };
 
 use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig, RaftMsg};
-use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 use crate::story::leader_loss::{LeaderLoss, LeaderLost, NewLeaderAfter};
 
 /// The election scenario's config.
@@ -50,8 +50,14 @@ impl Default for ElectionConfig {
 }
 
 impl ElectionConfig {
-    fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
-        let c: ElectionConfig = parse_config(table)?;
+    fn bound_ms(&self) -> u64 {
+        self.bound_election_timeouts * self.cluster.election_timeout_ms()
+    }
+}
+
+impl ScenarioConfig for ElectionConfig {
+    fn check(self) -> Result<Self, ScenarioError> {
+        let c = self;
         c.cluster.validate(3)?;
         if c.isolate_for_ms == 0 || c.bound_election_timeouts == 0 {
             return Err(ScenarioError::Config(
@@ -67,10 +73,6 @@ impl ElectionConfig {
             )));
         }
         Ok(c)
-    }
-
-    fn bound_ms(&self) -> u64 {
-        self.bound_election_timeouts * self.cluster.election_timeout_ms()
     }
 }
 
@@ -99,6 +101,8 @@ struct LeaderPeriod {
 }
 
 impl Scenario for Election {
+    type Config = ElectionConfig;
+
     fn name(&self) -> &'static str {
         "election"
     }
@@ -107,22 +111,14 @@ impl Scenario for Election {
         "3 or 5 nodes elect a leader; the leader is isolated, a new one is elected; pre-vote keeps the returning node from disrupting it"
     }
 
-    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError> {
-        Ok(config_table(&ElectionConfig::parse(config)?))
+    fn nodes(&self, config: &ElectionConfig) -> Vec<NodeId> {
+        config.cluster.all_nodes()
     }
 
-    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError> {
-        Ok(ElectionConfig::parse(config)?.cluster.all_nodes())
-    }
-
-    fn generate_faults(
-        &self,
-        seed: u64,
-        config: &toml::Table,
-    ) -> Result<FaultSchedule, ScenarioError> {
+    fn generate_faults(&self, seed: u64, config: &ElectionConfig) -> FaultSchedule {
         // The story's faults depend on who leads, so the driver applies them as it goes;
         // the schedule holds only the optional `cluster.chaos` faults.
-        Ok(ElectionConfig::parse(config)?.cluster.chaos_faults(seed))
+        config.cluster.chaos_faults(seed)
     }
 
     fn mutants(&self) -> &'static [&'static str] {
@@ -133,8 +129,8 @@ impl Scenario for Election {
         &["forget-vote-on-restart", "fixed-election-timeout"]
     }
 
-    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
-        let config = ElectionConfig::parse(input.config)?;
+    fn run(&self, input: &RunInput<'_, ElectionConfig>) -> Result<ScenarioRun, ScenarioError> {
+        let config = input.config.clone();
         let c = config.clone();
         let out = config.cluster.run(
             input.seed,

@@ -42,7 +42,7 @@ use sim_core::{
 };
 
 use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig, RaftMsg};
-use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// RTTs at or below this must keep one leader (etcd's advice: under 10 ms).
 pub const STABLE_RTT_MS: f64 = 10.0;
@@ -106,46 +106,6 @@ impl Default for EtcdCapacityConfig {
 }
 
 impl EtcdCapacityConfig {
-    fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
-        let c: EtcdCapacityConfig = parse_config(table)?;
-        c.cluster.validate(3)?;
-        let bad = |m: String| Err(ScenarioError::Config(m));
-        if c.writers == 0 || c.cluster.clients != c.writers + c.readers {
-            return bad(format!(
-                "cluster.clients = {} must equal writers + readers = {} + {}, with at least one writer",
-                c.cluster.clients, c.writers, c.readers
-            ));
-        }
-        let in_range = |v: &[f64], max: f64| {
-            !v.is_empty()
-                && v.len() <= 32
-                && v.iter().all(|x| x.is_finite() && *x > 0.0 && *x <= max)
-        };
-        if !in_range(&c.rtt_ms, 10_000.0) {
-            return bad(
-                "rtt_ms must list 1 to 32 round trips, each above 0 and at most 10000 ms".into(),
-            );
-        }
-        if !in_range(&c.fsync_ms, 1_000.0) {
-            return bad(
-                "fsync_ms must list 1 to 32 latencies, each above 0 and at most 1000 ms".into(),
-            );
-        }
-        if !(0.0..1.0).contains(&c.jitter) {
-            return bad(format!("jitter = {} must be in [0, 1)", c.jitter));
-        }
-        if c.window_ms == 0 || c.window_ms > 60_000 || c.warmup_ms > 60_000 || c.window_rtts > 100 {
-            return bad(
-                "window_ms must be 1 to 60000, warmup_ms at most 60000 and window_rtts at most 100"
-                    .into(),
-            );
-        }
-        if c.leader_wait_ms == 0 {
-            return bad("leader_wait_ms must be more than zero".into());
-        }
-        Ok(c)
-    }
-
     /// Every point of the sweep, RTT-major.
     pub fn points(&self) -> Vec<Point> {
         self.rtt_ms
@@ -184,6 +144,48 @@ impl EtcdCapacityConfig {
     fn window_at(&self, p: Point) -> u64 {
         self.window_ms
             .max((self.window_rtts as f64 * p.rtt_ms).ceil() as u64)
+    }
+}
+
+impl ScenarioConfig for EtcdCapacityConfig {
+    fn check(self) -> Result<Self, ScenarioError> {
+        let c = self;
+        c.cluster.validate(3)?;
+        let bad = |m: String| Err(ScenarioError::Config(m));
+        if c.writers == 0 || c.cluster.clients != c.writers + c.readers {
+            return bad(format!(
+                "cluster.clients = {} must equal writers + readers = {} + {}, with at least one writer",
+                c.cluster.clients, c.writers, c.readers
+            ));
+        }
+        let in_range = |v: &[f64], max: f64| {
+            !v.is_empty()
+                && v.len() <= 32
+                && v.iter().all(|x| x.is_finite() && *x > 0.0 && *x <= max)
+        };
+        if !in_range(&c.rtt_ms, 10_000.0) {
+            return bad(
+                "rtt_ms must list 1 to 32 round trips, each above 0 and at most 10000 ms".into(),
+            );
+        }
+        if !in_range(&c.fsync_ms, 1_000.0) {
+            return bad(
+                "fsync_ms must list 1 to 32 latencies, each above 0 and at most 1000 ms".into(),
+            );
+        }
+        if !(0.0..1.0).contains(&c.jitter) {
+            return bad(format!("jitter = {} must be in [0, 1)", c.jitter));
+        }
+        if c.window_ms == 0 || c.window_ms > 60_000 || c.warmup_ms > 60_000 || c.window_rtts > 100 {
+            return bad(
+                "window_ms must be 1 to 60000, warmup_ms at most 60000 and window_rtts at most 100"
+                    .into(),
+            );
+        }
+        if c.leader_wait_ms == 0 {
+            return bad("leader_wait_ms must be more than zero".into());
+        }
+        Ok(c)
     }
 }
 
@@ -570,6 +572,8 @@ impl Check for LeadershipStableAtLowRtt {
 pub struct EtcdCapacity;
 
 impl Scenario for EtcdCapacity {
+    type Config = EtcdCapacityConfig;
+
     fn name(&self) -> &'static str {
         "etcd-capacity"
     }
@@ -578,32 +582,22 @@ impl Scenario for EtcdCapacity {
         "sweep RTT and fsync latency under closed-loop load: throughput, latency and leader changes; why etcd wants RTT under 10 ms"
     }
 
-    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError> {
-        Ok(config_table(&EtcdCapacityConfig::parse(config)?))
+    fn nodes(&self, config: &EtcdCapacityConfig) -> Vec<NodeId> {
+        config.cluster.all_nodes()
     }
 
-    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError> {
-        Ok(EtcdCapacityConfig::parse(config)?.cluster.all_nodes())
-    }
-
-    fn generate_faults(
-        &self,
-        seed: u64,
-        config: &toml::Table,
-    ) -> Result<FaultSchedule, ScenarioError> {
+    fn generate_faults(&self, seed: u64, config: &EtcdCapacityConfig) -> FaultSchedule {
         // The sweep itself sets latency and fsync per point; only `cluster.chaos` adds
         // faults, the same schedule at every point.
-        Ok(EtcdCapacityConfig::parse(config)?
-            .cluster
-            .chaos_faults(seed))
+        config.cluster.chaos_faults(seed)
     }
 
     fn mutants(&self) -> &'static [&'static str] {
         raft::driver::MUTANT_NAMES
     }
 
-    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
-        let config = EtcdCapacityConfig::parse(input.config)?;
+    fn run(&self, input: &RunInput<'_, EtcdCapacityConfig>) -> Result<ScenarioRun, ScenarioError> {
+        let config = input.config.clone();
         let mut results = Vec::new();
         let mut verdicts = Vec::new();
         for point in config.points() {
@@ -669,6 +663,7 @@ impl Scenario for EtcdCapacity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::read_config;
 
     fn result(rtt_ms: f64, first: Option<f64>, changes: usize) -> PointResult {
         PointResult {
@@ -752,7 +747,7 @@ mod tests {
 
     #[test]
     fn bad_configs_are_refused_with_reasons() {
-        let parse = |s: &str| EtcdCapacityConfig::parse(&toml::from_str(s).unwrap());
+        let parse = |s: &str| read_config::<EtcdCapacityConfig>(&toml::from_str(s).unwrap());
         assert!(parse("rtt_ms = [1, 2.5]").is_ok());
         let err = |s: &str| parse(s).unwrap_err().to_string();
         assert!(err("rtt_ms = []").contains("rtt_ms"));

@@ -30,7 +30,7 @@ use sim_core::{
 };
 
 use crate::raft_world::{current_leader, judge, ms, wait_for_leader, ClusterConfig};
-use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// The largest cluster the sweep may have: past 7 members etcd advises against it (etcd FAQ,
 /// "What is maximum cluster size?"), and each sub-run costs time.
@@ -87,8 +87,24 @@ impl Default for FaultToleranceConfig {
 }
 
 impl FaultToleranceConfig {
-    fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
-        let c: FaultToleranceConfig = parse_config(table)?;
+    /// The (N, f) pairs of the sweep, in order.
+    pub fn sub_runs(&self) -> Vec<(usize, usize)> {
+        (self.nodes_min..=self.cluster.nodes)
+            .flat_map(|n| {
+                let kills: Vec<usize> = if self.kills.is_empty() {
+                    (0..=n).collect()
+                } else {
+                    self.kills.iter().copied().filter(|f| *f <= n).collect()
+                };
+                kills.into_iter().map(move |f| (n, f))
+            })
+            .collect()
+    }
+}
+
+impl ScenarioConfig for FaultToleranceConfig {
+    fn check(self) -> Result<Self, ScenarioError> {
+        let c = self;
         let bad = |m: String| Err(ScenarioError::Config(m));
         if !(1..=MAX_SWEEP_NODES).contains(&c.cluster.nodes) {
             return bad(format!(
@@ -134,20 +150,6 @@ impl FaultToleranceConfig {
             return bad("the sweep is empty: no (N, f) with f <= N".into());
         }
         Ok(c)
-    }
-
-    /// The (N, f) pairs of the sweep, in order.
-    pub fn sub_runs(&self) -> Vec<(usize, usize)> {
-        (self.nodes_min..=self.cluster.nodes)
-            .flat_map(|n| {
-                let kills: Vec<usize> = if self.kills.is_empty() {
-                    (0..=n).collect()
-                } else {
-                    self.kills.iter().copied().filter(|f| *f <= n).collect()
-                };
-                kills.into_iter().map(move |f| (n, f))
-            })
-            .collect()
     }
 }
 
@@ -400,6 +402,8 @@ const LESSON: &str = "a cluster of N tolerates (N-1)/2 failures; an even N toler
 pub struct FaultTolerance;
 
 impl Scenario for FaultTolerance {
+    type Config = FaultToleranceConfig;
+
     fn name(&self) -> &'static str {
         "fault-tolerance-table"
     }
@@ -408,30 +412,25 @@ impl Scenario for FaultTolerance {
         "N = 1..7 members, f = 0..N killed: writes stay available iff a majority survives; an even N tolerates no more than N-1"
     }
 
-    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError> {
-        Ok(config_table(&FaultToleranceConfig::parse(config)?))
+    fn nodes(&self, config: &FaultToleranceConfig) -> Vec<NodeId> {
+        config.cluster.all_nodes()
     }
 
-    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError> {
-        Ok(FaultToleranceConfig::parse(config)?.cluster.all_nodes())
-    }
-
-    fn generate_faults(
-        &self,
-        _seed: u64,
-        config: &toml::Table,
-    ) -> Result<FaultSchedule, ScenarioError> {
+    fn generate_faults(&self, _seed: u64, config: &FaultToleranceConfig) -> FaultSchedule {
         // The kills depend on who leads in each sub-run, so the drivers apply them.
-        FaultToleranceConfig::parse(config)?;
-        Ok(FaultSchedule::default())
+        let _ = config;
+        FaultSchedule::default()
     }
 
     fn mutants(&self) -> &'static [&'static str] {
         raft::driver::MUTANT_NAMES
     }
 
-    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
-        let config = FaultToleranceConfig::parse(input.config)?;
+    fn run(
+        &self,
+        input: &RunInput<'_, FaultToleranceConfig>,
+    ) -> Result<ScenarioRun, ScenarioError> {
+        let config = input.config.clone();
         if !input.faults.faults.is_empty() {
             return Err(ScenarioError::Config(
                 "fault-tolerance-table applies its own kills in every sub-run; a fault schedule (--faults) is not supported".into(),

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::{Check, EntryType, FaultOp, FaultSchedule, History, NodeId, SimTime};
 
 use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig};
-use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 use crate::story::leader_loss::{LeaderLoss, LeaderLost, NewLeaderAfter};
 
 /// The leader-crash scenario's config.
@@ -46,8 +46,14 @@ impl Default for LeaderCrashConfig {
 }
 
 impl LeaderCrashConfig {
-    fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
-        let c: LeaderCrashConfig = parse_config(table)?;
+    fn bound_ms(&self) -> u64 {
+        self.bound_election_timeouts * self.cluster.election_timeout_ms()
+    }
+}
+
+impl ScenarioConfig for LeaderCrashConfig {
+    fn check(self) -> Result<Self, ScenarioError> {
+        let c = self;
         c.cluster.validate(3)?;
         if c.down_for_ms == 0 || c.bound_election_timeouts == 0 {
             return Err(ScenarioError::Config(
@@ -62,10 +68,6 @@ impl LeaderCrashConfig {
             )));
         }
         Ok(c)
-    }
-
-    fn bound_ms(&self) -> u64 {
-        self.bound_election_timeouts * self.cluster.election_timeout_ms()
     }
 }
 
@@ -92,6 +94,8 @@ struct Downtime {
 }
 
 impl Scenario for LeaderCrash {
+    type Config = LeaderCrashConfig;
+
     fn name(&self) -> &'static str {
         "leader-crash"
     }
@@ -100,22 +104,14 @@ impl Scenario for LeaderCrash {
         "the leader of a loaded cluster is killed and later restarted; a new leader takes over and no acknowledged write is lost"
     }
 
-    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError> {
-        Ok(config_table(&LeaderCrashConfig::parse(config)?))
+    fn nodes(&self, config: &LeaderCrashConfig) -> Vec<NodeId> {
+        config.cluster.all_nodes()
     }
 
-    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError> {
-        Ok(LeaderCrashConfig::parse(config)?.cluster.all_nodes())
-    }
-
-    fn generate_faults(
-        &self,
-        seed: u64,
-        config: &toml::Table,
-    ) -> Result<FaultSchedule, ScenarioError> {
+    fn generate_faults(&self, seed: u64, config: &LeaderCrashConfig) -> FaultSchedule {
         // Who to kill depends on who leads, so the driver applies the story's faults as it
         // goes; the schedule holds only the optional `cluster.chaos` faults.
-        Ok(LeaderCrashConfig::parse(config)?.cluster.chaos_faults(seed))
+        config.cluster.chaos_faults(seed)
     }
 
     fn mutants(&self) -> &'static [&'static str] {
@@ -131,8 +127,8 @@ impl Scenario for LeaderCrash {
         ]
     }
 
-    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
-        let config = LeaderCrashConfig::parse(input.config)?;
+    fn run(&self, input: &RunInput<'_, LeaderCrashConfig>) -> Result<ScenarioRun, ScenarioError> {
+        let config = input.config.clone();
         let c = config.clone();
         let out = config.cluster.run(
             input.seed,

@@ -38,7 +38,7 @@ use sim_core::{
 };
 
 use crate::raft_world::{judge, ms, ClusterConfig};
-use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// How A loses its lock without noticing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,8 +109,31 @@ impl Default for LockSafetyConfig {
 }
 
 impl LockSafetyConfig {
-    fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
-        let c: LockSafetyConfig = parse_config(table)?;
+    /// etcd's minimum lease TTL for the cluster's timing, and never below the store's.
+    fn min_ttl_s(&self) -> u64 {
+        let r = &self.cluster.raft;
+        min_lease_ttl_s(r.election_ticks, r.tick_ms * r.heartbeat_ticks)
+            .max(DEFAULT_MIN_LEASE_TTL_S)
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        self.lease_ttl_s * 1_000
+    }
+
+    /// Start, election, A's writes, the loss, B's takeover and A's late write, with room.
+    fn needed_ms(&self) -> u64 {
+        self.cluster.client.start_ms
+            + 3 * self.cluster.election_timeout_ms()
+            + (self.writes_before_loss + 2) * self.work_ms
+            + self.lost_for_ms
+            + 4 * self.work_ms
+            + 2_000
+    }
+}
+
+impl ScenarioConfig for LockSafetyConfig {
+    fn check(self) -> Result<Self, ScenarioError> {
+        let c = self;
         c.cluster.validate(3)?;
         let bad = |m: String| Err(ScenarioError::Config(m));
         if c.cluster.clients != 2 {
@@ -157,27 +180,6 @@ impl LockSafetyConfig {
             ));
         }
         Ok(c)
-    }
-
-    /// etcd's minimum lease TTL for the cluster's timing, and never below the store's.
-    fn min_ttl_s(&self) -> u64 {
-        let r = &self.cluster.raft;
-        min_lease_ttl_s(r.election_ticks, r.tick_ms * r.heartbeat_ticks)
-            .max(DEFAULT_MIN_LEASE_TTL_S)
-    }
-
-    fn ttl_ms(&self) -> u64 {
-        self.lease_ttl_s * 1_000
-    }
-
-    /// Start, election, A's writes, the loss, B's takeover and A's late write, with room.
-    fn needed_ms(&self) -> u64 {
-        self.cluster.client.start_ms
-            + 3 * self.cluster.election_timeout_ms()
-            + (self.writes_before_loss + 2) * self.work_ms
-            + self.lost_for_ms
-            + 4 * self.work_ms
-            + 2_000
     }
 }
 
@@ -568,6 +570,8 @@ async fn run_client(mut client: EtcdClient, who: Who, shared: Shared, c: LockSaf
 pub struct LockSafety;
 
 impl Scenario for LockSafety {
+    type Config = LockSafetyConfig;
+
     fn name(&self) -> &'static str {
         "lock-safety"
     }
@@ -576,31 +580,23 @@ impl Scenario for LockSafety {
         "a lock on an etcd lease: the holder pauses past the TTL, a second client takes the lock, both write; fencing by revision stops the stale write (fencing = false shows the damage)"
     }
 
-    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError> {
-        Ok(config_table(&LockSafetyConfig::parse(config)?))
+    fn nodes(&self, config: &LockSafetyConfig) -> Vec<NodeId> {
+        config.cluster.all_nodes()
     }
 
-    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError> {
-        Ok(LockSafetyConfig::parse(config)?.cluster.all_nodes())
-    }
-
-    fn generate_faults(
-        &self,
-        seed: u64,
-        config: &toml::Table,
-    ) -> Result<FaultSchedule, ScenarioError> {
+    fn generate_faults(&self, seed: u64, config: &LockSafetyConfig) -> FaultSchedule {
         // A is paused (or its clock jumps) when it is inside its critical section, which
         // only the run knows: the driver applies it. The schedule holds only the optional
         // `cluster.chaos` faults.
-        Ok(LockSafetyConfig::parse(config)?.cluster.chaos_faults(seed))
+        config.cluster.chaos_faults(seed)
     }
 
     fn mutants(&self) -> &'static [&'static str] {
         raft::driver::MUTANT_NAMES
     }
 
-    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
-        let config = LockSafetyConfig::parse(input.config)?;
+    fn run(&self, input: &RunInput<'_, LockSafetyConfig>) -> Result<ScenarioRun, ScenarioError> {
+        let config = input.config.clone();
         let shared: Shared = Arc::default();
         {
             let mut state = lock(&shared);
@@ -766,6 +762,7 @@ impl Check for ProtectedWritesFenced {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::read_config;
 
     fn holder(who: Who, token: u64, ended: Option<u64>) -> Holder {
         Holder {
@@ -837,7 +834,7 @@ mod tests {
 
     #[test]
     fn bad_configs_are_refused_with_reasons() {
-        let parse = |s: &str| LockSafetyConfig::parse(&toml::from_str(s).unwrap());
+        let parse = |s: &str| read_config::<LockSafetyConfig>(&toml::from_str(s).unwrap());
         assert!(parse("").is_ok());
         let err = |s: &str| parse(s).unwrap_err().to_string();
         assert!(err("lease_ttl_s = 1").contains("minimum TTL"));

@@ -39,7 +39,7 @@ use sim_core::{
 };
 
 use crate::raft_world::{judge, leader_at, leader_periods, ms, ClusterConfig};
-use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// Which founding member the last change removes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,8 +108,18 @@ impl Default for MembershipChangeConfig {
 }
 
 impl MembershipChangeConfig {
-    fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
-        let c: MembershipChangeConfig = parse_config(table)?;
+    fn joiners(&self) -> Vec<NodeId> {
+        self.cluster.servers()[self.founders..].to_vec()
+    }
+
+    fn planned_changes(&self) -> usize {
+        2 * (self.cluster.nodes - self.founders) + usize::from(self.remove != Removal::None)
+    }
+}
+
+impl ScenarioConfig for MembershipChangeConfig {
+    fn check(self) -> Result<Self, ScenarioError> {
+        let c = self;
         c.cluster.validate(2)?;
         let bad = |m: String| Err(ScenarioError::Config(m));
         if c.founders == 0 || c.founders >= c.cluster.nodes {
@@ -158,14 +168,6 @@ impl MembershipChangeConfig {
             ));
         }
         Ok(c)
-    }
-
-    fn joiners(&self) -> Vec<NodeId> {
-        self.cluster.servers()[self.founders..].to_vec()
-    }
-
-    fn planned_changes(&self) -> usize {
-        2 * (self.cluster.nodes - self.founders) + usize::from(self.remove != Removal::None)
     }
 }
 
@@ -398,6 +400,8 @@ async fn operator(mut client: EtcdClient, shared: Shared, c: MembershipChangeCon
 pub struct MembershipChange;
 
 impl Scenario for MembershipChange {
+    type Config = MembershipChangeConfig;
+
     fn name(&self) -> &'static str {
         "membership-change"
     }
@@ -406,22 +410,12 @@ impl Scenario for MembershipChange {
         "a loaded 3-node cluster adds two learners, promotes them one change at a time, then removes a founder; no two majorities, and it converges"
     }
 
-    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError> {
-        Ok(config_table(&MembershipChangeConfig::parse(config)?))
+    fn nodes(&self, config: &MembershipChangeConfig) -> Vec<NodeId> {
+        config.cluster.all_nodes()
     }
 
-    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError> {
-        Ok(MembershipChangeConfig::parse(config)?.cluster.all_nodes())
-    }
-
-    fn generate_faults(
-        &self,
-        seed: u64,
-        config: &toml::Table,
-    ) -> Result<FaultSchedule, ScenarioError> {
-        Ok(MembershipChangeConfig::parse(config)?
-            .cluster
-            .chaos_faults(seed))
+    fn generate_faults(&self, seed: u64, config: &MembershipChangeConfig) -> FaultSchedule {
+        config.cluster.chaos_faults(seed)
     }
 
     fn mutants(&self) -> &'static [&'static str] {
@@ -432,8 +426,11 @@ impl Scenario for MembershipChange {
         &["concurrent-conf-change"]
     }
 
-    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
-        let config = MembershipChangeConfig::parse(input.config)?;
+    fn run(
+        &self,
+        input: &RunInput<'_, MembershipChangeConfig>,
+    ) -> Result<ScenarioRun, ScenarioError> {
+        let config = input.config.clone();
         let shared: Shared = Arc::default();
         {
             let mut story = lock(&shared);

@@ -27,7 +27,7 @@ use sim_core::{
 };
 
 use crate::raft_world::{judge, leader_periods, ms, ClusterConfig};
-use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 use crate::story::partition::{partition_story, run_routed, split_servers, Routes, Story, Timing};
 use crate::story::partition_checks::{
     heal_bound, CatchesUp, MajorityKeepsCommitting, NoProgressWithoutQuorum, PartitionFacts,
@@ -79,8 +79,19 @@ impl Default for Partition5NodeConfig {
 }
 
 impl Partition5NodeConfig {
-    fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
-        let c: Partition5NodeConfig = parse_config(table)?;
+    fn timing(&self) -> Timing {
+        Timing {
+            after_ms: self.partition_after_ms,
+            for_ms: self.partition_for_ms,
+            duration_ms: self.duration_ms,
+            bound_timeouts: self.bound_election_timeouts,
+        }
+    }
+}
+
+impl ScenarioConfig for Partition5NodeConfig {
+    fn check(self) -> Result<Self, ScenarioError> {
+        let c = self;
         c.cluster.validate(3)?;
         if c.minority_size == 0 || 2 * c.minority_size >= c.cluster.nodes {
             return Err(ScenarioError::Config(format!(
@@ -98,15 +109,6 @@ impl Partition5NodeConfig {
         }
         c.timing().validate(&c.cluster)?;
         Ok(c)
-    }
-
-    fn timing(&self) -> Timing {
-        Timing {
-            after_ms: self.partition_after_ms,
-            for_ms: self.partition_for_ms,
-            duration_ms: self.duration_ms,
-            bound_timeouts: self.bound_election_timeouts,
-        }
     }
 }
 // ----- partition-5node's own -----
@@ -445,6 +447,8 @@ fn judge_partition(
 }
 
 impl Scenario for Partition5Node {
+    type Config = Partition5NodeConfig;
+
     fn name(&self) -> &'static str {
         "partition-5node"
     }
@@ -453,24 +457,14 @@ impl Scenario for Partition5Node {
         "5 nodes; the leader and one other are cut off from the other three, then healed: the minority commits nothing, the majority elects and commits, the minority steps down and catches up"
     }
 
-    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError> {
-        Ok(config_table(&Partition5NodeConfig::parse(config)?))
+    fn nodes(&self, config: &Partition5NodeConfig) -> Vec<NodeId> {
+        config.cluster.all_nodes()
     }
 
-    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError> {
-        Ok(Partition5NodeConfig::parse(config)?.cluster.all_nodes())
-    }
-
-    fn generate_faults(
-        &self,
-        seed: u64,
-        config: &toml::Table,
-    ) -> Result<FaultSchedule, ScenarioError> {
+    fn generate_faults(&self, seed: u64, config: &Partition5NodeConfig) -> FaultSchedule {
         // The story's partition depends on who leads, so the driver applies it as it goes;
         // the schedule holds only the optional `cluster.chaos` faults (none by default).
-        Ok(Partition5NodeConfig::parse(config)?
-            .cluster
-            .chaos_faults(seed))
+        config.cluster.chaos_faults(seed)
     }
 
     fn mutants(&self) -> &'static [&'static str] {
@@ -481,8 +475,11 @@ impl Scenario for Partition5Node {
         &["quorum-of-reachable", "no-check-quorum"]
     }
 
-    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
-        let config = Partition5NodeConfig::parse(input.config)?;
+    fn run(
+        &self,
+        input: &RunInput<'_, Partition5NodeConfig>,
+    ) -> Result<ScenarioRun, ScenarioError> {
+        let config = input.config.clone();
         let out = run_story(&config, input.seed, input.mutants, input.faults)?;
         let verdict = judge_partition(&out, &config);
         let data = partition_data(&out, &config);
@@ -501,6 +498,7 @@ impl Scenario for Partition5Node {
 
 #[cfg(test)]
 mod tests {
+    use crate::scenario::read_config;
     use std::time::Duration;
 
     use super::*;
@@ -593,7 +591,7 @@ mod tests {
 
     #[test]
     fn the_scenario_runs_through_the_trait() {
-        let config = Partition5Node.resolve_config(&toml::Table::new()).unwrap();
+        let config = Partition5NodeConfig::default();
         let run = Partition5Node
             .run(&RunInput {
                 seed: 3,
@@ -611,7 +609,7 @@ mod tests {
     fn impossible_configs_are_refused() {
         let bad = |text: &str| {
             let table: toml::Table = toml::from_str(text).unwrap();
-            Partition5Node.resolve_config(&table).unwrap_err()
+            read_config::<Partition5NodeConfig>(&table).unwrap_err()
         };
         for text in [
             "minority_size = 3",
@@ -630,10 +628,10 @@ mod tests {
     #[test]
     fn a_partial_cluster_table_keeps_the_scenario_defaults() {
         let table: toml::Table = toml::from_str("[cluster]\nnodes = 7").unwrap();
-        let c = Partition5NodeConfig::parse(&table).unwrap();
+        let c = read_config::<Partition5NodeConfig>(&table).unwrap();
         assert_eq!((c.cluster.nodes, c.cluster.clients), (7, 2));
         let table: toml::Table = toml::from_str("[cluster.raft]\nsurprise = 1").unwrap();
-        assert!(Partition5NodeConfig::parse(&table).is_err());
+        assert!(read_config::<Partition5NodeConfig>(&table).is_err());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use sim_core::{
     Verdict,
 };
 
-use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// Most nodes a ping mesh may have (its traffic grows with the square of the count).
 pub const MAX_NODES: usize = 64;
@@ -54,8 +54,14 @@ impl Default for PingMeshConfig {
 }
 
 impl PingMeshConfig {
-    fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
-        let config: PingMeshConfig = parse_config(table)?;
+    fn node_ids(&self) -> Vec<NodeId> {
+        (0..self.nodes).map(NodeId::from_index).collect()
+    }
+}
+
+impl ScenarioConfig for PingMeshConfig {
+    fn check(self) -> Result<Self, ScenarioError> {
+        let config = self;
         let bad = |msg: String| Err(ScenarioError::Config(msg));
         if !(2..=MAX_NODES).contains(&config.nodes) {
             return bad(format!(
@@ -89,10 +95,6 @@ impl PingMeshConfig {
         }
         Ok(config)
     }
-
-    fn node_ids(&self) -> Vec<NodeId> {
-        (0..self.nodes).map(NodeId::from_index).collect()
-    }
 }
 
 /// The scenario.
@@ -100,6 +102,8 @@ impl PingMeshConfig {
 pub struct PingMesh;
 
 impl Scenario for PingMesh {
+    type Config = PingMeshConfig;
+
     fn name(&self) -> &'static str {
         "ping-mesh"
     }
@@ -108,30 +112,21 @@ impl Scenario for PingMesh {
         "a few nodes ping each other under the seed's faults; every send is delivered or dropped with a reason"
     }
 
-    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError> {
-        Ok(config_table(&PingMeshConfig::parse(config)?))
+    fn nodes(&self, config: &PingMeshConfig) -> Vec<NodeId> {
+        config.node_ids()
     }
 
-    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError> {
-        Ok(PingMeshConfig::parse(config)?.node_ids())
-    }
-
-    fn generate_faults(
-        &self,
-        seed: u64,
-        config: &toml::Table,
-    ) -> Result<FaultSchedule, ScenarioError> {
-        let config = PingMeshConfig::parse(config)?;
-        Ok(config.faults.generate(
+    fn generate_faults(&self, seed: u64, config: &PingMeshConfig) -> FaultSchedule {
+        config.faults.generate(
             &config.node_ids(),
             config.net,
             &mut derive_rng(seed, "faults"),
-        ))
+        )
     }
 
-    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
+    fn run(&self, input: &RunInput<'_, PingMeshConfig>) -> Result<ScenarioRun, ScenarioError> {
         let seed = input.seed;
-        let config = PingMeshConfig::parse(input.config)?;
+        let config = input.config.clone();
         let ping = config.ping;
         let duration = Duration::from_millis(config.duration_ms);
         let out = Sim::new(seed)

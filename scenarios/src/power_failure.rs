@@ -38,7 +38,7 @@ use sim_core::{
 };
 
 use crate::raft_world::{current_leader, judge, ms, wait_for_leader, ClusterConfig, RaftMsg};
-use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// The power-failure-wal scenario's config.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -110,9 +110,9 @@ impl Default for PowerFailureConfig {
     }
 }
 
-impl PowerFailureConfig {
-    fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
-        let c: PowerFailureConfig = parse_config(table)?;
+impl ScenarioConfig for PowerFailureConfig {
+    fn check(self) -> Result<Self, ScenarioError> {
+        let c = self;
         let bad = |m: String| Err(ScenarioError::Config(m));
         c.cluster.validate(1)?;
         if c.cluster.clients == 0 {
@@ -705,6 +705,8 @@ fn torn_tail_discarded(
 }
 
 impl Scenario for PowerFailure {
+    type Config = PowerFailureConfig;
+
     fn name(&self) -> &'static str {
         "power-failure-wal"
     }
@@ -713,24 +715,14 @@ impl Scenario for PowerFailure {
         "every member loses power at once under write load, mid-fsync, several times; every acknowledged write survives WAL recovery (not with --mutant ack-before-fsync)"
     }
 
-    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError> {
-        Ok(config_table(&PowerFailureConfig::parse(config)?))
+    fn nodes(&self, config: &PowerFailureConfig) -> Vec<NodeId> {
+        config.cluster.all_nodes()
     }
 
-    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError> {
-        Ok(PowerFailureConfig::parse(config)?.cluster.all_nodes())
-    }
-
-    fn generate_faults(
-        &self,
-        seed: u64,
-        config: &toml::Table,
-    ) -> Result<FaultSchedule, ScenarioError> {
+    fn generate_faults(&self, seed: u64, config: &PowerFailureConfig) -> FaultSchedule {
         // The instants are aimed at fsync windows as the run goes, so the driver applies
         // them; the schedule holds only the optional `cluster.chaos` faults.
-        Ok(PowerFailureConfig::parse(config)?
-            .cluster
-            .chaos_faults(seed))
+        config.cluster.chaos_faults(seed)
     }
 
     fn mutants(&self) -> &'static [&'static str] {
@@ -741,8 +733,8 @@ impl Scenario for PowerFailure {
         &["ack-before-fsync"]
     }
 
-    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
-        let config = PowerFailureConfig::parse(input.config)?;
+    fn run(&self, input: &RunInput<'_, PowerFailureConfig>) -> Result<ScenarioRun, ScenarioError> {
+        let config = input.config.clone();
         let shared: Shared = Arc::default();
         let (c, script_shared, script_config) = (config.clone(), shared.clone(), config.clone());
         let driver_shared = shared.clone();

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::{FaultOp, FaultSchedule, NodeId, SimTime};
 
 use crate::raft_world::{judge, ms, wait_for_leader, ClusterConfig};
-use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// How the followers serve reads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,9 +71,9 @@ impl Default for QuorumWriteConfig {
     }
 }
 
-impl QuorumWriteConfig {
-    fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
-        let mut c: QuorumWriteConfig = parse_config(table)?;
+impl ScenarioConfig for QuorumWriteConfig {
+    fn check(self) -> Result<Self, ScenarioError> {
+        let mut c = self;
         c.cluster.raft.serializable_reads = c.read_mode == ReadMode::Serializable;
         c.cluster.validate(3)?;
         if c.cluster.clients != 2 {
@@ -213,6 +213,8 @@ async fn reader(mut client: EtcdClient, shared: Shared, c: QuorumWriteConfig) {
 }
 
 impl Scenario for QuorumWrite {
+    type Config = QuorumWriteConfig;
+
     fn name(&self) -> &'static str {
         "quorum-write"
     }
@@ -221,22 +223,14 @@ impl Scenario for QuorumWrite {
         "a write commits on a majority before its ack; a read through a lagging follower sees it (ReadIndex), or not (--read-mode serializable)"
     }
 
-    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError> {
-        Ok(config_table(&QuorumWriteConfig::parse(config)?))
+    fn nodes(&self, config: &QuorumWriteConfig) -> Vec<NodeId> {
+        config.cluster.all_nodes()
     }
 
-    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError> {
-        Ok(QuorumWriteConfig::parse(config)?.cluster.all_nodes())
-    }
-
-    fn generate_faults(
-        &self,
-        seed: u64,
-        config: &toml::Table,
-    ) -> Result<FaultSchedule, ScenarioError> {
+    fn generate_faults(&self, seed: u64, config: &QuorumWriteConfig) -> FaultSchedule {
         // The slow link depends on who leads, so the driver applies it; the schedule holds
         // only the optional `cluster.chaos` faults.
-        Ok(QuorumWriteConfig::parse(config)?.cluster.chaos_faults(seed))
+        config.cluster.chaos_faults(seed)
     }
 
     fn mutants(&self) -> &'static [&'static str] {
@@ -247,8 +241,8 @@ impl Scenario for QuorumWrite {
         &["stale-follower-read"]
     }
 
-    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
-        let config = QuorumWriteConfig::parse(input.config)?;
+    fn run(&self, input: &RunInput<'_, QuorumWriteConfig>) -> Result<ScenarioRun, ScenarioError> {
+        let config = input.config.clone();
         let shared: Shared = Arc::default();
         lock(&shared).1.read_mode = config.read_mode;
         let (c, script_shared, script_config) = (config.clone(), shared.clone(), config.clone());

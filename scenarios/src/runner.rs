@@ -3,13 +3,15 @@
 use sim_core::FaultSchedule;
 
 use crate::catalog::find;
-use crate::scenario::{RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::scenario::{AnyScenario, Configured, ScenarioError, ScenarioRun};
 use crate::spec::ScenarioFile;
 
 /// A scenario file made concrete: full config, concrete fault schedule, both validated.
 pub struct Prepared {
     /// The scenario.
-    pub scenario: &'static dyn Scenario,
+    pub scenario: &'static dyn AnyScenario,
+    /// The scenario with its typed config: the one parse of the file's config.
+    pub configured: Box<dyn Configured>,
     /// The file as it will be saved: complete config and the schedule that runs.
     pub file: ScenarioFile,
     /// The schedule that runs.
@@ -31,12 +33,12 @@ impl std::fmt::Debug for Prepared {
 /// Unknown scenario, bad config, or a schedule that does not fit the scenario's nodes.
 pub fn prepare(file: &ScenarioFile) -> Result<Prepared, ScenarioError> {
     let scenario = find(&file.scenario)?;
-    let config = scenario.resolve_config(&file.config)?;
+    let configured = scenario.configure(&file.config)?;
     let schedule = match file.schedule() {
         Some(schedule) => schedule,
-        None => scenario.generate_faults(file.seed, &config)?,
+        None => configured.generate_faults(file.seed),
     };
-    schedule.validate(&scenario.nodes(&config)?)?;
+    schedule.validate(&configured.nodes())?;
     for name in &file.mutants {
         if !scenario.mutants().contains(&name.as_str()) {
             return Err(ScenarioError::UnknownMutant {
@@ -51,11 +53,12 @@ pub fn prepare(file: &ScenarioFile) -> Result<Prepared, ScenarioError> {
         file: ScenarioFile {
             scenario: file.scenario.clone(),
             seed: file.seed,
-            config,
+            config: configured.table(),
             mutants: file.mutants.clone(),
             faults: Some(schedule.faults.clone()),
         },
         schedule,
+        configured,
     })
 }
 
@@ -65,12 +68,11 @@ pub fn prepare(file: &ScenarioFile) -> Result<Prepared, ScenarioError> {
 ///
 /// Only for invalid input, which [`prepare`] has already ruled out.
 pub fn execute(prepared: &Prepared) -> Result<ScenarioRun, ScenarioError> {
-    prepared.scenario.run(&RunInput {
-        seed: prepared.file.seed,
-        config: &prepared.file.config,
-        faults: &prepared.schedule,
-        mutants: &prepared.file.mutants,
-    })
+    prepared.configured.run(
+        prepared.file.seed,
+        &prepared.schedule,
+        &prepared.file.mutants,
+    )
 }
 
 /// The scenario file for `scenario` with `seed`, a config given as TOML text, and planted

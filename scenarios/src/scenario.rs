@@ -116,49 +116,52 @@ impl ScenarioRun {
 
 /// What one run of a scenario gets.
 #[derive(Clone, Copy, Debug)]
-pub struct RunInput<'a> {
+pub struct RunInput<'a, C> {
     /// The seed.
     pub seed: u64,
-    /// The complete config (as [`Scenario::resolve_config`] returned it).
-    pub config: &'a toml::Table,
+    /// The complete, checked config.
+    pub config: &'a C,
     /// The fault schedule, already checked against the nodes.
     pub faults: &'a FaultSchedule,
     /// Planted bugs to switch on, already checked against [`Scenario::mutants`].
     pub mutants: &'a [String],
 }
 
-/// A named, seeded, replayable run.
-pub trait Scenario: Sync {
+/// A scenario's typed config: a serde struct with `deny_unknown_fields`, whose `Default`
+/// is the catalog's story (each default says where it comes from), read from TOML once.
+pub trait ScenarioConfig:
+    Serialize + DeserializeOwned + Default + Clone + std::fmt::Debug + Send + Sync + 'static
+{
+    /// Checks what serde cannot (impossible cluster sizes, a run too short for its story)
+    /// and derives the fields that follow from others; the config the scenario runs is
+    /// what this returns.
+    ///
+    /// # Errors
+    ///
+    /// A [`ScenarioError::Config`] that names the field and the values it may take.
+    fn check(self) -> Result<Self, ScenarioError>;
+}
+
+/// A named, seeded, replayable run over a typed config.
+///
+/// The config is parsed and checked once, by [`read_config`], before any of these methods
+/// is called, so none of them can meet a bad value. The catalog holds scenarios as
+/// [`AnyScenario`], which every `Scenario` is.
+pub trait Scenario: Sync + 'static {
+    /// Its config.
+    type Config: ScenarioConfig;
+
     /// Its name (`ping-mesh`, `election`, ...).
     fn name(&self) -> &'static str;
 
     /// One line on what it shows.
     fn summary(&self) -> &'static str;
 
-    /// Its complete config with every default filled in, for `scenario.toml`.
-    ///
-    /// # Errors
-    ///
-    /// If `config` has unknown keys, wrong types or impossible values.
-    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError>;
-
     /// The nodes a run with this config has (fault schedules are checked against them).
-    ///
-    /// # Errors
-    ///
-    /// As [`Scenario::resolve_config`].
-    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError>;
+    fn nodes(&self, config: &Self::Config) -> Vec<NodeId>;
 
     /// The fault schedule this seed draws when none is given.
-    ///
-    /// # Errors
-    ///
-    /// As [`Scenario::resolve_config`].
-    fn generate_faults(
-        &self,
-        seed: u64,
-        config: &toml::Table,
-    ) -> Result<FaultSchedule, ScenarioError>;
+    fn generate_faults(&self, seed: u64, config: &Self::Config) -> FaultSchedule;
 
     /// The planted bugs (`SCENARIOS.md`, "Planted bugs") this scenario can switch on.
     fn mutants(&self) -> &'static [&'static str] {
@@ -175,8 +178,123 @@ pub trait Scenario: Sync {
     ///
     /// # Errors
     ///
-    /// If the config or schedule is invalid; nothing runs then.
-    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError>;
+    /// If the fault schedule asks for what this scenario cannot do; nothing runs then.
+    fn run(&self, input: &RunInput<'_, Self::Config>) -> Result<ScenarioRun, ScenarioError>;
+}
+
+/// A scenario as the catalog and the CLI see it, whatever its config type: its names, and
+/// [`AnyScenario::configure`], the one place a config table becomes a typed config.
+pub trait AnyScenario: Sync {
+    /// As [`Scenario::name`].
+    fn name(&self) -> &'static str;
+
+    /// As [`Scenario::summary`].
+    fn summary(&self) -> &'static str;
+
+    /// As [`Scenario::mutants`].
+    fn mutants(&self) -> &'static [&'static str];
+
+    /// As [`Scenario::catches`].
+    fn catches(&self) -> &'static [&'static str];
+
+    /// Reads and checks `table` (laid over the defaults) into this scenario's config.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_config`].
+    fn configure(&'static self, table: &toml::Table) -> Result<Box<dyn Configured>, ScenarioError>;
+}
+
+/// A scenario with its typed config, ready to draw faults and run.
+pub trait Configured: Send + Sync {
+    /// The complete config, every default filled in, for `scenario.toml`.
+    fn table(&self) -> toml::Table;
+
+    /// As [`Scenario::nodes`].
+    fn nodes(&self) -> Vec<NodeId>;
+
+    /// As [`Scenario::generate_faults`].
+    fn generate_faults(&self, seed: u64) -> FaultSchedule;
+
+    /// As [`Scenario::run`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Scenario::run`].
+    fn run(
+        &self,
+        seed: u64,
+        faults: &FaultSchedule,
+        mutants: &[String],
+    ) -> Result<ScenarioRun, ScenarioError>;
+}
+
+impl<S: Scenario> AnyScenario for S {
+    fn name(&self) -> &'static str {
+        Scenario::name(self)
+    }
+
+    fn summary(&self) -> &'static str {
+        Scenario::summary(self)
+    }
+
+    fn mutants(&self) -> &'static [&'static str] {
+        Scenario::mutants(self)
+    }
+
+    fn catches(&self) -> &'static [&'static str] {
+        Scenario::catches(self)
+    }
+
+    fn configure(&'static self, table: &toml::Table) -> Result<Box<dyn Configured>, ScenarioError> {
+        Ok(Box::new(WithConfig {
+            scenario: self,
+            config: read_config::<S::Config>(table)?,
+        }))
+    }
+}
+
+/// A scenario and its config: what [`AnyScenario::configure`] gives.
+struct WithConfig<S: Scenario> {
+    scenario: &'static S,
+    config: S::Config,
+}
+
+impl<S: Scenario> Configured for WithConfig<S> {
+    fn table(&self) -> toml::Table {
+        config_table(&self.config)
+    }
+
+    fn nodes(&self) -> Vec<NodeId> {
+        self.scenario.nodes(&self.config)
+    }
+
+    fn generate_faults(&self, seed: u64) -> FaultSchedule {
+        self.scenario.generate_faults(seed, &self.config)
+    }
+
+    fn run(
+        &self,
+        seed: u64,
+        faults: &FaultSchedule,
+        mutants: &[String],
+    ) -> Result<ScenarioRun, ScenarioError> {
+        self.scenario.run(&RunInput {
+            seed,
+            config: &self.config,
+            faults,
+            mutants,
+        })
+    }
+}
+
+/// Reads and checks a typed config: [`parse_config`], then [`ScenarioConfig::check`].
+///
+/// # Errors
+///
+/// A [`ScenarioError::Config`] naming the bad key or value.
+pub fn read_config<C: ScenarioConfig>(table: &toml::Table) -> Result<C, ScenarioError> {
+    parse_config::<C>(table)?.check()
 }
 
 /// Reads a typed config from a table: the table is laid over the config's `Default` key by

@@ -22,7 +22,7 @@ use sim_core::{
 };
 
 use crate::raft_world::{judge, ms, ClusterConfig};
-use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 use crate::story::partition::{partition_story, run_routed, split_servers, Routes, Story, Timing};
 use crate::story::partition_checks::{
     CatchesUp, MajorityKeepsCommitting, NoProgressWithoutQuorum, PartitionFacts, PartitionStory,
@@ -66,14 +66,6 @@ impl Default for SplitBrainConfig {
 }
 
 impl SplitBrainConfig {
-    fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
-        let c: SplitBrainConfig = parse_config(table)?;
-        // Two nodes is the smallest cluster that can be split (1/1).
-        c.cluster.validate(2)?;
-        c.timing().validate(&c.cluster)?;
-        Ok(c)
-    }
-
     fn timing(&self) -> Timing {
         Timing {
             after_ms: self.partition_after_ms,
@@ -81,6 +73,16 @@ impl SplitBrainConfig {
             duration_ms: self.duration_ms,
             bound_timeouts: self.bound_election_timeouts,
         }
+    }
+}
+
+impl ScenarioConfig for SplitBrainConfig {
+    fn check(self) -> Result<Self, ScenarioError> {
+        let c = self;
+        // Two nodes is the smallest cluster that can be split (1/1).
+        c.cluster.validate(2)?;
+        c.timing().validate(&c.cluster)?;
+        Ok(c)
     }
 }
 
@@ -365,6 +367,8 @@ fn split_data(out: &RunOutput<Option<Story>>, cluster: &ClusterConfig) -> SplitB
 }
 
 impl Scenario for SplitBrain {
+    type Config = SplitBrainConfig;
+
     fn name(&self) -> &'static str {
         "split-brain"
     }
@@ -373,22 +377,14 @@ impl Scenario for SplitBrain {
         "4 nodes split 2/2 (3 or 5 for contrast): no side without a quorum commits; with quorum-of-reachable both sides elect leaders and commit conflicting values"
     }
 
-    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError> {
-        Ok(config_table(&SplitBrainConfig::parse(config)?))
+    fn nodes(&self, config: &SplitBrainConfig) -> Vec<NodeId> {
+        config.cluster.all_nodes()
     }
 
-    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError> {
-        Ok(SplitBrainConfig::parse(config)?.cluster.all_nodes())
-    }
-
-    fn generate_faults(
-        &self,
-        seed: u64,
-        config: &toml::Table,
-    ) -> Result<FaultSchedule, ScenarioError> {
+    fn generate_faults(&self, seed: u64, config: &SplitBrainConfig) -> FaultSchedule {
         // The story's partition depends on who leads, so the driver applies it as it goes;
         // the schedule holds only the optional `cluster.chaos` faults (none by default).
-        Ok(SplitBrainConfig::parse(config)?.cluster.chaos_faults(seed))
+        config.cluster.chaos_faults(seed)
     }
 
     fn mutants(&self) -> &'static [&'static str] {
@@ -399,8 +395,8 @@ impl Scenario for SplitBrain {
         &["quorum-of-reachable"]
     }
 
-    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
-        let config = SplitBrainConfig::parse(input.config)?;
+    fn run(&self, input: &RunInput<'_, SplitBrainConfig>) -> Result<ScenarioRun, ScenarioError> {
+        let config = input.config.clone();
         let out = run_story(&config, input.seed, input.mutants, input.faults)?;
         let verdict = judge_split(&out, &config);
         let data = split_data(&out, &config.cluster);
@@ -420,6 +416,7 @@ impl Scenario for SplitBrain {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::read_config;
     use sim_core::{EventId, Outcome, RunView, Status, Trace};
 
     fn config(nodes: usize) -> SplitBrainConfig {
@@ -523,7 +520,7 @@ mod tests {
     fn impossible_configs_are_refused() {
         let bad = |text: &str| {
             let table: toml::Table = toml::from_str(text).unwrap();
-            SplitBrain.resolve_config(&table).unwrap_err()
+            read_config::<SplitBrainConfig>(&table).unwrap_err()
         };
         for text in [
             "[cluster]\nnodes = 1",
@@ -536,13 +533,13 @@ mod tests {
         }
         // A partly given cluster keeps this scenario's other defaults (2 clients).
         let five: toml::Table = toml::from_str("[cluster]\nnodes = 5").unwrap();
-        let c = SplitBrainConfig::parse(&five).unwrap();
+        let c = read_config::<SplitBrainConfig>(&five).unwrap();
         assert_eq!((c.cluster.nodes, c.cluster.clients), (5, 2));
     }
 
     #[test]
     fn the_scenario_runs_through_the_trait() {
-        let config = SplitBrain.resolve_config(&toml::Table::new()).unwrap();
+        let config = SplitBrainConfig::default();
         let run = SplitBrain
             .run(&RunInput {
                 seed: 3,

@@ -97,10 +97,7 @@ fn shape(scenario: &str) -> (Vec<NodeId>, Vec<NodeId>, u64) {
         .get("duration_ms")
         .and_then(toml::Value::as_integer)
         .map_or(20_000, |ms| ms as u64);
-    let nodes = prepared
-        .scenario
-        .nodes(config)
-        .expect("the resolved config has nodes");
+    let nodes = prepared.configured.nodes();
     (nodes[..servers].to_vec(), nodes, duration_ms)
 }
 

@@ -65,7 +65,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::{FaultSchedule, LatencyRange, NodeId, SimTime};
 
 use crate::raft_world::{judge, ClusterConfig};
-use crate::scenario::{config_table, parse_config, RunInput, Scenario, ScenarioError, ScenarioRun};
+use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 mod check;
 mod summary;
@@ -166,8 +166,31 @@ impl Default for ElectionTimingConfig {
 }
 
 impl ElectionTimingConfig {
-    fn parse(table: &toml::Table) -> Result<Self, ScenarioError> {
-        let c: ElectionTimingConfig = parse_config(table)?;
+    /// The servers' settings for `range`.
+    fn driver_config(&self, range: TimeoutRangeMs) -> DriverConfig {
+        let tick = self.cluster.raft.tick_ms.max(1);
+        let election_ticks = range.min_ms / tick;
+        DriverConfig {
+            election_ticks,
+            election_ticks_max: range.max_ms / tick,
+            heartbeat_ticks: (election_ticks / 2).max(1),
+            ..self.cluster.raft.clone()
+        }
+    }
+
+    /// The heartbeat interval of `range`, milliseconds.
+    fn heartbeat_ms(&self, range: TimeoutRangeMs) -> u64 {
+        self.driver_config(range).heartbeat_ticks * self.cluster.raft.tick_ms.max(1)
+    }
+
+    fn bound_ms(&self, range: TimeoutRangeMs) -> u64 {
+        self.bound_election_timeouts * range.max_ms
+    }
+}
+
+impl ScenarioConfig for ElectionTimingConfig {
+    fn check(self) -> Result<Self, ScenarioError> {
+        let c = self;
         let bad = |m: String| Err(ScenarioError::Config(m));
         let defaults = DriverConfig::default();
         if (
@@ -212,27 +235,6 @@ impl ElectionTimingConfig {
             cluster.validate(3)?;
         }
         Ok(c)
-    }
-
-    /// The servers' settings for `range`.
-    fn driver_config(&self, range: TimeoutRangeMs) -> DriverConfig {
-        let tick = self.cluster.raft.tick_ms.max(1);
-        let election_ticks = range.min_ms / tick;
-        DriverConfig {
-            election_ticks,
-            election_ticks_max: range.max_ms / tick,
-            heartbeat_ticks: (election_ticks / 2).max(1),
-            ..self.cluster.raft.clone()
-        }
-    }
-
-    /// The heartbeat interval of `range`, milliseconds.
-    fn heartbeat_ms(&self, range: TimeoutRangeMs) -> u64 {
-        self.driver_config(range).heartbeat_ticks * self.cluster.raft.tick_ms.max(1)
-    }
-
-    fn bound_ms(&self, range: TimeoutRangeMs) -> u64 {
-        self.bound_election_timeouts * range.max_ms
     }
 }
 
@@ -283,6 +285,8 @@ struct Story {
 }
 
 impl Scenario for ElectionTiming {
+    type Config = ElectionTimingConfig;
+
     fn name(&self) -> &'static str {
         "election-timing"
     }
@@ -291,31 +295,24 @@ impl Scenario for ElectionTiming {
         "Raft paper Figure 16: 5 servers, the leader crashed over and over; time to elect a new one for each election-timeout range"
     }
 
-    fn resolve_config(&self, config: &toml::Table) -> Result<toml::Table, ScenarioError> {
-        Ok(config_table(&ElectionTimingConfig::parse(config)?))
+    fn nodes(&self, config: &ElectionTimingConfig) -> Vec<NodeId> {
+        config.cluster.all_nodes()
     }
 
-    fn nodes(&self, config: &toml::Table) -> Result<Vec<NodeId>, ScenarioError> {
-        Ok(ElectionTimingConfig::parse(config)?.cluster.all_nodes())
-    }
-
-    fn generate_faults(
-        &self,
-        seed: u64,
-        config: &toml::Table,
-    ) -> Result<FaultSchedule, ScenarioError> {
+    fn generate_faults(&self, seed: u64, config: &ElectionTimingConfig) -> FaultSchedule {
         // The crashes follow the leader, so the supervisor applies them as it goes.
-        Ok(ElectionTimingConfig::parse(config)?
-            .cluster
-            .chaos_faults(seed))
+        config.cluster.chaos_faults(seed)
     }
 
     fn mutants(&self) -> &'static [&'static str] {
         raft::driver::MUTANT_NAMES
     }
 
-    fn run(&self, input: &RunInput<'_>) -> Result<ScenarioRun, ScenarioError> {
-        let config = ElectionTimingConfig::parse(input.config)?;
+    fn run(
+        &self,
+        input: &RunInput<'_, ElectionTimingConfig>,
+    ) -> Result<ScenarioRun, ScenarioError> {
+        let config = input.config.clone();
         let mut cluster = config.cluster.clone();
         cluster.raft = config.driver_config(config.ranges[0]);
         let c = config.clone();
@@ -362,6 +359,7 @@ impl Scenario for ElectionTiming {
 
 #[cfg(test)]
 mod tests {
+    use crate::scenario::read_config;
     use std::time::Duration;
 
     use sim_core::{Check, RunView};
@@ -443,7 +441,7 @@ mod tests {
 
     #[test]
     fn configs_with_impossible_ranges_are_refused() {
-        let parse = |s: &str| ElectionTimingConfig::parse(&toml::from_str(s).unwrap());
+        let parse = |s: &str| read_config::<ElectionTimingConfig>(&toml::from_str(s).unwrap());
         assert!(parse("").is_ok());
         assert!(parse("ranges = [{ min_ms = 150, max_ms = 150 }]").is_ok());
         assert!(parse("ranges = [{ min_ms = 150, max_ms = 149 }]").is_err());
