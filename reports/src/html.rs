@@ -158,6 +158,7 @@ pub fn rerun_command(run: &RunFolder, run_dir: &str) -> String {
 }
 
 /// The run's fault schedule, from `scenario.toml`'s `faults` array (empty if it has none).
+/// Its nodes may be named (`etcd-1`, `servers`): the trace's directory says who they are.
 ///
 /// # Errors
 ///
@@ -166,10 +167,28 @@ pub fn schedule_of(run: &RunFolder) -> Result<Vec<TimedFault>, String> {
     let Some(faults) = run.scenario.get("faults") else {
         return Ok(Vec::new());
     };
-    faults
-        .clone()
-        .try_into::<Vec<TimedFault>>()
-        .map_err(|e| format!("scenario.toml's faults cannot be read: {}", e.message()))
+    let directory = run
+        .trace
+        .events
+        .iter()
+        .find_map(|e| match &e.kind {
+            sim_core::EventKind::RunStart { directory, .. } => Some(directory.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let text = toml::to_string(&toml::Table::from_iter([(
+        "faults".to_string(),
+        faults.clone(),
+    )]))
+    .map_err(|e| format!("scenario.toml's faults cannot be read: {e}"))?;
+    let schedule = if directory.is_empty() {
+        sim_core::FaultSchedule::from_toml(&text, "scenario.toml [faults]")
+    } else {
+        sim_core::FaultSchedule::from_toml_in(&text, "scenario.toml [faults]", &directory)
+    };
+    schedule
+        .map(|s| s.faults)
+        .map_err(|e| format!("scenario.toml's faults cannot be read: {e}"))
 }
 
 /// Quotes a word for a POSIX shell if it needs it.
@@ -478,7 +497,9 @@ fn fork(page: &mut String, data: &ViewerData, model: &RunModel) {
         &model.servers
     };
     for node in nodes {
-        let _ = write!(page, "<option value=\"{node}\">{node}</option>");
+        // The fork's fault file names the node as people do; `ksim run --faults` resolves it.
+        let name = model.name(*node);
+        let _ = write!(page, "<option value=\"{name}\">{name}</option>");
     }
     page.push_str(concat!(
         "</select>\n",

@@ -14,8 +14,8 @@
 use std::collections::BTreeMap;
 
 use sim_core::{
-    DropReason, EntryType, EventId, EventKind, FaultOp, History, MessageId, NodeId, OpId, Role,
-    Trace,
+    Directory, DropReason, EntryType, EventId, EventKind, FaultOp, History, MessageId, NodeId,
+    NodeName, OpId, Role, Trace,
 };
 
 /// A run, folded.
@@ -25,6 +25,8 @@ pub struct RunModel {
     pub seed: u64,
     /// Every node of the world, in the order the run listed them.
     pub nodes: Vec<NodeId>,
+    /// Their names and groups (empty for a trace from before names: ids stand in).
+    pub directory: Directory,
     /// Nodes that ran consensus (they have role events), in node order.
     pub servers: Vec<NodeId>,
     /// The other nodes: clients, watchers, operators.
@@ -264,6 +266,11 @@ pub struct CommitPoint {
 }
 
 impl RunModel {
+    /// What pictures call `node`: its name (`etcd-1`), or its id in a trace without names.
+    pub fn name(&self, node: NodeId) -> NodeName<'_> {
+        self.directory.name(node)
+    }
+
     /// Folds a trace and its history.
     pub fn new(trace: &Trace, history: &History) -> Self {
         let mut model = RunModel {
@@ -271,9 +278,15 @@ impl RunModel {
             ..RunModel::default()
         };
         for event in &trace.events {
-            if let EventKind::RunStart { seed, nodes } = &event.kind {
+            if let EventKind::RunStart {
+                seed,
+                nodes,
+                directory,
+            } = &event.kind
+            {
                 model.seed = *seed;
                 model.nodes = nodes.clone();
+                model.directory = directory.clone();
                 break;
             }
         }
@@ -407,7 +420,7 @@ impl RunModel {
             };
             let span = |end_us: u64| FaultSpan {
                 kind: fault.name(),
-                label: fault_label(fault),
+                label: fault_label(fault, &self.directory),
                 nodes: fault.nodes(),
                 op: fault.clone(),
                 start_us: t,
@@ -555,13 +568,14 @@ impl RunModel {
             }
             let mut label = groups
                 .iter()
-                .map(|g| node_set(g))
+                .map(|g| node_set(g, &self.directory))
                 .collect::<Vec<_>>()
                 .join(" | ");
             for (from, to) in &cut_links {
                 if !label.is_empty() {
                     label.push_str(", ");
                 }
+                let (from, to) = (self.name(*from), self.name(*to));
                 label.push_str(&format!("{from}-x->{to}"));
             }
             match periods.last_mut() {
@@ -726,27 +740,55 @@ impl RunModel {
     }
 }
 
-/// `{n1,n2}`.
-pub fn node_set(nodes: &[NodeId]) -> String {
-    let names: Vec<String> = nodes.iter().map(NodeId::to_string).collect();
-    format!("{{{}}}", names.join(","))
+/// Nodes for a label: `{etcd-1,2 client-2}` (ids in a trace without names: `{n1 n2}`).
+pub fn node_set(nodes: &[NodeId], directory: &Directory) -> String {
+    // `etcd-1 etcd-2 client-2` reads as `{etcd-1,2 client-2}`: names that share a prefix
+    // before their last `-` (and follow each other) write it once.
+    let mut out = String::from("{");
+    let mut last: Option<&str> = None;
+    let names: Vec<String> = nodes
+        .iter()
+        .map(|n| directory.name(*n).to_string())
+        .collect();
+    for name in &names {
+        let (prefix, number) = name.rsplit_once('-').unwrap_or(("", name));
+        match last {
+            Some(previous) if previous == prefix && !prefix.is_empty() => {
+                out.push(',');
+                out.push_str(number);
+            }
+            Some(previous) if previous == prefix => {
+                out.push(',');
+                out.push_str(name);
+            }
+            Some(_) => {
+                out.push(' ');
+                out.push_str(name);
+            }
+            None => out.push_str(name),
+        }
+        last = Some(prefix);
+    }
+    out.push('}');
+    out
 }
 
-/// A short label for a fault op.
-pub fn fault_label(op: &FaultOp) -> String {
+/// A short label for a fault op, nodes by their names in `directory`.
+pub fn fault_label(op: &FaultOp, directory: &Directory) -> String {
     let ms = |us: u64| format_ms(us);
+    let name = |node: &NodeId| directory.name(*node);
     match op {
         FaultOp::Partition { groups } => format!(
             "partition {}",
             groups
                 .iter()
-                .map(|g| node_set(g))
+                .map(|g| node_set(g, directory))
                 .collect::<Vec<_>>()
                 .join("|")
         ),
-        FaultOp::Isolate { node } => format!("isolate {node}"),
-        FaultOp::CutLink { from, to } => format!("cut {from}->{to}"),
-        FaultOp::RestoreLink { from, to } => format!("restore {from}->{to}"),
+        FaultOp::Isolate { node } => format!("isolate {}", name(node)),
+        FaultOp::CutLink { from, to } => format!("cut {}->{}", name(from), name(to)),
+        FaultOp::RestoreLink { from, to } => format!("restore {}->{}", name(from), name(to)),
         FaultOp::Heal => "heal".into(),
         FaultOp::HealAll => "heal-all".into(),
         FaultOp::Latency { min_us, max_us } => {
@@ -757,19 +799,29 @@ pub fn fault_label(op: &FaultOp) -> String {
             to,
             min_us,
             max_us,
-        } => format!("latency {from}->{to} {}-{} ms", ms(*min_us), ms(*max_us)),
+        } => format!(
+            "latency {}->{} {}-{} ms",
+            name(from),
+            name(to),
+            ms(*min_us),
+            ms(*max_us)
+        ),
         FaultOp::Loss { probability } => format!("loss {:.0}%", probability * 100.0),
-        FaultOp::Kill { node } => format!("kill {node}"),
-        FaultOp::Restart { node } => format!("restart {node}"),
-        FaultOp::Pause { node } => format!("pause {node}"),
-        FaultOp::Resume { node } => format!("resume {node}"),
+        FaultOp::Kill { node } => format!("kill {}", name(node)),
+        FaultOp::Restart { node } => format!("restart {}", name(node)),
+        FaultOp::Pause { node } => format!("pause {}", name(node)),
+        FaultOp::Resume { node } => format!("resume {}", name(node)),
         FaultOp::PowerFail { nodes, torn_write } => format!(
             "power-fail {}{}",
-            node_set(nodes),
+            node_set(nodes, directory),
             if *torn_write { " (torn)" } else { "" }
         ),
-        FaultOp::DiskStall { node, duration_ms } => format!("disk-stall {node} {duration_ms} ms"),
-        FaultOp::ClockSkew { node, skew_ms } => format!("clock-skew {node} {skew_ms:+} ms"),
+        FaultOp::DiskStall { node, duration_ms } => {
+            format!("disk-stall {} {duration_ms} ms", name(node))
+        }
+        FaultOp::ClockSkew { node, skew_ms } => {
+            format!("clock-skew {} {skew_ms:+} ms", name(node))
+        }
     }
 }
 

@@ -60,7 +60,7 @@ pub fn render(model: &RunModel, scenario: &str) -> Vec<u8> {
         };
         events.push(json!({
             "name": "thread_name", "ph": "M", "pid": pid, "tid": tid(*node),
-            "args": {"name": format!("{node} ({kind})")}
+            "args": {"name": format!("{} ({kind})", model.name(*node))}
         }));
         events.push(json!({
             "name": "thread_sort_index", "ph": "M", "pid": pid, "tid": tid(*node),

@@ -68,7 +68,7 @@ use std::fmt::Write;
 
 use sim_core::{DropReason, EventId, MessageId, NodeId, Role};
 
-use crate::model::{format_ms, Fate, MessageRecord, OpEnd, OutageKind, RunModel};
+use crate::model::{format_ms, node_set, Fate, MessageRecord, OpEnd, OutageKind, RunModel};
 use crate::svg::{escape, num, Svg};
 use crate::Window;
 
@@ -447,21 +447,6 @@ fn grouped(n: usize) -> String {
     out
 }
 
-/// `n1–n5` for a run of consecutive ids, else `n1, n3`.
-fn node_range(nodes: &[NodeId]) -> String {
-    let consecutive = nodes.windows(2).all(|w| w[1].0 == w[0].0 + 1);
-    match nodes {
-        [] => "none".into(),
-        [one] => one.to_string(),
-        [first, .., last] if consecutive => format!("{first}–{last}"),
-        _ => nodes
-            .iter()
-            .map(NodeId::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
-    }
-}
-
 /// A short label for an arrow: kind and the key fields, compacted.
 pub fn arrow_label(message: &MessageRecord) -> String {
     let term = message
@@ -594,9 +579,14 @@ impl View<'_> {
             .copied()
             .filter(|n| !self.model.servers.contains(n))
             .collect();
-        let mut who = format!("servers {}", node_range(&servers));
+        let set = |nodes: &[NodeId]| {
+            let mut sorted = nodes.to_vec();
+            sorted.sort();
+            node_set(&sorted, &self.model.directory)
+        };
+        let mut who = format!("servers {}", set(&servers));
         if !clients.is_empty() {
-            who.push_str(&format!(", clients {}", node_range(&clients)));
+            who.push_str(&format!(", clients {}", set(&clients)));
         }
         format!(
             "{}–{} of {}, {} of {} messages, {}; idle gaps compressed",
@@ -905,11 +895,7 @@ impl View<'_> {
         for node in self.nodes {
             let x = self.lane_x(*node);
             let client = !self.model.servers.contains(node);
-            let name = if client {
-                format!("{node} · client")
-            } else {
-                node.to_string()
-            };
+            let name = self.model.name(*node).to_string();
             let (fill, stroke) = if client {
                 ("#eef7ee", "#4a8f4a")
             } else {
@@ -1321,7 +1307,7 @@ impl View<'_> {
                 .acks
                 .iter()
                 .filter_map(|id| self.shown.iter().find(|m| m.id == *id))
-                .map(|m| m.from.to_string())
+                .map(|m| self.model.name(m.from).to_string())
                 .collect();
             let text = if q.majority {
                 let with = if senders.len() == q.acks.len() && !senders.is_empty() {
@@ -1543,8 +1529,10 @@ impl View<'_> {
         let _ = writeln!(out, "    %% {}", note.replace(['\n', ';'], " "));
         let servers: BTreeSet<NodeId> = self.model.servers.iter().copied().collect();
         for n in self.nodes {
-            if servers.contains(n) {
-                let _ = writeln!(out, "    participant {n}");
+            // Mermaid participants are bare tokens: the id, shown as the node's name.
+            let name = self.model.name(*n);
+            if servers.contains(n) || name.to_string() != n.to_string() {
+                let _ = writeln!(out, "    participant {n} as {name}");
             } else {
                 let _ = writeln!(out, "    participant {n} as {n} client");
             }

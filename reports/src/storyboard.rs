@@ -483,12 +483,12 @@ fn draw_panel(svg: &mut Svg, model: &RunModel, lay: &Layout, p: &Panel, panel_h:
     );
     let leaders_text = match p.leaders.as_slice() {
         [] => "no leader".to_string(),
-        [(n, t)] => format!("leader {n} (term {t})"),
+        [(n, t)] => format!("leader {} (term {t})", model.name(*n)),
         many => format!(
             "{} LEADERS: {}",
             many.len(),
             many.iter()
-                .map(|(n, t)| format!("{n} t{t}"))
+                .map(|(n, t)| format!("{} t{t}", model.name(*n)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -625,7 +625,7 @@ fn draw_panel(svg: &mut Svg, model: &RunModel, lay: &Layout, p: &Panel, panel_h:
         svg.text(
             if left { x - 17.0 } else { x + 17.0 },
             y + 4.0,
-            &format!("{n} client"),
+            &model.name(*n).to_string(),
             if left {
                 r##"text-anchor="end" fill="#2e7d32""##
             } else {
@@ -641,7 +641,14 @@ fn draw_panel(svg: &mut Svg, model: &RunModel, lay: &Layout, p: &Panel, panel_h:
         let values: Vec<String> = c
             .values
             .iter()
-            .map(|(e, nodes)| format!("t{} #{} {}", e.term, e.digest, node_set(nodes)))
+            .map(|(e, nodes)| {
+                format!(
+                    "t{} #{} {}",
+                    e.term,
+                    e.digest,
+                    node_set(nodes, &model.directory)
+                )
+            })
             .collect();
         svg.raw(&format!(r#"<g class="conflict" data-index="{}">"#, c.index));
         svg.text(
@@ -746,12 +753,20 @@ fn server(
             num(stroke_px)
         ),
     );
+    // The node's name inside its circle: a long name (`etcd-3`) in a smaller font, so it
+    // stays inside the 40 px disc.
+    let name = model.name(card.node).to_string();
+    let font_px = match name.chars().count() {
+        0..=3 => 12,
+        4..=5 => 10,
+        _ => 9,
+    };
     svg.text(
         x,
-        y + 4.5,
-        &card.node.to_string(),
+        y + 4.0,
+        &name,
         &format!(
-            r#"text-anchor="middle" font-weight="bold" fill="{}""#,
+            r#"text-anchor="middle" font-weight="bold" font-size="{font_px}" fill="{}""#,
             if leader && up { "white" } else { "#222" }
         ),
     );

@@ -563,7 +563,7 @@ impl Layout<'_> {
         for (i, node) in model.servers.iter().enumerate() {
             let (_, py) = chart.backend_coord(&(0.0, y(lane_top(i) + f64::from(LANE_PX) / 2.0)));
             area.draw(&Text::new(
-                node.to_string(),
+                model.name(*node).to_string(),
                 (LEFT_PX as i32 - 10, py - base.1),
                 anchored(bold(13), HPos::Right, VPos::Center),
             ))
@@ -826,7 +826,7 @@ impl Layout<'_> {
             let first_py = py - (nodes.len() as i32 - 1) * 6;
             for (k, (node, colour)) in nodes.iter().enumerate() {
                 area.draw(&Text::new(
-                    node.to_string(),
+                    self.model.name(*node).to_string(),
                     (px + 5 - base.0, first_py + k as i32 * 12 - base.1),
                     anchored(bold(10), HPos::Left, VPos::Center).color(colour),
                 ))

@@ -179,8 +179,9 @@ pub struct ViewerData {
     pub fork: ForkData,
 }
 
-/// The text of a node's cells, in [`FIELDS`] order: what the state panel shows.
-pub fn state_cells(state: &NodeState) -> [String; 6] {
+/// The text of a node's cells, in [`FIELDS`] order: what the state panel shows (the leader
+/// by its name in `directory`).
+pub fn state_cells(state: &NodeState, directory: &sim_core::Directory) -> [String; 6] {
     [
         state.liveness.as_str().to_string(),
         state
@@ -189,7 +190,7 @@ pub fn state_cells(state: &NodeState) -> [String; 6] {
         state.term.to_string(),
         state
             .leader
-            .map_or_else(|| NONE_TEXT.to_string(), |n| n.to_string()),
+            .map_or_else(|| NONE_TEXT.to_string(), |n| directory.name(n).to_string()),
         state.last_index().to_string(),
         state.commit.to_string(),
     ]
@@ -222,7 +223,10 @@ impl ViewerData {
         let to_us = limits.to_us.unwrap_or(u64::MAX);
 
         let mut replayer = Replayer::new(&nodes);
-        let mut describer = Describer::default();
+        let mut describer = Describer {
+            directory: model.directory.clone(),
+            ..Describer::default()
+        };
         let mut initial: Option<Vec<Vec<String>>> = None;
         let mut events = Vec::new();
         let mut skipped_before = 0;
@@ -247,15 +251,21 @@ impl ViewerData {
                         .map(|n| {
                             replayer
                                 .state(*n)
-                                .map(|s| state_cells(s).to_vec())
+                                .map(|s| state_cells(s, &model.directory).to_vec())
                                 .unwrap_or_default()
                         })
                         .collect(),
                 );
             }
-            let before = event.node.and_then(|n| replayer.state(n)).map(state_cells);
+            let before = event
+                .node
+                .and_then(|n| replayer.state(n))
+                .map(|s| state_cells(s, &model.directory));
             replayer.apply(event);
-            let after = event.node.and_then(|n| replayer.state(n)).map(state_cells);
+            let after = event
+                .node
+                .and_then(|n| replayer.state(n))
+                .map(|s| state_cells(s, &model.directory));
             let mut changes = Vec::new();
             if let (Some(node), Some(before), Some(after)) = (event.node, before, after) {
                 let node = index_of[&node];
@@ -279,7 +289,7 @@ impl ViewerData {
                 .map(|n| {
                     replayer
                         .state(*n)
-                        .map(|s| state_cells(s).to_vec())
+                        .map(|s| state_cells(s, &model.directory).to_vec())
                         .unwrap_or_default()
                 })
                 .collect()
@@ -312,7 +322,7 @@ impl ViewerData {
                 .filter(|(_, n)| !model.servers.contains(n))
                 .map(|(i, _)| i)
                 .collect(),
-            nodes: nodes.iter().map(NodeId::to_string).collect(),
+            nodes: nodes.iter().map(|n| model.name(*n).to_string()).collect(),
             fields: FIELDS.iter().map(|f| f.to_string()).collect(),
             initial,
             events,
@@ -384,6 +394,8 @@ fn viewer_faults(trace: &Trace, model: &RunModel) -> Vec<ViewerFault> {
 #[derive(Debug, Default)]
 struct Describer {
     message_kinds: BTreeMap<MessageId, String>,
+    /// The run's names, for who did what.
+    directory: sim_core::Directory,
 }
 
 impl Describer {
@@ -402,9 +414,10 @@ impl Describer {
     }
 
     fn describe(&mut self, event: &TraceEvent) -> String {
-        let who = event
-            .node
-            .map_or_else(|| "the world".to_string(), |n| n.to_string());
+        let who = event.node.map_or_else(
+            || "the world".to_string(),
+            |n| self.directory.name(n).to_string(),
+        );
         let with_detail = |text: String, detail: &str| {
             if detail.is_empty() {
                 text
@@ -413,8 +426,11 @@ impl Describer {
             }
         };
         match &event.kind {
-            EventKind::RunStart { seed, nodes } => {
-                format!("run starts: seed {seed}, nodes {}", node_set(nodes))
+            EventKind::RunStart { seed, nodes, .. } => {
+                format!(
+                    "run starts: seed {seed}, nodes {}",
+                    node_set(nodes, &self.directory)
+                )
             }
             EventKind::NodeStart { incarnation } => {
                 if *incarnation <= 1 {
@@ -462,7 +478,7 @@ impl Describer {
                 )
             }
             EventKind::Fault { fault } => {
-                let label = fault_label(fault);
+                let label = fault_label(fault, &self.directory);
                 match fault {
                     FaultOp::Heal => "fault schedule: heal the network".to_string(),
                     FaultOp::HealAll => "fault schedule: heal everything".to_string(),
@@ -551,9 +567,12 @@ impl Describer {
                 }
             }
             EventKind::Membership { voters, learners } => {
-                let mut text = format!("{who} sees voters {}", node_set(voters));
+                let mut text = format!("{who} sees voters {}", node_set(voters, &self.directory));
                 if !learners.is_empty() {
-                    text.push_str(&format!(", learners {}", node_set(learners)));
+                    text.push_str(&format!(
+                        ", learners {}",
+                        node_set(learners, &self.directory)
+                    ));
                 }
                 text
             }
@@ -616,6 +635,7 @@ mod tests {
                     EventKind::RunStart {
                         seed: 1,
                         nodes: vec![NodeId(1), NodeId(2)],
+                        directory: Default::default(),
                     },
                 ),
                 event(
@@ -760,6 +780,7 @@ mod tests {
                     EventKind::RunStart {
                         seed: 1,
                         nodes: vec![NodeId(1), NodeId(2)],
+                        directory: Default::default(),
                     },
                 ),
                 fault(1, 1_000, sim_core::FaultOp::Restart { node: NodeId(2) }),

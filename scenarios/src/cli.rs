@@ -75,9 +75,10 @@ enum Command {
         /// End the sequence diagram at this virtual time (ms).
         #[arg(long)]
         to_ms: Option<u64>,
-        /// Show only these nodes' lifelines (comma-separated, e.g. n1,n2,n4).
+        /// Show only these nodes' lifelines (comma-separated names, ids or groups, e.g.
+        /// etcd-1,etcd-2,clients or n1,n2,n4).
         #[arg(long, value_delimiter = ',')]
-        nodes: Vec<sim_core::NodeId>,
+        nodes: Vec<String>,
         /// Skip the PNG copies of the charts.
         #[arg(long)]
         no_png: bool,
@@ -251,24 +252,25 @@ fn run(
     (config, read_mode): (Option<PathBuf>, Option<String>),
     (mutants, no_report): (Vec<String>, bool),
 ) -> Result<i32, Failure> {
-    crate::catalog::find(scenario)?;
+    let found = crate::catalog::find(scenario)?;
+    let mut config = match config {
+        Some(path) => config_table(scenario, &path)?,
+        None => toml::Table::new(),
+    };
+    if let Some(mode) = read_mode {
+        config.insert("read_mode".into(), toml::Value::String(mode));
+    }
     let faults = match faults {
         Some(path) => {
+            // The file may name nodes (`etcd-1`) and groups (`servers`) of this world.
+            let directory = found.configure(&config)?.directory();
             let origin = path.display().to_string();
-            let schedule = FaultSchedule::from_toml(&read_text(&path)?, &origin)
+            let schedule = FaultSchedule::from_toml_in(&read_text(&path)?, &origin, &directory)
                 .map_err(ScenarioError::from_fault_toml)?;
             Some(schedule.faults)
         }
         None => None,
     };
-    let config = match config {
-        Some(path) => config_table(scenario, &path)?,
-        None => toml::Table::new(),
-    };
-    let mut config = config;
-    if let Some(mode) = read_mode {
-        config.insert("read_mode".into(), toml::Value::String(mode));
-    }
     let file = ScenarioFile {
         scenario: scenario.to_string(),
         seed,
@@ -327,7 +329,7 @@ fn report(
     out: &mut dyn Write,
     dir: &Path,
     (from_ms, to_ms): (Option<u64>, Option<u64>),
-    nodes: Vec<sim_core::NodeId>,
+    nodes: Vec<String>,
     no_png: bool,
 ) -> Result<i32, Failure> {
     if let (Some(from), Some(to)) = (from_ms, to_ms) {
@@ -337,15 +339,42 @@ fn report(
             )));
         }
     }
+    let run = reports::RunFolder::load(dir).map_err(|e| Failure::Usage(e.to_string()))?;
+    // `--nodes` names nodes as the run's directory does (`etcd-1`, `clients`, or `n1`).
+    let directory = run
+        .trace
+        .events
+        .iter()
+        .find_map(|e| match &e.kind {
+            sim_core::EventKind::RunStart { directory, .. } => Some(directory.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let mut shown = Vec::new();
+    for reference in &nodes {
+        let ids = if directory.is_empty() {
+            reference
+                .parse()
+                .map(|id| vec![id])
+                .map_err(|e| format!("--nodes: {e}"))
+        } else {
+            directory
+                .resolve(reference)
+                .map_err(|e| format!("--nodes: {e}"))
+        };
+        shown.extend(ids.map_err(Failure::Usage)?);
+    }
     let options = reports::ReportOptions {
         window: reports::Window {
             from_us: from_ms.map(|ms| ms.saturating_mul(1000)),
             to_us: to_ms.map(|ms| ms.saturating_mul(1000)),
-            nodes: (!nodes.is_empty()).then_some(nodes),
+            nodes: (!shown.is_empty()).then_some(shown),
         },
         png: !no_png,
     };
-    let names = reports::report_dir(dir, &options).map_err(|e| Failure::Usage(e.to_string()))?;
+    let artifacts = reports::render(&run, &options, &dir.display().to_string())
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let names = reports::write(dir, &artifacts).map_err(|e| Failure::Usage(e.to_string()))?;
     let _ = writeln!(out, "wrote {}/ ({})", dir.display(), names.join(", "));
     let _ = writeln!(out, "report: {}", dir.join("report.html").display());
     Ok(EXIT_PASS)

@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, CheckKind, EntryType, EventKind, Evidence, FaultOp, FaultSchedule, FaultTimeline,
-    History, NodeId, Outcome, RunView, SimTime,
+    Check, CheckKind, Directory, EntryType, EventKind, Evidence, FaultOp, FaultSchedule,
+    FaultTimeline, History, NodeId, Outcome, RunView, SimTime,
 };
 
 use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig};
@@ -187,8 +187,8 @@ impl Scenario for DiskStall {
         "the leader's fsyncs stall for seconds, repeatedly; write latency spikes, leadership moves (long stalls) or holds (short ones), nothing committed is lost"
     }
 
-    fn nodes(&self, config: &DiskStallConfig) -> Vec<NodeId> {
-        config.cluster.all_nodes()
+    fn directory(&self, config: &DiskStallConfig) -> Directory {
+        config.cluster.directory()
     }
 
     fn generate_faults(&self, seed: u64, config: &DiskStallConfig) -> FaultSchedule {

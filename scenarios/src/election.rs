@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, CheckKind, EventKind, Evidence, FaultOp, FaultSchedule, NodeId, Outcome, RunView,
-    SimTime, World,
+    Check, CheckKind, Directory, EventKind, Evidence, FaultOp, FaultSchedule, NodeId, Outcome,
+    RunView, SimTime, World,
 };
 
 use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig, RaftMsg};
@@ -111,8 +111,8 @@ impl Scenario for Election {
         "3 or 5 nodes elect a leader; the leader is isolated, a new one is elected; pre-vote keeps the returning node from disrupting it"
     }
 
-    fn nodes(&self, config: &ElectionConfig) -> Vec<NodeId> {
-        config.cluster.all_nodes()
+    fn directory(&self, config: &ElectionConfig) -> Directory {
+        config.cluster.directory()
     }
 
     fn generate_faults(&self, seed: u64, config: &ElectionConfig) -> FaultSchedule {

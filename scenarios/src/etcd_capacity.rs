@@ -37,8 +37,9 @@ use raft::etcd::workload::key_name;
 use raft::etcd::EtcdClient;
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, CheckKind, CheckResult, EntryType, EventId, EventKind, Evidence, FaultSchedule, History,
-    LatencyRange, NodeId, Outcome, RunOutput, RunView, SimTime, Trace, TraceEvent, Verdict,
+    Check, CheckKind, CheckResult, Directory, EntryType, EventId, EventKind, Evidence,
+    FaultSchedule, History, LatencyRange, NodeId, Outcome, RunOutput, RunView, SimTime, Trace,
+    TraceEvent, Verdict,
 };
 
 use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig, RaftMsg};
@@ -454,6 +455,7 @@ fn summary_trace(seed: u64, nodes: &[NodeId], results: &[(PointResult, SimTime)]
         EventKind::RunStart {
             seed,
             nodes: nodes.to_vec(),
+            directory: Default::default(),
         },
     );
     let mut offset = SimTime::ZERO;
@@ -582,8 +584,8 @@ impl Scenario for EtcdCapacity {
         "sweep RTT and fsync latency under closed-loop load: throughput, latency and leader changes; why etcd wants RTT under 10 ms"
     }
 
-    fn nodes(&self, config: &EtcdCapacityConfig) -> Vec<NodeId> {
-        config.cluster.all_nodes()
+    fn directory(&self, config: &EtcdCapacityConfig) -> Directory {
+        config.cluster.directory()
     }
 
     fn generate_faults(&self, seed: u64, config: &EtcdCapacityConfig) -> FaultSchedule {

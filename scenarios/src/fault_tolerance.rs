@@ -25,8 +25,8 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, CheckKind, CheckResult, EntryType, Evidence, FaultOp, FaultSchedule, History, NodeId,
-    Outcome, RunView, SimTime, Status, Verdict,
+    Check, CheckKind, CheckResult, Directory, EntryType, Evidence, FaultOp, FaultSchedule, History,
+    NodeId, Outcome, RunView, SimTime, Status, Verdict,
 };
 
 use crate::raft_world::{current_leader, judge, ms, wait_for_leader, ClusterConfig};
@@ -412,8 +412,8 @@ impl Scenario for FaultTolerance {
         "N = 1..7 members, f = 0..N killed: writes stay available iff a majority survives; an even N tolerates no more than N-1"
     }
 
-    fn nodes(&self, config: &FaultToleranceConfig) -> Vec<NodeId> {
-        config.cluster.all_nodes()
+    fn directory(&self, config: &FaultToleranceConfig) -> Directory {
+        config.cluster.directory()
     }
 
     fn generate_faults(&self, _seed: u64, config: &FaultToleranceConfig) -> FaultSchedule {

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sim_core::{Check, EntryType, FaultOp, FaultSchedule, History, NodeId, SimTime};
+use sim_core::{Check, Directory, EntryType, FaultOp, FaultSchedule, History, NodeId, SimTime};
 
 use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
@@ -104,8 +104,8 @@ impl Scenario for LeaderCrash {
         "the leader of a loaded cluster is killed and later restarted; a new leader takes over and no acknowledged write is lost"
     }
 
-    fn nodes(&self, config: &LeaderCrashConfig) -> Vec<NodeId> {
-        config.cluster.all_nodes()
+    fn directory(&self, config: &LeaderCrashConfig) -> Directory {
+        config.cluster.directory()
     }
 
     fn generate_faults(&self, seed: u64, config: &LeaderCrashConfig) -> FaultSchedule {

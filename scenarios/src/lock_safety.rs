@@ -34,7 +34,8 @@ use raft::etcd::{
 };
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, CheckKind, Evidence, FaultOp, FaultSchedule, NodeId, Outcome, RunView, SimTime,
+    Check, CheckKind, Directory, Evidence, FaultOp, FaultSchedule, NodeId, Outcome, RunView,
+    SimTime,
 };
 
 use crate::raft_world::{judge, ms, ClusterConfig};
@@ -580,8 +581,8 @@ impl Scenario for LockSafety {
         "a lock on an etcd lease: the holder pauses past the TTL, a second client takes the lock, both write; fencing by revision stops the stale write (fencing = false shows the damage)"
     }
 
-    fn nodes(&self, config: &LockSafetyConfig) -> Vec<NodeId> {
-        config.cluster.all_nodes()
+    fn directory(&self, config: &LockSafetyConfig) -> Directory {
+        config.cluster.directory()
     }
 
     fn generate_faults(&self, seed: u64, config: &LockSafetyConfig) -> FaultSchedule {

@@ -34,8 +34,8 @@ use raft::etcd::workload::run_kv_client;
 use raft::etcd::EtcdClient;
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, CheckKind, EventKind, Evidence, FaultSchedule, NodeId, Outcome, Role, RunView, SimTime,
-    TraceEvent,
+    Check, CheckKind, Directory, EventKind, Evidence, FaultSchedule, NodeId, Outcome, Role,
+    RunView, SimTime, TraceEvent,
 };
 
 use crate::raft_world::{judge, leader_at, leader_periods, ms, ClusterConfig};
@@ -410,8 +410,8 @@ impl Scenario for MembershipChange {
         "a loaded 3-node cluster adds two learners, promotes them one change at a time, then removes a founder; no two majorities, and it converges"
     }
 
-    fn nodes(&self, config: &MembershipChangeConfig) -> Vec<NodeId> {
-        config.cluster.all_nodes()
+    fn directory(&self, config: &MembershipChangeConfig) -> Directory {
+        config.cluster.directory()
     }
 
     fn generate_faults(&self, seed: u64, config: &MembershipChangeConfig) -> FaultSchedule {

@@ -61,7 +61,13 @@ pub fn write_run(
 ) -> Result<Vec<String>, OutputError> {
     ensure_writable(dir)?;
     let mut files: Vec<(String, Vec<u8>)> = vec![
-        ("scenario.toml".into(), prepared.file.to_toml().into_bytes()),
+        (
+            "scenario.toml".into(),
+            prepared
+                .file
+                .to_toml_named(&prepared.configured.directory())
+                .into_bytes(),
+        ),
         (
             "history.json".into(),
             serde_json::to_vec_pretty(&run.history).expect("histories serialize"),
@@ -99,7 +105,9 @@ pub fn default_dir(scenario: &str, seed: u64) -> PathBuf {
 /// A finished run as the reports read it (what [`write_run`] wrote, without reading it
 /// back).
 pub fn run_folder(prepared: &Prepared, run: ScenarioRun) -> reports::RunFolder {
-    let scenario_toml = prepared.file.to_toml();
+    let scenario_toml = prepared
+        .file
+        .to_toml_named(&prepared.configured.directory());
     let scenario = toml::from_str(&scenario_toml).expect("a written scenario file parses");
     let verdict = verdict_file(prepared, &run);
     reports::RunFolder {

@@ -22,8 +22,8 @@ use std::collections::BTreeMap;
 use raft::checks::DurableLogs;
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, CheckKind, EventKind, Evidence, FaultSchedule, NodeId, Outcome, Role, RunOutput,
-    RunView, SimTime, TraceEvent,
+    Check, CheckKind, Directory, EventKind, Evidence, FaultSchedule, NodeId, Outcome, Role,
+    RunOutput, RunView, SimTime, TraceEvent,
 };
 
 use crate::raft_world::{judge, leader_periods, ms, ClusterConfig};
@@ -457,8 +457,8 @@ impl Scenario for Partition5Node {
         "5 nodes; the leader and one other are cut off from the other three, then healed: the minority commits nothing, the majority elects and commits, the minority steps down and catches up"
     }
 
-    fn nodes(&self, config: &Partition5NodeConfig) -> Vec<NodeId> {
-        config.cluster.all_nodes()
+    fn directory(&self, config: &Partition5NodeConfig) -> Directory {
+        config.cluster.directory()
     }
 
     fn generate_faults(&self, seed: u64, config: &Partition5NodeConfig) -> FaultSchedule {

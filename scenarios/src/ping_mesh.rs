@@ -10,8 +10,8 @@ use sim_core::checks::{MessageAccounting, NetworkRespectsFaults};
 use sim_core::demo::{ping_node, MeshReconnects, PingConfig};
 use sim_core::rng::derive_rng;
 use sim_core::{
-    Check, DiskConfig, EventKind, FaultKnobs, FaultSchedule, NetConfig, NodeId, RunView, Sim,
-    Verdict,
+    Check, Directory, DiskConfig, EventKind, FaultKnobs, FaultSchedule, NetConfig, NodeId, RunView,
+    Sim, Verdict,
 };
 
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
@@ -55,7 +55,16 @@ impl Default for PingMeshConfig {
 
 impl PingMeshConfig {
     fn node_ids(&self) -> Vec<NodeId> {
-        (0..self.nodes).map(NodeId::from_index).collect()
+        self.directory().ids()
+    }
+
+    /// The peers: `peer-1`, `peer-2`, ... in group `peers`.
+    fn directory(&self) -> Directory {
+        let mut directory = Directory::new();
+        directory
+            .add_numbered_as(PEER, PEERS, self.nodes)
+            .expect("fixed, valid names");
+        directory
     }
 }
 
@@ -97,6 +106,10 @@ impl ScenarioConfig for PingMeshConfig {
     }
 }
 
+/// What a ping-mesh node is called, and its group.
+const PEER: &str = "peer";
+const PEERS: &str = "peers";
+
 /// The scenario.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PingMesh;
@@ -112,8 +125,8 @@ impl Scenario for PingMesh {
         "a few nodes ping each other under the seed's faults; every send is delivered or dropped with a reason"
     }
 
-    fn nodes(&self, config: &PingMeshConfig) -> Vec<NodeId> {
-        config.node_ids()
+    fn directory(&self, config: &PingMeshConfig) -> Directory {
+        config.directory()
     }
 
     fn generate_faults(&self, seed: u64, config: &PingMeshConfig) -> FaultSchedule {
@@ -129,8 +142,11 @@ impl Scenario for PingMesh {
         let config = input.config.clone();
         let ping = config.ping;
         let duration = Duration::from_millis(config.duration_ms);
-        let out = Sim::new(seed)
-            .nodes(config.nodes, move |ctx| ping_node(ctx, ping))
+        let mut sim = Sim::new(seed);
+        for peer in config.directory().nodes() {
+            sim = sim.named_node(&peer.name, &peer.group, move |ctx| ping_node(ctx, ping));
+        }
+        let out = sim
             .network(config.net)
             .disk(config.disk)
             .faults(input.faults.clone())

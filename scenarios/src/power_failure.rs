@@ -33,8 +33,8 @@ use raft::etcd::EtcdClient;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, CheckKind, Disk, EntryType, EventKind, Evidence, FaultOp, FaultSchedule, History,
-    NodeId, Outcome, RunView, SimTime, World,
+    Check, CheckKind, Directory, Disk, EntryType, EventKind, Evidence, FaultOp, FaultSchedule,
+    History, NodeId, Outcome, RunView, SimTime, World,
 };
 
 use crate::raft_world::{current_leader, judge, ms, wait_for_leader, ClusterConfig, RaftMsg};
@@ -715,8 +715,8 @@ impl Scenario for PowerFailure {
         "every member loses power at once under write load, mid-fsync, several times; every acknowledged write survives WAL recovery (not with --mutant ack-before-fsync)"
     }
 
-    fn nodes(&self, config: &PowerFailureConfig) -> Vec<NodeId> {
-        config.cluster.all_nodes()
+    fn directory(&self, config: &PowerFailureConfig) -> Directory {
+        config.cluster.directory()
     }
 
     fn generate_faults(&self, seed: u64, config: &PowerFailureConfig) -> FaultSchedule {

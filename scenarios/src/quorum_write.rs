@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use raft::etcd::EtcdClient;
 use serde::{Deserialize, Serialize};
-use sim_core::{FaultOp, FaultSchedule, NodeId, SimTime};
+use sim_core::{Directory, FaultOp, FaultSchedule, NodeId, SimTime};
 
 use crate::raft_world::{judge, ms, wait_for_leader, ClusterConfig};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
@@ -223,8 +223,8 @@ impl Scenario for QuorumWrite {
         "a write commits on a majority before its ack; a read through a lagging follower sees it (ReadIndex), or not (--read-mode serializable)"
     }
 
-    fn nodes(&self, config: &QuorumWriteConfig) -> Vec<NodeId> {
-        config.cluster.all_nodes()
+    fn directory(&self, config: &QuorumWriteConfig) -> Directory {
+        config.cluster.directory()
     }
 
     fn generate_faults(&self, seed: u64, config: &QuorumWriteConfig) -> FaultSchedule {

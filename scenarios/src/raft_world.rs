@@ -13,8 +13,8 @@ use raft::etcd::{
 };
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, DiskConfig, EventKind, FaultKnobs, FaultSchedule, NetConfig, NodeId, NodeStatus, Role,
-    RunOutput, RunView, Sim, SimTime, TraceEvent, Verdict, World,
+    Check, Directory, DiskConfig, EventKind, FaultKnobs, FaultSchedule, NetConfig, NodeId,
+    NodeStatus, Role, RunOutput, RunView, Sim, SimTime, TraceEvent, Verdict, World,
 };
 
 use crate::scenario::ScenarioError;
@@ -66,6 +66,13 @@ impl Default for ClusterConfig {
         }
     }
 }
+
+/// The group of the Raft servers (the etcd members), as fault files name it.
+pub const SERVERS: &str = "servers";
+/// The group of the key-value clients.
+pub const CLIENTS: &str = "clients";
+/// The group of the watchers.
+pub const WATCHERS: &str = "watchers";
 
 /// Most Raft nodes a scenario may have.
 pub const MAX_RAFT_NODES: usize = 15;
@@ -140,11 +147,35 @@ impl ClusterConfig {
         (0..self.nodes).map(NodeId::from_index).collect()
     }
 
+    /// The watchers.
+    pub fn watcher_ids(&self) -> Vec<NodeId> {
+        (self.nodes + self.clients..self.nodes + self.clients + self.watchers)
+            .map(NodeId::from_index)
+            .collect()
+    }
+
     /// The key-value clients.
     pub fn clients(&self) -> Vec<NodeId> {
         (self.nodes..self.nodes + self.clients)
             .map(NodeId::from_index)
             .collect()
+    }
+
+    /// The names and groups of the world's nodes: servers `etcd-1`, `etcd-2`, ... in
+    /// [`SERVERS`], then clients `client-1`, ... in [`CLIENTS`], then watchers `watcher-1`,
+    /// ... in [`WATCHERS`] (ids as [`ClusterConfig::all_nodes`]).
+    pub fn directory(&self) -> Directory {
+        let mut directory = Directory::new();
+        for (prefix, group, count) in [
+            ("etcd", SERVERS, self.nodes),
+            ("client", CLIENTS, self.clients),
+            ("watcher", WATCHERS, self.watchers),
+        ] {
+            directory
+                .add_numbered_as(prefix, group, count)
+                .expect("fixed, valid names");
+        }
+        directory
     }
 
     /// Every node: servers, then clients, then watchers.
@@ -261,17 +292,30 @@ impl ClusterConfig {
             .faults(faults.clone());
         let cfg = live.clone();
         let voters: Vec<NodeId> = servers.iter().copied().take(founders.max(1)).collect();
-        sim = sim.nodes(self.nodes, move |ctx| {
-            run_node::<EtcdStore>(ctx, cfg.get(), voters.clone())
-        });
-        for i in 0..self.clients {
-            let (config, servers, script) = (self.client.clone(), servers.clone(), client.clone());
-            sim = sim.node(move |ctx| script(client_of(ctx, servers.clone(), &config), i));
+        let directory = self.directory();
+        let name_of = |id: NodeId| {
+            let info = directory.get(id).expect("the directory lists every node");
+            (info.name.clone(), info.group.clone())
+        };
+        for server in &servers {
+            let (name, group) = name_of(*server);
+            let (cfg, voters) = (cfg.clone(), voters.clone());
+            sim = sim.named_node(&name, &group, move |ctx| {
+                run_node::<EtcdStore>(ctx, cfg.get(), voters.clone())
+            });
         }
-        for _ in 0..self.watchers {
+        for (i, id) in self.clients().into_iter().enumerate() {
+            let (config, servers, script) = (self.client.clone(), servers.clone(), client.clone());
+            let (name, group) = name_of(id);
+            sim = sim.named_node(&name, &group, move |ctx| {
+                script(client_of(ctx, servers.clone(), &config), i)
+            });
+        }
+        for id in self.watcher_ids() {
             let (config, servers) = (self.client.clone(), servers.clone());
             let resume_ms = self.watch_resume_ms;
-            sim = sim.node(move |ctx| {
+            let (name, group) = name_of(id);
+            sim = sim.named_node(&name, &group, move |ctx| {
                 let client = client_of(ctx, servers.clone(), &config);
                 run_watcher(client, config.start_ms, resume_ms)
             });

@@ -38,7 +38,7 @@ pub fn prepare(file: &ScenarioFile) -> Result<Prepared, ScenarioError> {
         Some(schedule) => schedule,
         None => configured.generate_faults(file.seed),
     };
-    schedule.validate(&configured.nodes())?;
+    schedule.validate(&configured.directory().ids())?;
     for name in &file.mutants {
         if !scenario.mutants().contains(&name.as_str()) {
             return Err(ScenarioError::UnknownMutant {

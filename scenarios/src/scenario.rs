@@ -2,7 +2,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sim_core::{FaultError, FaultSchedule, History, NodeId, SimError, Trace, Verdict};
+use sim_core::{Directory, FaultError, FaultSchedule, History, NodeId, SimError, Trace, Verdict};
 
 /// A scenario that cannot run as asked. Every variant is the user's to fix (exit code 2).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -74,7 +74,7 @@ impl From<SimError> for ScenarioError {
     fn from(e: SimError) -> Self {
         match e {
             SimError::Fault(f) => ScenarioError::Faults(f),
-            SimError::NodeCount(_) => ScenarioError::Config(e.to_string()),
+            SimError::NodeCount(_) | SimError::Name(_) => ScenarioError::Config(e.to_string()),
         }
     }
 }
@@ -157,8 +157,11 @@ pub trait Scenario: Sync + 'static {
     /// One line on what it shows.
     fn summary(&self) -> &'static str;
 
-    /// The nodes a run with this config has (fault schedules are checked against them).
-    fn nodes(&self, config: &Self::Config) -> Vec<NodeId>;
+    /// The nodes a run with this config has, with their names and groups: fault files name
+    /// nodes through it and fault schedules are checked against it. The run's world must
+    /// name its nodes the same way (the Raft scenarios build both from
+    /// `ClusterConfig::directory`).
+    fn directory(&self, config: &Self::Config) -> Directory;
 
     /// The fault schedule this seed draws when none is given.
     fn generate_faults(&self, seed: u64, config: &Self::Config) -> FaultSchedule;
@@ -210,8 +213,8 @@ pub trait Configured: Send + Sync {
     /// The complete config, every default filled in, for `scenario.toml`.
     fn table(&self) -> toml::Table;
 
-    /// As [`Scenario::nodes`].
-    fn nodes(&self) -> Vec<NodeId>;
+    /// As [`Scenario::directory`].
+    fn directory(&self) -> Directory;
 
     /// As [`Scenario::generate_faults`].
     fn generate_faults(&self, seed: u64) -> FaultSchedule;
@@ -265,8 +268,8 @@ impl<S: Scenario> Configured for WithConfig<S> {
         config_table(&self.config)
     }
 
-    fn nodes(&self) -> Vec<NodeId> {
-        self.scenario.nodes(&self.config)
+    fn directory(&self) -> Directory {
+        self.scenario.directory(&self.config)
     }
 
     fn generate_faults(&self, seed: u64) -> FaultSchedule {

@@ -21,8 +21,9 @@
 
 use serde::{Deserialize, Serialize};
 use sim_core::fault::parse_fault_entries;
-use sim_core::{FaultSchedule, TimedFault};
+use sim_core::{Directory, FaultSchedule, TimedFault};
 
+use crate::catalog::find;
 use crate::scenario::ScenarioError;
 
 /// One run's complete input.
@@ -63,10 +64,15 @@ impl ScenarioFile {
         let raw: Raw =
             toml::from_str(text).map_err(|e| ScenarioError::from_toml(text, origin, &e))?;
         let faults = match raw.faults {
-            Some(entries) => Some(
-                parse_fault_entries(text, origin, entries)
-                    .map_err(ScenarioError::from_fault_toml)?,
-            ),
+            Some(entries) => {
+                // Faults may name nodes (`etcd-1`) and groups (`servers`): the scenario's
+                // world, with this file's config, says what they are.
+                let directory = find(&raw.scenario)?.configure(&raw.config)?.directory();
+                Some(
+                    parse_fault_entries(text, origin, entries, Some(&directory))
+                        .map_err(ScenarioError::from_fault_toml)?,
+                )
+            }
             None => None,
         };
         Ok(ScenarioFile {
@@ -78,9 +84,23 @@ impl ScenarioFile {
         })
     }
 
-    /// The TOML form.
+    /// The TOML form, nodes by id.
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("a scenario file always serializes")
+    }
+
+    /// The TOML form with the faults' nodes by their names in `directory` (`etcd-1`), as
+    /// run folders keep it; [`ScenarioFile::from_toml`] reads it back to the same file.
+    pub fn to_toml_named(&self, directory: &Directory) -> String {
+        let mut table = toml::Table::try_from(self).expect("a scenario file always serializes");
+        if let Some(faults) = &self.faults {
+            let named = FaultSchedule::new(faults.clone()).to_named_tables(directory);
+            table.insert(
+                "faults".into(),
+                toml::Value::Array(named.into_iter().map(toml::Value::Table).collect()),
+            );
+        }
+        toml::to_string(&table).expect("a scenario file always serializes")
     }
 
     /// The fault schedule, if one is given.

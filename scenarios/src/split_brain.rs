@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, EntryType, EventKind, FaultSchedule, History, NodeId, OpId, RunOutput, SimTime,
-    TraceEvent, Verdict,
+    Check, Directory, EntryType, EventKind, FaultSchedule, History, NodeId, OpId, RunOutput,
+    SimTime, TraceEvent, Verdict,
 };
 
 use crate::raft_world::{judge, ms, ClusterConfig};
@@ -377,8 +377,8 @@ impl Scenario for SplitBrain {
         "4 nodes split 2/2 (3 or 5 for contrast): no side without a quorum commits; with quorum-of-reachable both sides elect leaders and commit conflicting values"
     }
 
-    fn nodes(&self, config: &SplitBrainConfig) -> Vec<NodeId> {
-        config.cluster.all_nodes()
+    fn directory(&self, config: &SplitBrainConfig) -> Directory {
+        config.cluster.directory()
     }
 
     fn generate_faults(&self, seed: u64, config: &SplitBrainConfig) -> FaultSchedule {

@@ -22,14 +22,16 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::NodeId;
+use crate::directory::Directory;
+use crate::ids::{NodeId, ParseNodeIdError};
 
 /// One fault operation. Field names carry their units.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum FaultOp {
-    /// Split the network into groups; only nodes in the same group can talk. Every node
-    /// appears in exactly one group. Replaces any earlier partition.
+    /// Split the network into groups; only nodes in the same group can talk. A node
+    /// appears in at most one group; a node in none keeps every link (a partition of the
+    /// servers need not place the clients). Replaces any earlier partition.
     Partition {
         /// The groups.
         groups: Vec<Vec<NodeId>>,
@@ -194,9 +196,6 @@ impl FaultOp {
                         }
                     }
                 }
-                if let Some(missing) = known.iter().find(|n| !seen.contains(n)) {
-                    return Err(FaultError::MissingFromPartition { node: *missing });
-                }
             }
             FaultOp::PowerFail { nodes, .. } => {
                 if nodes.is_empty() {
@@ -291,12 +290,6 @@ pub enum FaultError {
     /// A partition lists a node twice.
     #[error("node {node} appears in more than one partition group")]
     RepeatedInPartition {
-        /// The node.
-        node: NodeId,
-    },
-    /// A partition leaves a node out.
-    #[error("node {node} is in no partition group (list every node exactly once)")]
-    MissingFromPartition {
         /// The node.
         node: NodeId,
     },
@@ -418,8 +411,23 @@ impl FaultSchedule {
         self.faults.iter().map(|f| f.at_ms).max()
     }
 
-    /// Parses a fault file; `origin` names it in errors, which give line and column.
+    /// Parses a fault file that names nodes by id (`n3`); `origin` names it in errors,
+    /// which give line and column.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, FaultError> {
+        Self::parse(text, origin, None)
+    }
+
+    /// Parses a fault file for a world: nodes may be named by id (`n3`), by name
+    /// (`etcd-3`) or by group (`servers`, where a list of nodes is expected).
+    pub fn from_toml_in(
+        text: &str,
+        origin: &str,
+        directory: &Directory,
+    ) -> Result<Self, FaultError> {
+        Self::parse(text, origin, Some(directory))
+    }
+
+    fn parse(text: &str, origin: &str, directory: Option<&Directory>) -> Result<Self, FaultError> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Raw {
@@ -428,14 +436,86 @@ impl FaultSchedule {
         }
         let raw: Raw = toml::from_str(text).map_err(|e| toml_error(text, origin, &e))?;
         Ok(FaultSchedule {
-            faults: parse_fault_entries(text, origin, raw.faults)?,
+            faults: parse_fault_entries(text, origin, raw.faults, directory)?,
         })
     }
 
-    /// The TOML form (`[[faults]]` tables).
+    /// The TOML form (`[[faults]]` tables), nodes by id.
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("a fault schedule always serializes")
     }
+
+    /// The `[[faults]]` tables with nodes by their names in `directory`, as a person writes
+    /// them; [`FaultSchedule::from_toml_in`] reads them back to the same schedule.
+    pub fn to_named_tables(&self, directory: &Directory) -> Vec<toml::Table> {
+        self.faults
+            .iter()
+            .map(|fault| {
+                let mut table = toml::Table::try_from(fault).expect("a fault always serializes");
+                let named = resolve_nodes(&mut table, &mut |id, _| {
+                    let id: NodeId = id.parse().map_err(|e: ParseNodeIdError| e.to_string())?;
+                    Ok(vec![directory.name(id).to_string()])
+                });
+                named.expect("a serialized fault names nodes by id");
+                table
+            })
+            .collect()
+    }
+}
+
+/// The keys of a fault table that hold one node, a list of nodes, and groups of them.
+const ONE_NODE_KEYS: [&str; 3] = ["node", "from", "to"];
+const NODE_LIST_KEY: &str = "nodes";
+const NODE_GROUPS_KEY: &str = "groups";
+
+/// How one node reference is rewritten: `(reference, one)` to what it stands for, where
+/// `one` says the key takes a single node.
+type Expand<'a> = dyn FnMut(&str, bool) -> Result<Vec<String>, String> + 'a;
+
+/// Rewrites every node reference of a fault table with `expand`; an error carries its key.
+fn resolve_nodes(table: &mut toml::Table, expand: &mut Expand<'_>) -> Result<(), (String, String)> {
+    for (key, value) in table.iter_mut() {
+        let failed = |e: String| (key.clone(), e);
+        match (key.as_str(), value) {
+            (k, toml::Value::String(reference)) if ONE_NODE_KEYS.contains(&k) => {
+                if let [one] = expand(reference, true).map_err(failed)?.as_slice() {
+                    *reference = one.clone();
+                }
+            }
+            (NODE_LIST_KEY, toml::Value::Array(values)) => {
+                resolve_list(values, expand).map_err(failed)?;
+            }
+            (NODE_GROUPS_KEY, toml::Value::Array(groups)) => {
+                for group in groups {
+                    if let toml::Value::Array(values) = group {
+                        resolve_list(values, expand).map_err(failed)?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Rewrites a list of node references, expanding groups in place.
+fn resolve_list(values: &mut Vec<toml::Value>, expand: &mut Expand<'_>) -> Result<(), String> {
+    let mut out = Vec::with_capacity(values.len());
+    for value in values.drain(..) {
+        match value {
+            toml::Value::String(reference) => {
+                out.extend(
+                    expand(&reference, false)?
+                        .into_iter()
+                        .map(toml::Value::String),
+                );
+            }
+            // Not a name: left for the schema to refuse with its own message.
+            other => out.push(other),
+        }
+    }
+    *values = out;
+    Ok(())
 }
 
 /// Turns a TOML error into one line with the file, line and column.
@@ -457,15 +537,40 @@ pub fn toml_error(text: &str, origin: &str, err: &toml::de::Error) -> FaultError
 /// Each entry is checked on its own so that an error names the entry and, where the
 /// message lets us find it, the line of the offending key (serde loses spans inside
 /// internally tagged enums, so the key is looked up in the entry's text).
+///
+/// With a `directory`, node references may be names and groups (see
+/// [`FaultSchedule::from_toml_in`]); they are turned into ids before the schema reads them.
 pub fn parse_fault_entries(
     text: &str,
     origin: &str,
     entries: Vec<toml::Spanned<toml::Table>>,
+    directory: Option<&Directory>,
 ) -> Result<Vec<TimedFault>, FaultError> {
     let mut faults = Vec::with_capacity(entries.len());
     for (i, entry) in entries.into_iter().enumerate() {
         let span = entry.span();
-        let table = entry.into_inner();
+        let mut table = entry.into_inner();
+        if let Some(directory) = directory {
+            let resolved = resolve_nodes(&mut table, &mut |reference, one| {
+                let ids = if one {
+                    directory.resolve_one(reference).map(|id| vec![id])
+                } else {
+                    directory.resolve(reference)
+                };
+                ids.map(|ids| ids.iter().map(NodeId::to_string).collect())
+                    .map_err(|e| e.to_string())
+            });
+            if let Err((key, message)) = resolved {
+                let offset = find_key(text, span.clone(), &key).unwrap_or(span.start);
+                let (line, column) = line_column(text, offset);
+                return Err(FaultError::Toml {
+                    origin: origin.to_string(),
+                    line,
+                    column,
+                    message: format!("fault {}: {key}: {message}", i + 1),
+                });
+            }
+        }
         match TimedFault::deserialize(toml::Value::Table(table.clone())) {
             Ok(fault) => faults.push(fault),
             Err(e) => {
@@ -530,6 +635,96 @@ mod tests {
 
     fn nodes(n: u32) -> Vec<NodeId> {
         (1..=n).map(NodeId).collect()
+    }
+
+    fn cluster() -> Directory {
+        let mut dir = Directory::new();
+        dir.add_numbered_as("etcd", "servers", 3).unwrap();
+        dir.add_numbered_as("client", "clients", 1).unwrap();
+        dir
+    }
+
+    #[test]
+    fn names_and_groups_resolve_to_ids_and_back() {
+        let text = r#"
+[[faults]]
+at_ms = 1000
+op = "partition"
+groups = [["etcd-1"], ["etcd-2", "n3"]]
+
+[[faults]]
+at_ms = 2000
+op = "power-fail"
+nodes = ["servers"]
+
+[[faults]]
+at_ms = 3000
+op = "cut-link"
+from = "client-1"
+to = "etcd-2"
+"#;
+        let dir = cluster();
+        let s = FaultSchedule::from_toml_in(text, "f.toml", &dir).unwrap();
+        assert_eq!(
+            s.faults[0].op,
+            FaultOp::Partition {
+                groups: vec![vec![NodeId(1)], vec![NodeId(2), NodeId(3)]]
+            }
+        );
+        assert_eq!(
+            s.faults[1].op,
+            FaultOp::PowerFail {
+                nodes: nodes(3),
+                torn_write: false
+            }
+        );
+        assert_eq!(
+            s.faults[2].op,
+            FaultOp::CutLink {
+                from: NodeId(4),
+                to: NodeId(2)
+            }
+        );
+        let tables = s.to_named_tables(&dir);
+        assert_eq!(tables[2]["from"].as_str(), Some("client-1"));
+        let written = toml::to_string(&toml::Table::from_iter([(
+            "faults".to_string(),
+            toml::Value::Array(tables.into_iter().map(toml::Value::Table).collect()),
+        )]))
+        .unwrap();
+        assert!(written.contains("\"etcd-1\""), "{written}");
+        assert_eq!(FaultSchedule::from_toml_in(&written, "w", &dir).unwrap(), s);
+    }
+
+    #[test]
+    fn unknown_names_and_groups_for_one_node_point_at_their_line() {
+        let dir = cluster();
+        let err = FaultSchedule::from_toml_in(
+            "[[faults]]\nat_ms = 1\nop = \"kill\"\nnode = \"etcd-7\"\n",
+            "f.toml",
+            &dir,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("f.toml:4:1: fault 1: node: unknown node `etcd-7`")
+                && err.contains("servers: etcd-1 etcd-2 etcd-3"),
+            "{err}"
+        );
+        let err = FaultSchedule::from_toml_in(
+            "[[faults]]\nat_ms = 1\nop = \"kill\"\nnode = \"servers\"\n",
+            "f.toml",
+            &dir,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`servers` is a group of 3 nodes"), "{err}");
+        // Without a world, names are not ids.
+        assert!(FaultSchedule::from_toml(
+            "[[faults]]\nat_ms = 1\nop = \"kill\"\nnode = \"etcd-1\"\n",
+            "f"
+        )
+        .is_err());
     }
 
     #[test]
@@ -620,10 +815,18 @@ op = "heal"
             groups: vec![vec![NodeId(1), NodeId(2)], vec![NodeId(2), NodeId(3)]],
         });
         assert!(msg.contains("n2 appears in more than one"), "{msg}");
-        let msg = check(FaultOp::Partition {
+        // A node in no group keeps its links: a partition need not list it.
+        let partial = FaultOp::Partition {
             groups: vec![vec![NodeId(1)], vec![NodeId(2)]],
-        });
-        assert!(msg.contains("n3 is in no partition group"), "{msg}");
+        };
+        assert_eq!(
+            FaultSchedule::new(vec![TimedFault {
+                at_ms: 5,
+                op: partial
+            }])
+            .validate(&nodes(3)),
+            Ok(())
+        );
         let msg = check(FaultOp::DiskStall {
             node: NodeId(1),
             duration_ms: 0,

@@ -389,6 +389,7 @@ mod tests {
             EventKind::RunStart {
                 seed: 1,
                 nodes: (1..=5).map(n).collect(),
+                directory: crate::Directory::numbered(5),
             },
         )];
         all.extend(events);

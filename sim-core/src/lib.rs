@@ -13,6 +13,7 @@
 pub mod check;
 pub mod checks;
 pub mod demo;
+pub mod directory;
 pub mod disk;
 pub mod fault;
 pub mod fault_gen;
@@ -32,6 +33,7 @@ pub mod trace;
 pub mod world;
 
 pub use check::{Check, CheckKind, CheckResult, Evidence, Outcome, RunView, Status, Verdict};
+pub use directory::{Directory, DirectoryError, NodeInfo, NodeName};
 pub use disk::{Disk, DiskConfig};
 pub use fault::{FaultError, FaultOp, FaultSchedule, TimedFault};
 pub use fault_gen::FaultKnobs;

@@ -6,13 +6,14 @@
 //! [`SimFormat`] prints
 //!
 //! ```text
-//!    2.001500s n3    DEBUG ksim::trace: e812 {"type":"send","msg":311,"to":"n1",...}
+//!    2.001500s etcd-3    DEBUG ksim::trace: e812 {"type":"send","msg":311,"to":"n1",...}
 //! ```
 //!
-//! The time comes from madsim's clock (`-` outside a runtime); the node is the event's own
-//! `node` field if it has one (trace events recorded by the network pump carry theirs), else
-//! the innermost madsim `node` span (madsim wraps every task of a node in one, named after
-//! the node), else `-`.
+//! The time comes from madsim's clock (`-` outside a runtime); the node, by its name in the
+//! world's directory (`etcd-3`), is the event's own `node` field if it has one (trace events
+//! recorded by the network pump carry theirs), else the innermost madsim `node` span (madsim
+//! wraps every task of a node in one, named after the node), else `-`. The JSON of a trace
+//! event keeps ids (`"to":"n1"`), as `trace.jsonl` does.
 //!
 //! Every trace event is also logged at DEBUG under the target `ksim::trace` as it is
 //! recorded (see `World::record`), so `RUST_LOG=ksim::trace=debug ksim run ...` prints the
@@ -61,7 +62,7 @@ where
         let meta = event.metadata();
         write!(
             writer,
-            "{time:>14} {node:<5} {:>5} {}: ",
+            "{time:>14} {node:<9} {:>5} {}: ",
             meta.level(),
             meta.target()
         )?;

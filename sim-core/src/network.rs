@@ -233,6 +233,16 @@ mod tests {
     }
 
     #[test]
+    fn a_node_in_no_group_keeps_every_link() {
+        let mut links = Links::default();
+        links.partition(&[vec![n(1), n(2)], vec![n(3)]]);
+        assert!(!links.is_up(n(1), n(3)));
+        for side in [n(1), n(2), n(3)] {
+            assert!(links.is_up(n(4), side) && links.is_up(side, n(4)));
+        }
+    }
+
+    #[test]
     fn cut_link_is_one_way() {
         let mut links = Links::default();
         links.cut(n(1), n(2));

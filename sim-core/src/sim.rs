@@ -28,6 +28,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::directory::{Directory, DirectoryError};
 use crate::disk::DiskConfig;
 use crate::fault::{FaultError, FaultSchedule};
 use crate::history::History;
@@ -53,12 +54,19 @@ pub enum SimError {
     /// No nodes, or too many.
     #[error("a world needs 1 to {MAX_NODES} nodes, not {0}")]
     NodeCount(usize),
+    /// A node's name or group cannot be used.
+    #[error(transparent)]
+    Name(#[from] DirectoryError),
 }
 
 /// One simulation: seed, nodes, network and disk defaults, fault schedule.
 pub struct Sim<M> {
     seed: u64,
     factories: Vec<Factory<M>>,
+    /// The nodes' names and groups, one entry per factory.
+    directory: Directory,
+    /// The first bad name given to [`Sim::named_node`], reported by [`Sim::run`].
+    name_error: Option<DirectoryError>,
     net: NetConfig,
     disk: DiskConfig,
     faults: FaultSchedule,
@@ -83,6 +91,8 @@ pub struct RunOutput<T> {
     pub seed: u64,
     /// Its nodes.
     pub nodes: Vec<NodeId>,
+    /// Their names and groups.
+    pub directory: Directory,
     /// Everything that happened.
     pub trace: Trace,
     /// The client operations.
@@ -97,14 +107,17 @@ impl<M: Message> Sim<M> {
         Sim {
             seed,
             factories: Vec::new(),
+            directory: Directory::new(),
+            name_error: None,
             net: NetConfig::default(),
             disk: DiskConfig::default(),
             faults: FaultSchedule::default(),
         }
     }
 
-    /// Adds one node (ids are given in order: n1, n2, ...). `actor` runs at every start of
-    /// the node and gets a fresh context; whatever it keeps in memory dies with the node.
+    /// Adds one node (ids are given in order: n1, n2, ...), named by its id. `actor` runs
+    /// at every start of the node and gets a fresh context; whatever it keeps in memory
+    /// dies with the node.
     pub fn node<F, Fut>(mut self, actor: F) -> Self
     where
         F: Fn(NodeCtx<M>) -> Fut + Send + Sync + 'static,
@@ -112,10 +125,11 @@ impl<M: Message> Sim<M> {
     {
         self.factories
             .push(Arc::new(move |ctx| Box::pin(actor(ctx)) as Actor));
+        self.directory.add_numbered();
         self
     }
 
-    /// Adds `count` nodes running the same actor.
+    /// Adds `count` nodes running the same actor, named by their ids.
     pub fn nodes<F, Fut>(mut self, count: usize, actor: F) -> Self
     where
         F: Fn(NodeCtx<M>) -> Fut + Send + Sync + 'static,
@@ -124,8 +138,31 @@ impl<M: Message> Sim<M> {
         let factory: Factory<M> = Arc::new(move |ctx| Box::pin(actor(ctx)) as Actor);
         for _ in 0..count {
             self.factories.push(factory.clone());
+            self.directory.add_numbered();
         }
         self
+    }
+
+    /// Adds one node with a name that says what it is (`etcd-1`) in `group` (`servers`), as
+    /// the trace's directory, fault files and pictures name it. A bad or repeated name is
+    /// reported by [`Sim::run`].
+    pub fn named_node<F, Fut>(mut self, name: &str, group: &str, actor: F) -> Self
+    where
+        F: Fn(NodeCtx<M>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        self.factories
+            .push(Arc::new(move |ctx| Box::pin(actor(ctx)) as Actor));
+        if let Err(e) = self.directory.add(name, group) {
+            self.name_error.get_or_insert(e);
+            self.directory.add_numbered();
+        }
+        self
+    }
+
+    /// The nodes' names and groups so far.
+    pub fn directory(&self) -> &Directory {
+        &self.directory
     }
 
     /// Network defaults (latency, loss); `heal-all` returns to these.
@@ -167,21 +204,27 @@ impl<M: Message> Sim<M> {
         if nodes.is_empty() || nodes.len() > MAX_NODES {
             return Err(SimError::NodeCount(nodes.len()));
         }
+        if let Some(e) = self.name_error {
+            return Err(e.into());
+        }
         self.faults.validate(&nodes)?;
         let runtime =
             madsim::runtime::Runtime::with_seed_and_config(self.seed, madsim::Config::default());
-        let world = World::new(self.seed, nodes.clone(), self.net, self.disk);
+        let world = World::new(self.seed, self.directory.clone(), self.net, self.disk);
         let schedule = self.faults.in_time_order();
         let seed = self.seed;
+        let directory = self.directory;
         let value = runtime.block_on({
             let world = world.clone();
             let nodes = nodes.clone();
+            let directory = directory.clone();
             async move {
                 world.record(
                     None,
                     EventKind::RunStart {
                         seed,
                         nodes: nodes.clone(),
+                        directory: directory.clone(),
                     },
                 );
                 let handle = madsim::runtime::Handle::current();
@@ -189,7 +232,7 @@ impl<M: Message> Sim<M> {
                     let w = world.clone();
                     let built = handle
                         .create_node()
-                        .name(node.to_string())
+                        .name(directory.name(node).to_string())
                         .init(move || {
                             let (incarnation, rng) = w.start_incarnation(node);
                             let actor = factory(NodeCtx::new(w.clone(), node, incarnation, rng));
@@ -220,6 +263,7 @@ impl<M: Message> Sim<M> {
         Ok(RunOutput {
             seed,
             nodes,
+            directory,
             trace: Trace { events },
             history,
             value,

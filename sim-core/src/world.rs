@@ -20,6 +20,7 @@ use std::task::{Context, Poll, Waker};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::directory::Directory;
 use crate::disk::{CrashLoss, Disk, DiskConfig};
 use crate::fault::FaultOp;
 use crate::history::{EntryType, History, HistoryEntry, OpOutcome};
@@ -94,6 +95,8 @@ impl<M> Slot<M> {
 
 pub(crate) struct State<M> {
     seed: u64,
+    /// The nodes' names, for log lines.
+    directory: Directory,
     trace: Vec<TraceEvent>,
     history: History,
     /// Position of each operation's invocation in the history.
@@ -146,7 +149,7 @@ impl<M> State<M> {
         if tracing::enabled!(target: crate::logging::TRACE_TARGET, tracing::Level::DEBUG) {
             let node = event
                 .node
-                .map_or_else(|| "-".to_string(), |n| n.to_string());
+                .map_or_else(|| "-".to_string(), |n| self.directory.name(n).to_string());
             let kind = serde_json::to_string(&event.kind).unwrap_or_default();
             tracing::debug!(target: crate::logging::TRACE_TARGET, node = %node, "{id} {kind}");
         }
@@ -257,7 +260,8 @@ impl<M> std::fmt::Debug for World<M> {
 }
 
 impl<M: Message> World<M> {
-    pub(crate) fn new(seed: u64, nodes: Vec<NodeId>, net: NetConfig, disk: DiskConfig) -> Self {
+    pub(crate) fn new(seed: u64, directory: Directory, net: NetConfig, disk: DiskConfig) -> Self {
+        let nodes = directory.ids();
         let slots = nodes
             .iter()
             .map(|_| Slot {
@@ -275,6 +279,7 @@ impl<M: Message> World<M> {
             .collect();
         let state = State {
             seed,
+            directory,
             trace: Vec::new(),
             history: History::default(),
             invocations: BTreeMap::new(),

@@ -217,7 +217,7 @@ fn a_fault_on_an_unknown_node_is_refused() {
     );
     assert_usage_error(
         &ksim(&["run", "ping-mesh", "--faults", &f]),
-        "unknown node n9 (this run has n1, n2, n3)",
+        "fault 1: node: unknown node `n9` (this run has peers: peer-1 peer-2 peer-3; ids n1 to n3)",
     );
     let f = write(
         tmp.path(),
@@ -226,12 +226,12 @@ fn a_fault_on_an_unknown_node_is_refused() {
     );
     assert_usage_error(
         &ksim(&["run", "ping-mesh", "--faults", &f]),
-        "not a node name",
+        "unknown node `server`",
     );
 }
 
 #[test]
-fn partitions_must_list_every_node_once() {
+fn partitions_list_each_node_at_most_once() {
     let tmp = tempfile::tempdir().unwrap();
     let f = write(
         tmp.path(),
@@ -242,14 +242,31 @@ fn partitions_must_list_every_node_once() {
         &ksim(&["run", "ping-mesh", "--faults", &f]),
         "n2 appears in more than one partition group",
     );
+    // A node in no group keeps its links; nodes may be named.
     let f = write(
         tmp.path(),
         "g.toml",
-        "[[faults]]\nat_ms = 5\nop = \"partition\"\ngroups = [[\"n1\"], [\"n2\"]]\n",
+        "[[faults]]\nat_ms = 5\nop = \"partition\"\ngroups = [[\"peer-1\"], [\"n2\"]]\n\n[[faults]]\nat_ms = 500\nop = \"heal\"\n",
+    );
+    let out = tmp.path().join("run").display().to_string();
+    let o = ksim(&[
+        "run",
+        "ping-mesh",
+        "--faults",
+        &f,
+        "--no-report",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.out, o.err);
+    let f = write(
+        tmp.path(),
+        "h.toml",
+        "[[faults]]\nat_ms = 5\nop = \"partition\"\ngroups = [[\"peer-1\"], [\"client-1\"]]\n",
     );
     assert_usage_error(
         &ksim(&["run", "ping-mesh", "--faults", &f]),
-        "n3 is in no partition group",
+        "fault 1: groups: unknown node `client-1` (this run has peers: peer-1 peer-2 peer-3; ids n1 to n3)",
     );
 }
 
@@ -380,9 +397,33 @@ fn report_rejects_what_is_not_a_run_folder_or_a_bad_window() {
         ]),
         "after --to-ms",
     );
+}
+
+#[test]
+fn report_nodes_are_named_as_the_run_names_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run").display().to_string();
+    let o = ksim(&[
+        "run",
+        "ping-mesh",
+        "--seed",
+        "3",
+        "--out",
+        &dir,
+        "--no-report",
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.out, o.err);
+    let o = ksim(&["report", &dir, "--nodes", "peer-1,n2", "--no-png"]);
+    assert_eq!(o.code, 0, "{}{}", o.out, o.err);
+    let svg = std::fs::read_to_string(tmp.path().join("run/sequence.svg")).unwrap();
+    assert!(
+        svg.contains(">peer-1<") && svg.contains(">peer-2<"),
+        "named lifelines"
+    );
+    assert!(!svg.contains(">peer-3<"), "peer-3 was not asked for");
     assert_usage_error(
-        &ksim(&["report", dir.path().to_str().unwrap(), "--nodes", "x7"]),
-        "x7",
+        &ksim(&["report", &dir, "--nodes", "peer-1,x7"]),
+        "--nodes: unknown node `x7` (this run has peers: peer-1 peer-2 peer-3; ids n1 to n3)",
     );
 }
 

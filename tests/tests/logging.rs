@@ -40,13 +40,18 @@ fn trace_events_are_logged_with_virtual_time_and_their_node() {
         .lines()
         .find(|l| l.contains(r#""type":"send""#))
         .expect("a send is logged");
-    // `   0.012345s n2    DEBUG ksim::trace: e17 {...}`
+    // `   0.012345s etcd-2    DEBUG ksim::trace: e17 {...}`
     let fields: Vec<&str> = send.split_whitespace().collect();
     assert!(
         fields[0].ends_with('s') && fields[0].contains('.'),
         "{send}"
     );
-    assert!(fields[1].starts_with('n'), "{send}");
+    assert!(
+        ["etcd-", "client-"]
+            .iter()
+            .any(|p| fields[1].starts_with(p)),
+        "{send}"
+    );
     assert_eq!(fields[2], "DEBUG", "{send}");
     assert_eq!(fields[3], "ksim::trace:", "{send}");
     assert!(
@@ -63,7 +68,7 @@ fn log_lines_from_node_tasks_take_the_node_from_madsims_span() {
         .find(|l| l.contains("Leader in term"))
         .expect("an election is logged");
     let fields: Vec<&str> = leader.split_whitespace().collect();
-    assert!(fields[1].starts_with('n') && fields[1] != "n0", "{leader}");
+    assert!(fields[1].starts_with("etcd-"), "{leader}");
     assert_eq!(fields[2], "INFO", "{leader}");
     assert!(!text.contains("ksim::trace"), "filtered out");
 }

@@ -16,7 +16,7 @@ use reports::{RunFolder, RunModel, TimeAxis};
 use scenarios::output::write_run;
 use scenarios::runner::{execute, file_for, prepare, Prepared};
 use scenarios::scenario::ScenarioRun;
-use sim_core::{EventKind, FaultOp, FaultSchedule, NodeId, Role, Status, TimedFault};
+use sim_core::{EventKind, FaultOp, FaultSchedule, Role, Status, TimedFault};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -44,12 +44,16 @@ fn require_tools() {
 }
 
 /// Each server's row of the state panel: node, then its cells.
-fn rows(replayer: &Replayer, servers: &[NodeId]) -> Vec<Vec<String>> {
-    servers
+fn rows(replayer: &Replayer, model: &RunModel) -> Vec<Vec<String>> {
+    model
+        .servers
         .iter()
         .map(|node| {
-            let mut row = vec![node.to_string()];
-            row.extend(state_cells(replayer.state(*node).unwrap()));
+            let mut row = vec![model.name(*node).to_string()];
+            row.extend(state_cells(
+                replayer.state(*node).unwrap(),
+                &model.directory,
+            ));
             row
         })
         .collect()
@@ -136,7 +140,7 @@ fn check_run_in_browser(prepared: &Prepared, result: &ScenarioRun) {
     let mut rows_at = Vec::with_capacity(events.len());
     for event in events {
         replayer.apply(event);
-        rows_at.push(rows(&replayer, servers));
+        rows_at.push(rows(&replayer, &model));
     }
     // A few steps in, ending on an event that changes the panel.
     let steps = (3..events.len())
@@ -195,7 +199,7 @@ fn check_run_in_browser(prepared: &Prepared, result: &ScenarioRun) {
         "faults_at_jump": faults_at_jump,
         "evidence_links": evidence_links,
         "fork_kind": "kill",
-        "fork_node": fork_node.to_string(),
+        "fork_node": model.name(fork_node).to_string(),
         "fork_at_ms": fork_at_ms,
         "rerun": rerun,
         "fork_out": fork_out,
@@ -235,7 +239,7 @@ fn check_run_in_browser(prepared: &Prepared, result: &ScenarioRun) {
         .and_then(|rest| rest.split_once("EOF\n"))
         .map(|(toml, _)| toml)
         .expect("the fork command is a heredoc");
-    let parsed = FaultSchedule::from_toml(toml, "fork-faults.toml")
+    let parsed = FaultSchedule::from_toml_in(toml, "fork-faults.toml", &model.directory)
         .unwrap_or_else(|e| panic!("the fork file does not parse: {e}\n{toml}"));
     let mut wanted = html::schedule_of(&folder).unwrap();
     let at = wanted

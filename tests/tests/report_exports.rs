@@ -34,7 +34,8 @@ fn every_node_has_a_named_track_and_every_role_span_a_slice() {
         let name = track_names
             .get(&(u64::from(node.0) + 1))
             .unwrap_or_else(|| panic!("no track for {node}"));
-        assert!(name.as_str().unwrap().starts_with(&node.to_string()));
+        let label = name.as_str().unwrap();
+        assert!(label.starts_with(&model.name(*node).to_string()), "{label}");
     }
     for span in &model.roles {
         let tid = u64::from(span.node.0) + 1;

@@ -133,14 +133,12 @@ fn replay_embedded(data: &serde_json::Value, last: usize) -> Vec<Vec<String>> {
 
 fn expected_cells(
     states: &BTreeMap<NodeId, reports::state::NodeState>,
-    nodes: &[String],
+    model: &RunModel,
 ) -> Vec<Vec<String>> {
-    nodes
+    model
+        .nodes
         .iter()
-        .map(|name| {
-            let node: NodeId = name.parse().unwrap();
-            state_cells(&states[&node]).to_vec()
-        })
+        .map(|node| state_cells(&states[node], &model.directory).to_vec())
         .collect()
 }
 
@@ -270,11 +268,16 @@ fn the_embedded_steps_replay_to_the_rust_final_state_and_back() {
     let events = data["events"].as_array().unwrap();
     assert_eq!(events.len(), run.folder.trace.events.len());
     assert_eq!(data["total_events"], run.folder.trace.events.len());
-    let node_ids: Vec<NodeId> = nodes.iter().map(|n| n.parse().unwrap()).collect();
+    let node_ids: Vec<NodeId> = run.model.nodes.clone();
+    let names: Vec<String> = node_ids
+        .iter()
+        .map(|n| run.model.name(*n).to_string())
+        .collect();
+    assert_eq!(nodes, names, "the viewer names nodes as the directory does");
     let end = states_at(&run.folder.trace.events, &node_ids, run.model.end_us);
     assert_eq!(
         replay_embedded(&data, events.len() - 1),
-        expected_cells(&end, &nodes)
+        expected_cells(&end, &run.model)
     );
     // At every event where a leader appears, the embedded state agrees with the replay.
     let mut replayer = Replayer::new(&node_ids);
@@ -290,7 +293,7 @@ fn the_embedded_steps_replay_to_the_rust_final_state_and_back() {
         ) {
             assert_eq!(
                 replay_embedded(&data, i),
-                expected_cells(replayer.states(), &nodes),
+                expected_cells(replayer.states(), &run.model),
                 "after {}",
                 event.id
             );
@@ -338,14 +341,19 @@ fn a_window_starts_from_the_replayed_state_and_says_what_it_left_out() {
     assert_eq!(events[0][0], run.folder.trace.events[before].id.0);
     assert!(page.contains("id=\"window-note\""));
     let nodes = strings(&data["nodes"]);
-    let node_ids: Vec<NodeId> = nodes.iter().map(|n| n.parse().unwrap()).collect();
+    let node_ids: Vec<NodeId> = run.model.nodes.clone();
+    let names: Vec<String> = node_ids
+        .iter()
+        .map(|n| run.model.name(*n).to_string())
+        .collect();
+    assert_eq!(nodes, names, "the viewer names nodes as the directory does");
     let mut replayer = Replayer::new(&node_ids);
     for event in &run.folder.trace.events[..before + 1_000] {
         replayer.apply(event);
     }
     assert_eq!(
         replay_embedded(&data, 999),
-        expected_cells(replayer.states(), &nodes)
+        expected_cells(replayer.states(), &run.model)
     );
 }
 

@@ -113,7 +113,7 @@ node = "n2"
     let kill = model
         .faults
         .iter()
-        .find(|f| f.label == "kill n2")
+        .find(|f| f.label == "kill etcd-2")
         .expect("kill band");
     assert_eq!(kill.start_us, 1_500_000);
     let start = run

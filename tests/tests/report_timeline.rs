@@ -143,11 +143,11 @@ fn every_server_has_a_lane_label_inside_the_lanes_panel() {
     assert_eq!(model.servers.len(), 5);
     for node in &model.servers {
         let label = texts.iter().find(|t| {
-            t.text == node.to_string()
+            t.text == model.name(*node).to_string()
                 && t.num("x") < axis.left_px
                 && (axis.top_px..axis.bottom_px).contains(&t.num("y"))
         });
-        assert!(label.is_some(), "no lane label for {node}");
+        assert!(label.is_some(), "no lane label for {}", model.name(*node));
     }
 }
 

@@ -97,7 +97,7 @@ fn shape(scenario: &str) -> (Vec<NodeId>, Vec<NodeId>, u64) {
         .get("duration_ms")
         .and_then(toml::Value::as_integer)
         .map_or(20_000, |ms| ms as u64);
-    let nodes = prepared.configured.nodes();
+    let nodes = prepared.configured.directory().ids();
     (nodes[..servers].to_vec(), nodes, duration_ms)
 }
 

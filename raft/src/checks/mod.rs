@@ -92,6 +92,7 @@ pub(crate) mod fixtures {
                 EventKind::RunStart {
                     seed: 0,
                     nodes: (1..=nodes).map(NodeId).collect(),
+                    directory: Default::default(),
                 },
             );
             for i in 1..=nodes {

@@ -62,7 +62,7 @@
 
 use raft::driver::DriverConfig;
 use serde::{Deserialize, Serialize};
-use sim_core::{FaultSchedule, LatencyRange, NodeId, SimTime};
+use sim_core::{Directory, FaultSchedule, LatencyRange, NodeId, SimTime};
 
 use crate::raft_world::{judge, ClusterConfig};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
@@ -295,8 +295,8 @@ impl Scenario for ElectionTiming {
         "Raft paper Figure 16: 5 servers, the leader crashed over and over; time to elect a new one for each election-timeout range"
     }
 
-    fn nodes(&self, config: &ElectionTimingConfig) -> Vec<NodeId> {
-        config.cluster.all_nodes()
+    fn directory(&self, config: &ElectionTimingConfig) -> Directory {
+        config.cluster.directory()
     }
 
     fn generate_faults(&self, seed: u64, config: &ElectionTimingConfig) -> FaultSchedule {

@@ -111,14 +111,20 @@ where
         .network(cluster.net)
         .disk(cluster.disk)
         .faults(faults.clone());
-    let voters = servers.clone();
-    sim = sim.nodes(cluster.nodes, move |ctx| {
-        run_node::<EtcdStore>(ctx, raft.clone(), voters.clone())
-    });
+    let directory = cluster.directory();
+    let info = |id: NodeId| directory.get(id).expect("the directory lists every node");
+    for server in &servers {
+        let (raft, voters) = (raft.clone(), servers.clone());
+        let node = info(*server);
+        sim = sim.named_node(&node.name, &node.group, move |ctx| {
+            run_node::<EtcdStore>(ctx, raft.clone(), voters.clone())
+        });
+    }
     let poll = Duration::from_millis(cluster.raft.tick_ms.max(1));
-    for _ in 0..cluster.clients {
+    for id in cluster.clients() {
         let (client, routes) = (cluster.client.clone(), routes.clone());
-        sim = sim.node(move |ctx| {
+        let node = info(id);
+        sim = sim.named_node(&node.name, &node.group, move |ctx| {
             let (mut client, routes) = (client.clone(), routes.clone());
             async move {
                 let servers = loop {
