@@ -22,6 +22,7 @@ pub mod fonts;
 pub mod html;
 pub mod input;
 pub mod model;
+pub mod palette;
 pub mod perfetto;
 pub mod sequence;
 pub mod state;

@@ -69,6 +69,7 @@ use std::fmt::Write;
 use sim_core::{DropReason, EventId, MessageId, NodeId, Role};
 
 use crate::model::{format_ms, node_set, Fate, MessageRecord, OpEnd, OutageKind, RunModel};
+use crate::palette;
 use crate::svg::{escape, num, Svg};
 use crate::Window;
 
@@ -101,10 +102,6 @@ const LABEL_CHAR_PX: f64 = 5.9;
 /// Longest arrow label, characters (the full detail is in the arrow's tooltip).
 const LABEL_MAX_CHARS: usize = 34;
 
-/// Colours of leader terms, cycled in the order terms first had a leader.
-const TERM_COLOURS: [&str; 8] = [
-    "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22",
-];
 /// Colour of the acks that formed a commit quorum, and of drops.
 const QUORUM_COLOUR: &str = "#d62728";
 const DROP_COLOUR: &str = "#c0392b";
@@ -608,12 +605,6 @@ impl View<'_> {
         (s <= e && start_us <= self.to_us && end_us >= self.from_us).then_some((s, e))
     }
 
-    fn term_colour(&self, term: u64) -> &'static str {
-        let terms = self.model.leader_terms();
-        let i = terms.iter().position(|t| *t == term).unwrap_or(0);
-        TERM_COLOURS[i % TERM_COLOURS.len()]
-    }
-
     /// Every instant that gets a row.
     fn instants(&self) -> Vec<u64> {
         let mut times = vec![self.from_us, self.to_us];
@@ -734,7 +725,7 @@ impl View<'_> {
                     y - 7.0,
                     9.0,
                     14.0,
-                    &format!(r#"fill="{}""#, TERM_COLOURS[0]),
+                    &format!(r#"fill="{}""#, palette::term(1).hex()),
                 )
             },
             "leader of a term",
@@ -967,7 +958,7 @@ impl View<'_> {
             );
             match r.role {
                 Role::Leader => {
-                    let colour = self.term_colour(r.term);
+                    let colour = palette::term(r.term).hex();
                     svg.raw(&format!(r#"<g class="band leader" {attrs}>"#));
                     svg.rect(
                         x - 5.0,

@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use sim_core::{EntryRef, NodeId, Role, Trace};
 
 use crate::model::{node_set, PartitionPeriod, RunModel};
+use crate::palette;
 use crate::state::{states_at, Liveness, NodeState};
 use crate::svg::{escape, num, Svg};
 
@@ -40,12 +41,6 @@ const TITLE_PX: f64 = 56.0;
 const ROW_PX: f64 = 74.0;
 /// Radius of a server's circle.
 const NODE_R_PX: f64 = 20.0;
-/// Colours of leader terms (as in the sequence diagram), cycled in the order terms first
-/// had a leader.
-const TERM_COLOURS: [&str; 8] = [
-    "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22",
-];
-
 /// The rendered storyboard.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Storyboard {
@@ -387,15 +382,6 @@ fn layout(model: &RunModel, groups: &[Vec<NodeId>]) -> Layout {
     }
 }
 
-fn term_colour(model: &RunModel, term: u64) -> &'static str {
-    let i = model
-        .leader_terms()
-        .iter()
-        .position(|t| *t == term)
-        .unwrap_or(0);
-    TERM_COLOURS[i % TERM_COLOURS.len()]
-}
-
 fn seconds(t_us: u64) -> String {
     format!("{}.{:03} s", t_us / 1_000_000, (t_us % 1_000_000) / 1000)
 }
@@ -734,10 +720,11 @@ fn server(
         card.commit,
         card.liveness.as_str()
     ));
+    let term_fill = palette::term(card.term).hex();
     let (fill, stroke, stroke_px) = if !up {
         ("#d5d8dc", "#999", 1.5)
     } else if leader {
-        (term_colour(model, card.term), "#f1c40f", 5.0)
+        (term_fill.as_str(), "#f1c40f", 5.0)
     } else {
         match card.role {
             Some(Role::Candidate) | Some(Role::PreCandidate) => ("#fdebd0", "#e67e22", 2.0),
@@ -795,11 +782,11 @@ fn server(
         ""
     };
     let role_colour = if !up {
-        "#888"
+        "#888".to_string()
     } else if leader {
-        term_colour(model, card.term)
+        palette::term(card.term).hex()
     } else {
-        "#333"
+        "#333".to_string()
     };
     svg.text(
         tx,

@@ -29,6 +29,7 @@ use sim_core::{NodeId, Role};
 
 use crate::charts::{fail, render_picture, Picture};
 use crate::model::{OpEnd, OutageKind, RunModel};
+use crate::palette;
 use crate::{ReportError, TimeAxis};
 
 /// The most operation points the operations panel draws; above it, every k-th operation.
@@ -61,20 +62,6 @@ const COMMIT_PLOT_PX: u32 = 150;
 /// The legend band at the bottom.
 const LEGEND_PX: u32 = 74;
 
-/// Term colours: a fixed palette indexed by term, without the reds, greens and greys that
-/// mean failure, success and "not running" elsewhere in the picture.
-const TERM_PALETTE: [RGBColor; 8] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(23, 190, 207),
-    RGBColor(227, 119, 194),
-    RGBColor(140, 86, 75),
-    RGBColor(188, 189, 34),
-    RGBColor(148, 103, 189),
-    RGBColor(57, 59, 121),
-];
-/// Term 0: before any election.
-const TERM_ZERO: RGBColor = RGBColor(190, 190, 190);
 /// Commit-index lines, one per server (in server order).
 const NODE_PALETTE: [RGBColor; 8] = [
     RGBColor(27, 158, 119),
@@ -104,13 +91,9 @@ pub struct Timeline {
     pub axis: TimeAxis,
 }
 
-/// The colour of a term's role bars.
+/// The colour of a term's role bars (see [`crate::palette`]).
 pub fn term_colour(term: u64) -> RGBColor {
-    if term == 0 {
-        TERM_ZERO
-    } else {
-        TERM_PALETTE[((term - 1) % TERM_PALETTE.len() as u64) as usize]
-    }
+    palette::term(term).rgb()
 }
 
 /// Whether a fault kind acts on the whole network (its band spans every lane) rather than

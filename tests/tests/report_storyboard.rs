@@ -155,3 +155,55 @@ fn split_brain_with_quorum_of_reachable_shows_two_leaders_and_the_conflicting_co
         assert!(board.svg.contains("2 LEADERS"));
     }
 }
+
+/// For each place `marker` occurs: the term of the `data-term` after it and the first fill
+/// colour after that (the shape the group draws).
+fn term_fills(svg: &str, marker: &str) -> Vec<(u64, String)> {
+    let mut found = Vec::new();
+    for (at, _) in svg.match_indices(marker) {
+        let group = &svg[at..];
+        let term: u64 = group
+            .split("data-term=\"")
+            .nth(1)
+            .and_then(|t| t.split('"').next())
+            .and_then(|t| t.parse().ok())
+            .expect("a data-term");
+        let fill = group
+            .split("fill=\"")
+            .nth(1)
+            .and_then(|f| f.split('"').next())
+            .expect("a fill")
+            .to_lowercase();
+        found.push((term, fill));
+    }
+    found
+}
+
+#[test]
+fn a_term_has_one_colour_in_every_picture() {
+    let run = run_scenario("partition-5node", 1, "", &[]).unwrap();
+    let (model, board) = board(&run);
+    let sequence = reports::sequence::render(&model, &reports::Window::default());
+    let timeline = reports::timeline::render(&model, "t", false).unwrap();
+    let leaders = term_fills(&board.svg, r#"data-role="leader" data-term="#);
+    let bars = term_fills(&sequence.svg, r#"<g class="band leader""#);
+    assert!(
+        leaders.len() >= 2 && bars.len() >= 2,
+        "{leaders:?} {bars:?}"
+    );
+    let mut terms = std::collections::BTreeSet::new();
+    for (term, fill) in leaders.iter().chain(&bars) {
+        let colour = reports::palette::term(*term);
+        assert_eq!(*fill, colour.hex(), "term {term}");
+        // plotters writes the timeline's bars in upper case.
+        assert!(
+            timeline.svg.to_lowercase().contains(&colour.hex()),
+            "the timeline draws term {term}"
+        );
+        terms.insert(*term);
+    }
+    assert!(
+        terms.len() >= 2,
+        "the story has two leader terms: {terms:?}"
+    );
+}
