@@ -17,6 +17,7 @@ pub mod fault_tolerance;
 pub mod leader_crash;
 pub mod lock_safety;
 pub mod membership_change;
+pub mod membership_story;
 pub mod output;
 pub mod parallel;
 pub mod partition_5node;
