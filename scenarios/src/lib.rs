@@ -16,6 +16,7 @@ pub mod etcd_capacity;
 pub mod fault_tolerance;
 pub mod leader_crash;
 pub mod lock_safety;
+pub mod lock_story;
 pub mod membership_change;
 pub mod membership_story;
 pub mod output;

@@ -43,6 +43,7 @@ fn every_story_happens_on_the_stock_scenarios() {
         ("quorum-write", ""),
         ("power-failure-wal", ""),
         ("lock-safety", ""),
+        ("lock-safety", "lose_lock_by = \"clock-skew\"\n"),
         ("membership-change", ""),
     ];
     for (scenario, config) in cases {
