@@ -45,6 +45,8 @@ fn every_story_happens_on_the_stock_scenarios() {
         ("lock-safety", ""),
         ("lock-safety", "lose_lock_by = \"clock-skew\"\n"),
         ("membership-change", ""),
+        ("membership-change", "remove = \"follower\"\n"),
+        ("fault-tolerance-table", ""),
     ];
     for (scenario, config) in cases {
         for seed in [1, 2] {
