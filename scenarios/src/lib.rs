@@ -6,6 +6,7 @@
 //! `../shared/SCENARIOS.md` is the catalog this crate grows into.
 
 pub mod bench;
+pub(crate) mod capacity_story;
 pub mod catalog;
 pub mod check_history;
 pub mod cli;

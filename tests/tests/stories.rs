@@ -47,6 +47,7 @@ fn every_story_happens_on_the_stock_scenarios() {
         ("membership-change", ""),
         ("membership-change", "remove = \"follower\"\n"),
         ("fault-tolerance-table", ""),
+        ("etcd-capacity", ""),
     ];
     for (scenario, config) in cases {
         for seed in [1, 2] {
