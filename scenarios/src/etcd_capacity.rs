@@ -21,7 +21,10 @@
 //! its loop before it sends, so fsyncs near the election timeout delay heartbeats, as
 //! etcd's "leader failed to send out heartbeat on time" warns; try `fsync_ms = [600]`.)
 //! The story check `leadership-stable-at-low-rtt` claims the good half: at RTT <= 10 ms a
-//! leader is elected and no leader change follows.
+//! leader is elected and no leader change follows. It needs `load-reached-cluster`
+//! (Sometimes, read from each point's trace: every client's requests reached a server in
+//! the window, and no fault was in force), so a point an added fault broke is "not
+//! applicable", not a leadership failure (`capacity_story.rs`).
 //!
 //! Each point is judged by the Raft and etcd safety checks on its own trace and history;
 //! the scenario's verdict merges them (a violation at any point fails the check, and its
@@ -37,13 +40,15 @@ use raft::etcd::workload::key_name;
 use raft::etcd::EtcdClient;
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, CheckKind, CheckResult, Directory, EntryType, EventId, EventKind, Evidence,
-    FaultSchedule, History, LatencyRange, NodeId, Outcome, RunOutput, RunView, SimTime, Trace,
-    TraceEvent, Verdict,
+    CheckResult, Directory, EntryType, EventId, EventKind, Evidence, FaultSchedule, History,
+    LatencyRange, NodeId, Outcome, RunOutput, RunView, SimTime, Trace, TraceEvent, Verdict,
 };
 
 use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig, RaftMsg};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
+
+use crate::capacity_story::load_missing;
+pub use crate::capacity_story::{LeadershipStableAtLowRtt, LoadReachedCluster};
 
 /// RTTs at or below this must keep one leader (etcd's advice: under 10 ms).
 pub const STABLE_RTT_MS: f64 = 10.0;
@@ -235,6 +240,10 @@ pub struct PointResult {
     pub trace_hash: String,
     /// The point's verdict.
     pub status: sim_core::Status,
+    /// Why the point's trace does not show the story's load (every client's requests
+    /// reaching a server in the window, no fault in force), or `None` if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_missing: Option<String>,
 }
 
 /// Runs one point: the cluster, the closed-loop clients, the window. Returns the run and
@@ -298,7 +307,12 @@ async fn closed_loop(
 }
 
 /// The measurements of a finished point.
-fn measure(point: Point, out: &RunOutput<(SimTime, SimTime)>, verdict: &Verdict) -> PointResult {
+fn measure(
+    point: Point,
+    out: &RunOutput<(SimTime, SimTime)>,
+    servers: &[NodeId],
+    verdict: &Verdict,
+) -> PointResult {
     let (open, close) = out.value;
     let (writes, reads, indeterminate) = latencies(&out.history, open, close);
     let window_s = close.since(open).as_secs_f64().max(f64::MIN_POSITIVE);
@@ -320,6 +334,7 @@ fn measure(point: Point, out: &RunOutput<(SimTime, SimTime)>, verdict: &Verdict)
         indeterminate,
         trace_hash: out.trace.hash().0,
         status: verdict.status(),
+        load_missing: load_missing(out, servers, (open, close)),
     }
 }
 
@@ -513,62 +528,6 @@ struct CapacityData<'a> {
     points: &'a [PointResult],
 }
 
-/// `leadership-stable-at-low-rtt` (liveness story claim): at every point with RTT up to
-/// [`STABLE_RTT_MS`], a leader is elected and keeps its leadership: no leader change after
-/// the first election.
-#[derive(Clone, Debug)]
-pub struct LeadershipStableAtLowRtt {
-    /// The sweep's results.
-    pub points: Vec<PointResult>,
-}
-
-impl Check for LeadershipStableAtLowRtt {
-    fn name(&self) -> &'static str {
-        "leadership-stable-at-low-rtt"
-    }
-
-    fn kind(&self) -> CheckKind {
-        CheckKind::Eventually
-    }
-
-    fn check(&self, _run: &RunView<'_>) -> Outcome {
-        let low: Vec<&PointResult> = self
-            .points
-            .iter()
-            .filter(|p| p.point.rtt_ms <= STABLE_RTT_MS)
-            .collect();
-        if low.is_empty() {
-            return Outcome::Unknown {
-                reason: format!("the sweep has no RTT at or below {STABLE_RTT_MS} ms"),
-            };
-        }
-        let evidence: Vec<Evidence> = low
-            .iter()
-            .filter(|p| p.first_leader_ms.is_none() || p.changes_after_first > 0)
-            .map(|p| {
-                Evidence::note(match p.first_leader_ms {
-                    None => format!("at {}: no leader was ever elected", p.point),
-                    Some(_) => format!(
-                        "at {}: {} leader change(s) after the first election",
-                        p.point, p.changes_after_first
-                    ),
-                })
-            })
-            .collect();
-        if evidence.is_empty() {
-            Outcome::Pass
-        } else {
-            Outcome::violation(
-                format!(
-                    "leadership was not stable at {} point(s) with RTT <= {STABLE_RTT_MS} ms",
-                    evidence.len()
-                ),
-                evidence,
-            )
-        }
-    }
-}
-
 /// The scenario.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EtcdCapacity;
@@ -616,11 +575,15 @@ impl Scenario for EtcdCapacity {
                 ),
             )?;
             let verdict = judge(&out, None, &[]);
-            results.push((measure(point, &out, &verdict), out.value.1));
+            let servers = config.cluster.servers();
+            results.push((measure(point, &out, &servers, &verdict), out.value.1));
             verdicts.push((point, verdict));
         }
         let points: Vec<PointResult> = results.iter().map(|(r, _)| r.clone()).collect();
         let mut verdict = merge_verdicts(&verdicts);
+        let loaded = LoadReachedCluster {
+            points: points.clone(),
+        };
         let stable = LeadershipStableAtLowRtt {
             points: points.clone(),
         };
@@ -635,7 +598,7 @@ impl Scenario for EtcdCapacity {
         };
         verdict
             .checks
-            .extend(Verdict::judge(&view, &[&stable]).checks);
+            .extend(Verdict::judge(&view, &[&loaded, &stable]).checks);
         let data = CapacityData {
             window_ms: config.window_ms,
             window_rtts: config.window_rtts,
@@ -666,49 +629,7 @@ impl Scenario for EtcdCapacity {
 mod tests {
     use super::*;
     use crate::scenario::read_config;
-
-    fn result(rtt_ms: f64, first: Option<f64>, changes: usize) -> PointResult {
-        PointResult {
-            point: Point {
-                rtt_ms,
-                fsync_ms: 1.0,
-            },
-            writes_per_s: 0.0,
-            reads_per_s: 0.0,
-            write_p50_ms: None,
-            write_p99_ms: None,
-            read_p50_ms: None,
-            read_p99_ms: None,
-            leader_changes: changes,
-            changes_after_first: changes,
-            first_leader_ms: first,
-            indeterminate: 0,
-            trace_hash: String::new(),
-            status: sim_core::Status::Pass,
-        }
-    }
-
-    fn stable(points: Vec<PointResult>) -> Outcome {
-        let (trace, history) = (Trace::default(), History::default());
-        let view = RunView {
-            seed: 0,
-            nodes: &[],
-            trace: &trace,
-            history: &history,
-        };
-        LeadershipStableAtLowRtt { points }.check(&view)
-    }
-
-    #[test]
-    fn leadership_check_judges_only_low_rtts() {
-        assert!(stable(vec![result(5.0, Some(1.0), 0), result(500.0, Some(1.0), 9)]).is_pass());
-        assert!(!stable(vec![result(10.0, Some(1.0), 1)]).is_pass());
-        assert!(!stable(vec![result(1.0, None, 0)]).is_pass());
-        assert!(matches!(
-            stable(vec![result(50.0, Some(1.0), 0)]),
-            Outcome::Unknown { .. }
-        ));
-    }
+    use sim_core::CheckKind;
 
     #[test]
     fn percentiles_are_nearest_rank() {

@@ -16,6 +16,11 @@
 //! failing check if there is one (so the evidence's event ids point into the trace beside
 //! it), otherwise the largest N with f = its tolerated failures (the most a cluster
 //! survives). `fault_tolerance.json` names it and lists every sub-run's trace hash.
+//!
+//! The story, `members-killed` (Sometimes), is read from each sub-run's trace: exactly the
+//! f victims down from the kill through the window, the leader among them, writes invoked
+//! meanwhile. `availability-matches-quorum` needs it: a row whose kills did not happen as
+//! it says (no leader was elected in time to be killed) measures nothing.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -25,12 +30,13 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, CheckKind, CheckResult, Directory, EntryType, Evidence, FaultOp, FaultSchedule, History,
-    NodeId, Outcome, RunView, SimTime, Status, Verdict,
+    Check, CheckKind, CheckResult, Directory, EntryType, Evidence, FaultOp, FaultSchedule,
+    FaultState, FaultTimeline, History, NodeId, Outcome, RunView, SimTime, Status, Trace, Verdict,
 };
 
-use crate::raft_world::{current_leader, judge, ms, wait_for_leader, ClusterConfig};
+use crate::raft_world::{current_leader, judge, leader_at, ms, wait_for_leader, ClusterConfig};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
+use crate::story::read::node_list;
 
 /// The largest cluster the sweep may have: past 7 members etcd advises against it (etcd FAQ,
 /// "What is maximum cluster size?"), and each sub-run costs time.
@@ -202,6 +208,11 @@ pub struct Row {
     pub trace_hash: String,
     /// The sub-run's own status.
     pub status: Status,
+    /// Why the sub-run's trace does not show the row's story (the f members down from one
+    /// instant through the window, the leader among them, writes invoked in it); `None`
+    /// when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub story_missing: Option<String>,
 }
 
 /// What the driver of a sub-run did.
@@ -237,6 +248,93 @@ fn measure(history: &History, at: SimTime, window_ms: u64) -> (usize, usize, Opt
     (ok, attempted, first)
 }
 
+/// Why the sub-run's trace does not show the story a row describes, or `None` if it does:
+/// from the kill instant through the window exactly the `killed` servers were down, the
+/// leader in office just before was among them (with `kill_leader` and f > 0), and clients
+/// invoked writes in the window. Read from the trace, not from what the driver meant to do.
+fn story_missing(
+    trace: &Trace,
+    servers: &[NodeId],
+    kills: &Kills,
+    kill_leader: bool,
+    window_ms: u64,
+    writes_attempted: usize,
+) -> Option<String> {
+    let Some(at) = kills.at else {
+        return Some("the driver never reached the kills".into());
+    };
+    let timeline = FaultTimeline::of(trace);
+    let down_as_planned = |s: &FaultState| {
+        servers
+            .iter()
+            .all(|n| s.is_down(*n) == kills.killed.contains(n))
+    };
+    let held = timeline
+        .first_window(at, window_ms, down_as_planned)
+        .is_some_and(|(from, _)| from == at);
+    if !held {
+        let planned = if kills.killed.is_empty() {
+            "no server".to_string()
+        } else {
+            node_list(&kills.killed)
+        };
+        return Some(format!(
+            "the servers down from {at} through the {window_ms} ms window were not just {planned}"
+        ));
+    }
+    if kill_leader && !kills.killed.is_empty() {
+        let before = SimTime(at.as_us().saturating_sub(1));
+        match leader_at(&trace.events, before) {
+            Some((leader, _)) if kills.killed.contains(&leader) => {}
+            Some((leader, _)) => return Some(format!("the leader {leader} was not killed")),
+            None => return Some("no leader was in office to be killed".into()),
+        }
+    }
+    (writes_attempted == 0).then(|| "no write was invoked in the window".into())
+}
+
+/// The Sometimes check's name.
+pub const KILLED: &str = "members-killed";
+
+/// `members-killed` (Sometimes): every sub-run went through its row's story (see
+/// [`Row::story_missing`]), so the table measures what it says.
+#[derive(Clone, Debug)]
+pub struct MembersKilled {
+    /// The measured rows.
+    pub rows: Vec<Row>,
+}
+
+impl Check for MembersKilled {
+    fn name(&self) -> &'static str {
+        KILLED
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Sometimes
+    }
+
+    fn check(&self, _run: &RunView<'_>) -> Outcome {
+        let missing: Vec<String> = self
+            .rows
+            .iter()
+            .filter_map(|r| {
+                let why = r.story_missing.as_ref()?;
+                Some(format!("N={} f={}: {why}", r.n, r.f))
+            })
+            .collect();
+        match missing.as_slice() {
+            [] if !self.rows.is_empty() => Outcome::Pass,
+            [] => Outcome::not_reached("the sweep ran no sub-run"),
+            _ => Outcome::not_reached(format!(
+                "{} of {} sub-runs did not go through their story: {}",
+                missing.len(),
+                self.rows.len(),
+                missing.join("; ")
+            )),
+        }
+    }
+}
+
 /// `availability-matches-quorum` (liveness): each sub-run's writes are available after the
 /// kills exactly when a majority survives. Unavailable with a majority alive is a liveness
 /// failure; available without one means something committed without a majority (which
@@ -254,6 +352,10 @@ impl Check for AvailabilityMatchesQuorum {
 
     fn kind(&self) -> CheckKind {
         CheckKind::Eventually
+    }
+
+    fn needs(&self) -> &[&'static str] {
+        &[KILLED]
     }
 
     fn check(&self, _run: &RunView<'_>) -> Outcome {
@@ -486,6 +588,15 @@ impl Scenario for FaultTolerance {
             let (ok, attempted, first) = kills.at.map_or((0, 0, None), |at| {
                 measure(&out.history, at, config.window_ms)
             });
+            let servers = cluster.servers();
+            let missing = story_missing(
+                &out.trace,
+                &servers,
+                &kills,
+                config.kill_leader,
+                config.window_ms,
+                attempted,
+            );
             rows.push(Row {
                 n,
                 f,
@@ -502,10 +613,12 @@ impl Scenario for FaultTolerance {
                 seed,
                 trace_hash: out.trace.hash().to_string(),
                 status: verdict.status(),
+                story_missing: missing,
             });
             verdicts.push(((n, f), verdict));
             runs.push(out);
         }
+        let killed = MembersKilled { rows: rows.clone() };
         let availability = AvailabilityMatchesQuorum { rows: rows.clone() };
         let failing = verdicts
             .iter()
@@ -528,11 +641,7 @@ impl Scenario for FaultTolerance {
             trace: &out.trace,
             history: &out.history,
         };
-        checks.push(CheckResult {
-            name: availability.name().into(),
-            kind: availability.kind(),
-            outcome: availability.check(&view),
-        });
+        checks.extend(Verdict::judge(&view, &[&killed, &availability]).checks);
         let per_n = (config.nodes_min..=largest)
             .map(|n| Tolerance {
                 n,

@@ -6,6 +6,7 @@
 //! `../shared/SCENARIOS.md` is the catalog this crate grows into.
 
 pub mod bench;
+pub(crate) mod capacity_story;
 pub mod catalog;
 pub mod check_history;
 pub mod cli;
@@ -16,7 +17,9 @@ pub mod etcd_capacity;
 pub mod fault_tolerance;
 pub mod leader_crash;
 pub mod lock_safety;
+pub mod lock_story;
 pub mod membership_change;
+pub mod membership_story;
 pub mod output;
 pub mod parallel;
 pub mod partition_5node;

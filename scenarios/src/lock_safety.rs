@@ -11,10 +11,15 @@
 //! protected resource.
 //!
 //! With `fencing = false` A's late write lands on top of B's work: both believed they
-//! held the lock and both wrote, and the story check `protected-writes-fenced` fails
+//! held the lock and both wrote, and the safety check `protected-writes-fenced` fails
 //! (exit 3). With fencing (the default) every protected write is a txn that compares the
 //! lock key's create revision (the fencing token) with the writer's own: A's token is
 //! stale once its key is gone, so its late write fails the compare and changes nothing.
+//!
+//! The story is three Sometimes checks (`lock_story.rs`): `holder-stopped-past-lease`
+//! (read from the trace), `lock-taken-over` and `stale-holder-wrote`;
+//! `protected-writes-fenced` needs all three, so a run in which an added fault kept B
+//! from the lock is "not applicable", not a pass.
 //!
 //! History: the lock key lives on a lease, which the `kv` linearizability model does not
 //! know (a revoke deletes it behind the model's back), and the lock and fenced writes are
@@ -33,11 +38,11 @@ use raft::etcd::{
     LeaseId, PutRequest, RangeRequest, RequestOp, Response, Revision, TxnRequest, WatchUpdate,
 };
 use serde::{Deserialize, Serialize};
-use sim_core::{
-    Check, CheckKind, Directory, Evidence, FaultOp, FaultSchedule, NodeId, Outcome, RunView,
-    SimTime,
-};
+use sim_core::{Directory, FaultOp, FaultSchedule, NodeId, SimTime};
 
+pub use crate::lock_story::{
+    HolderStoppedPastLease, LockTakenOver, ProtectedWritesFenced, StaleHolderWrote,
+};
 use crate::raft_world::{judge, ms, ClusterConfig};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
@@ -650,11 +655,19 @@ impl Scenario for LockSafety {
                 h.lock_ended_revision = Some(release.revision);
             }
         }
-        let fenced = ProtectedWritesFenced {
-            holders: story.holders.clone(),
-            writes: story.writes.clone(),
+        let (holders, writes) = (story.holders.clone(), story.writes.clone());
+        let stopped = HolderStoppedPastLease {
+            holders: holders.clone(),
         };
-        let verdict = judge(&out, None, &[&fenced]);
+        let taken_over = LockTakenOver {
+            holders: holders.clone(),
+        };
+        let stale = StaleHolderWrote {
+            holders: holders.clone(),
+            writes: writes.clone(),
+        };
+        let fenced = ProtectedWritesFenced { holders, writes };
+        let verdict = judge(&out, None, &[&stopped, &taken_over, &stale, &fenced]);
         Ok(ScenarioRun {
             nodes: out.nodes.clone(),
             data: vec![(
@@ -668,170 +681,10 @@ impl Scenario for LockSafety {
     }
 }
 
-/// `protected-writes-fenced` (safety): every write the resource took happened while its
-/// writer held the lock, that is at a revision from its fencing token up to (not
-/// including) the deletion of its lock key or the next holder's token, whichever is first.
-/// A write applied later came from a holder that only believed it held the lock.
-#[derive(Clone, Debug)]
-pub struct ProtectedWritesFenced {
-    /// The lock holders.
-    pub holders: Vec<Holder>,
-    /// The protected writes.
-    pub writes: Vec<ProtectedWrite>,
-}
-
-impl ProtectedWritesFenced {
-    /// The revision at which the tenure with `token` ended, if it did.
-    fn tenure_end(&self, token: u64) -> Option<u64> {
-        let own = self
-            .holders
-            .iter()
-            .find(|h| h.fencing_revision == token)
-            .and_then(|h| h.lock_ended_revision);
-        let next = self
-            .holders
-            .iter()
-            .map(|h| h.fencing_revision)
-            .filter(|t| *t > token)
-            .min();
-        match (own, next) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    /// The holder whose tenure covers `revision`.
-    fn holder_at(&self, revision: u64) -> Option<&Holder> {
-        self.holders
-            .iter()
-            .filter(|h| h.fencing_revision <= revision)
-            .max_by_key(|h| h.fencing_revision)
-    }
-}
-
-impl Check for ProtectedWritesFenced {
-    fn name(&self) -> &'static str {
-        "protected-writes-fenced"
-    }
-
-    fn kind(&self) -> CheckKind {
-        CheckKind::Always
-    }
-
-    fn check(&self, _run: &RunView<'_>) -> Outcome {
-        let mut evidence = Vec::new();
-        for w in &self.writes {
-            let (Some(true), Some(revision)) = (w.applied, w.revision) else {
-                continue;
-            };
-            let end = self.tenure_end(w.fencing_revision);
-            let inside = revision >= w.fencing_revision && end.is_none_or(|e| revision < e);
-            if inside {
-                continue;
-            }
-            let holder = self.holder_at(revision).map_or_else(
-                || "nobody".to_string(),
-                |h| format!("{:?} (fencing revision {})", h.who, h.fencing_revision),
-            );
-            evidence.push(Evidence::note(format!(
-                "{:?} wrote {:?} at revision {revision} with fencing revision {}, whose lock ended at revision {}; the lock then belonged to {holder}",
-                w.who,
-                w.value,
-                w.fencing_revision,
-                end.map_or_else(|| "?".into(), |e| e.to_string())
-            )));
-        }
-        if evidence.is_empty() {
-            return Outcome::Pass;
-        }
-        let holders: Vec<String> = self
-            .holders
-            .iter()
-            .map(|h| format!("{:?} from revision {}", h.who, h.fencing_revision))
-            .collect();
-        Outcome::violation(
-            format!(
-                "{} protected write(s) landed after the writer had lost the lock; holders: {}",
-                evidence.len(),
-                holders.join(", ")
-            ),
-            evidence,
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::scenario::read_config;
-
-    fn holder(who: Who, token: u64, ended: Option<u64>) -> Holder {
-        Holder {
-            who,
-            client: NodeId(3),
-            lease: 1,
-            granted_ttl_s: 5,
-            lease_granted_ms: 0.0,
-            fencing_revision: token,
-            acquired_ms: 0.0,
-            lock_ended_revision: ended,
-            noticed_loss_ms: None,
-        }
-    }
-
-    fn write(who: Who, token: u64, revision: Option<u64>) -> ProtectedWrite {
-        ProtectedWrite {
-            who,
-            value: format!("{who:?}"),
-            fencing_revision: token,
-            fenced: false,
-            invoked_ms: 0.0,
-            completed_ms: 0.0,
-            applied: Some(revision.is_some()),
-            revision,
-        }
-    }
-
-    fn outcome(writes: Vec<ProtectedWrite>) -> Outcome {
-        let trace = sim_core::Trace::default();
-        let history = sim_core::History::default();
-        let view = RunView {
-            seed: 0,
-            nodes: &[],
-            trace: &trace,
-            history: &history,
-        };
-        ProtectedWritesFenced {
-            holders: vec![holder(Who::A, 2, Some(5)), holder(Who::B, 6, None)],
-            writes,
-        }
-        .check(&view)
-    }
-
-    #[test]
-    fn writes_inside_their_tenure_pass() {
-        let ok = vec![
-            write(Who::A, 2, Some(3)),
-            write(Who::A, 2, Some(4)),
-            write(Who::B, 6, Some(7)),
-            write(Who::A, 2, None), // a fenced write refused: changed nothing
-        ];
-        assert!(outcome(ok).is_pass());
-    }
-
-    #[test]
-    fn a_late_write_of_the_old_holder_is_caught() {
-        // After A's key was deleted (revision 5) and before B took the lock.
-        assert!(!outcome(vec![write(Who::A, 2, Some(5))]).is_pass());
-        // After B took it: the evidence names B as the holder.
-        let Outcome::Violation { message, evidence } =
-            outcome(vec![write(Who::B, 6, Some(7)), write(Who::A, 2, Some(8))])
-        else {
-            panic!("expected a violation");
-        };
-        assert!(message.contains("A from revision 2") && message.contains("B from revision 6"));
-        assert!(evidence[0].note.contains("belonged to B"), "{evidence:?}");
-    }
 
     #[test]
     fn bad_configs_are_refused_with_reasons() {

@@ -20,8 +20,9 @@
 //! refused campaigns, and the commit index over time.
 //!
 //! Checks: the Raft safety set (`commit-needs-majority` counts the voters of the
-//! configuration in force on the committing leader), `one-change-at-a-time` and
-//! `membership-converges`.
+//! configuration in force on the committing leader), `one-change-at-a-time`, the story
+//! `membership-changed` (a member recorded the final configuration) and, needing it,
+//! `membership-converges` (`membership_story.rs`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,13 +30,15 @@ use std::time::Duration;
 use raft::core::ConfChange;
 /// A configuration, as `membership.json` and [`MembershipConverges`] have it.
 pub use raft::driver::Membership;
+
+pub use crate::membership_story::{FinalShape, MembershipChanged, MembershipConverges};
 use raft::driver::{core_id, sim_id, ConfChangeError};
 use raft::etcd::workload::run_kv_client;
 use raft::etcd::EtcdClient;
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, CheckKind, Directory, EventKind, Evidence, FaultSchedule, NodeId, Outcome, Role,
-    RunView, SimTime, TraceEvent,
+    Check, CheckKind, Directory, EventKind, Evidence, FaultSchedule, NodeId, Outcome, RunView,
+    SimTime, TraceEvent,
 };
 
 use crate::raft_world::{judge, leader_at, leader_periods, ms, ClusterConfig};
@@ -348,7 +351,7 @@ async fn operator(mut client: EtcdClient, shared: Shared, c: MembershipChangeCon
             ConfChange::Promote(core_id(joiner)),
         ] {
             if !make_change(&mut client, &shared, &c, change).await {
-                return; // gave up: `membership-converges` reports it
+                return; // gave up: `membership-changed` is not reached
             }
             client.session().sleep(gap).await;
         }
@@ -486,21 +489,17 @@ impl Scenario for MembershipChange {
             story.removed_node_votes_granted = granted;
         }
         story.commit_progress = commit_progress(events, out.trace.events.last().map(|e| e.t_us));
+        let shape = FinalShape {
+            founders: story.founders.clone(),
+            joiners: story.joiners.clone(),
+            remove: config.remove,
+        };
+        let changed = MembershipChanged(shape.clone());
         let converges = MembershipConverges {
-            expected: story.final_membership.clone(),
-            applied_at: story
-                .changes
-                .last()
-                .and_then(|r| r.applied_ms)
-                .map(|t| SimTime((t * 1000.0) as u64)),
+            shape,
             bound_ms: config.converge_bound_ms,
         };
-        let one = OneChangeAtATime;
-        let mut story_checks: Vec<&dyn Check> = vec![&one];
-        if config.cluster.chaos.episodes_max == 0 {
-            story_checks.push(&converges);
-        }
-        let verdict = judge(&out, None, &story_checks);
+        let verdict = judge(&out, None, &[&OneChangeAtATime, &changed, &converges]);
         Ok(ScenarioRun {
             nodes: out.nodes.clone(),
             data: vec![(
@@ -649,89 +648,5 @@ impl Check for OneChangeAtATime {
             }
         }
         Outcome::Pass
-    }
-}
-
-/// `membership-converges` (liveness): within the bound after the operator's last change
-/// is applied, every member of the final configuration has recorded that configuration,
-/// and a leader that is a voter of it has committed an entry after recording it.
-#[derive(Clone, Debug)]
-pub struct MembershipConverges {
-    /// The configuration the operator ended with (None: it gave up).
-    pub expected: Option<Membership>,
-    /// When the last change was applied.
-    pub applied_at: Option<SimTime>,
-    /// The bound, milliseconds.
-    pub bound_ms: u64,
-}
-
-impl Check for MembershipConverges {
-    fn name(&self) -> &'static str {
-        "membership-converges"
-    }
-
-    fn kind(&self) -> CheckKind {
-        CheckKind::Eventually
-    }
-
-    fn check(&self, run: &RunView<'_>) -> Outcome {
-        let (Some(expected), Some(applied_at)) = (&self.expected, self.applied_at) else {
-            return Outcome::violation(
-                "the operator could not get every membership change applied",
-                vec![],
-            );
-        };
-        let deadline = applied_at.after(Duration::from_millis(self.bound_ms));
-        let members: Vec<NodeId> = expected
-            .voters
-            .iter()
-            .chain(&expected.learners)
-            .copied()
-            .collect();
-        let mut holds: std::collections::BTreeMap<NodeId, bool> = Default::default();
-        let mut leading: std::collections::BTreeMap<NodeId, bool> = Default::default();
-        let mut converged_at: Option<SimTime> = None;
-        for e in run.trace.events.iter().take_while(|e| e.t_us <= deadline) {
-            let Some(node) = e.node else { continue };
-            match &e.kind {
-                EventKind::Membership { voters, learners } => {
-                    let same = *voters == expected.voters && *learners == expected.learners;
-                    holds.insert(node, same);
-                }
-                EventKind::Role { role, .. } => {
-                    leading.insert(node, *role == Role::Leader);
-                }
-                EventKind::NodeCrash { .. } => {
-                    leading.insert(node, false);
-                }
-                EventKind::Commit { .. }
-                    if leading.get(&node) == Some(&true)
-                        && expected.voters.contains(&node)
-                        && members.iter().all(|m| holds.get(m) == Some(&true)) =>
-                {
-                    converged_at = Some(e.t_us);
-                    break;
-                }
-                _ => {}
-            }
-        }
-        match converged_at {
-            Some(_) => Outcome::Pass,
-            None => {
-                let lagging: Vec<String> = members
-                    .iter()
-                    .filter(|m| holds.get(m) != Some(&true))
-                    .map(|m| m.to_string())
-                    .collect();
-                Outcome::violation(
-                    format!(
-                        "{} ms after the last change no leader of the final configuration had committed with every member holding it (not holding it: {})",
-                        self.bound_ms,
-                        if lagging.is_empty() { "none".into() } else { lagging.join(", ") }
-                    ),
-                    vec![],
-                )
-            }
-        }
     }
 }

@@ -120,7 +120,8 @@ fn a_fixed_timeout_splits_votes_more_often_than_a_wide_range() {
 
 /// With `fixed-election-timeout` every server draws the minimum and ticks in phase, so
 /// candidacies collide round after round: elections overrun a bound of three maximum
-/// timeouts that the same seeds meet without the bug, and `every-trial-elects` says so.
+/// timeouts that the same seeds meet without the bug, and `every-trial-elects` says so (or
+/// `every-range-settles`, when not even a first leader settles in time).
 #[test]
 fn without_randomness_every_trial_elects_fails() {
     let config =
@@ -130,10 +131,45 @@ fn without_randomness_every_trial_elects_fails() {
         assert_eq!(fine.verdict.status(), Status::Pass, "seed {seed}");
         let r = run(seed, config, &["fixed-election-timeout"]);
         let failed: Vec<&str> = r.verdict.failures().map(|c| c.name.as_str()).collect();
+        // Elections overrun their bound, or no first leader comes at all and the
+        // cluster never settles for a trial, with every server healthy all the while.
         assert!(
-            failed.contains(&"every-trial-elects"),
+            failed.contains(&"every-trial-elects") || failed.contains(&"every-range-settles"),
             "seed {seed}: {failed:?}"
         );
         assert_eq!(r.verdict.status(), Status::LivenessViolation);
     }
+}
+
+/// A server killed for good (a `--faults` file on top of the scenario) keeps the cluster
+/// from settling: no trial runs, which is a story that did not happen, not a slow
+/// election.
+#[test]
+fn a_server_down_for_good_is_a_story_not_reached_not_a_failure() {
+    let mut file = scenarios::runner::file_for("election-timing", 1, SMALL, &[]).unwrap();
+    file.faults = Some(vec![sim_core::TimedFault {
+        at_ms: 0,
+        op: sim_core::FaultOp::Kill {
+            node: sim_core::NodeId::from_index(4),
+        },
+    }]);
+    let r = scenarios::runner::execute(&scenarios::runner::prepare(&file).unwrap()).unwrap();
+    assert_eq!(r.verdict.status(), Status::Pass, "{:?}", r.failing_checks());
+    let outcome = |name: &str| {
+        r.verdict
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap()
+            .outcome
+            .clone()
+    };
+    assert!(matches!(
+        outcome("every-trial-ran"),
+        sim_core::Outcome::NotReached { .. }
+    ));
+    assert!(matches!(
+        outcome("every-trial-elects"),
+        sim_core::Outcome::NotApplicable { .. }
+    ));
 }

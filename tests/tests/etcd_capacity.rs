@@ -109,6 +109,45 @@ fn the_story_check_catches_unstable_leadership_at_low_rtt() {
 }
 
 #[test]
+fn a_client_cut_off_is_not_the_story_and_leadership_is_not_judged() {
+    // The first writer (the fourth node) is isolated for the whole sweep: its load never
+    // reaches the cluster, so the point says nothing about leadership under the load.
+    let mut file = scenarios::runner::file_for(
+        "etcd-capacity",
+        1,
+        "rtt_ms = [5]\nfsync_ms = [1]\nwindow_ms = 500\n",
+        &[],
+    )
+    .unwrap();
+    file.faults = Some(vec![sim_core::TimedFault {
+        at_ms: 0,
+        op: sim_core::FaultOp::Isolate {
+            node: sim_core::NodeId::from_index(3),
+        },
+    }]);
+    let r = scenarios::runner::execute(&scenarios::runner::prepare(&file).unwrap()).unwrap();
+    assert_eq!(r.verdict.status(), Status::Pass, "{:?}", r.failing_checks());
+    let outcome = |name: &str| {
+        r.verdict
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap()
+            .outcome
+            .clone()
+    };
+    let Outcome::NotReached { message } = outcome("load-reached-cluster") else {
+        panic!("{:?}", outcome("load-reached-cluster"));
+    };
+    assert!(message.contains("rtt 5 ms"), "{message}");
+    assert!(matches!(
+        outcome("leadership-stable-at-low-rtt"),
+        Outcome::NotApplicable { .. }
+    ));
+    assert!(points(&r)[0]["load_missing"].is_string());
+}
+
+#[test]
 fn a_safety_violation_at_one_point_fails_and_names_it() {
     let config = "rtt_ms = [1, 100]\nfsync_ms = [1]\nwindow_ms = 1000\n";
     let r = run(1, config, &["stale-follower-read"]);

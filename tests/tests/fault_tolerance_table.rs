@@ -7,7 +7,9 @@
 //! The sweeps here are smaller than the default (N = 1..7, every f) to keep the file fast:
 //! N = 2..5 with f in {0, 1, 2, 3} covers every boundary of N <= 5.
 
-use scenarios::fault_tolerance::{combine, quorum, tolerated, AvailabilityMatchesQuorum, Row};
+use scenarios::fault_tolerance::{
+    combine, quorum, tolerated, AvailabilityMatchesQuorum, MembersKilled, Row,
+};
 use scenarios::runner::{execute, file_for, prepare};
 use scenarios::{ScenarioError, ScenarioFile, ScenarioRun};
 use sim_core::{Check, CheckKind, CheckResult, History, Outcome, RunView, Status, Trace, Verdict};
@@ -132,6 +134,7 @@ fn row(n: usize, f: usize, writes_ok: usize) -> Row {
         seed: 0,
         trace_hash: String::new(),
         status: Status::Pass,
+        story_missing: None,
     }
 }
 
@@ -160,6 +163,87 @@ fn availability_check_fails_both_ways_and_passes_the_formula() {
         AvailabilityMatchesQuorum { rows: vec![] }.kind(),
         CheckKind::Eventually
     );
+}
+
+#[test]
+fn every_sub_run_goes_through_its_story_on_the_stock_sweep() {
+    let r = run(1, SMALL, &[]);
+    let outcome = |name: &str| {
+        r.verdict
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("{name} is judged"))
+            .outcome
+            .clone()
+    };
+    assert!(
+        outcome("members-killed").is_pass(),
+        "{:?}",
+        outcome("members-killed")
+    );
+    assert!(outcome("availability-matches-quorum").is_pass());
+    assert!(report(&r)["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|row| row.get("story_missing").is_none()));
+}
+
+#[test]
+fn kills_before_any_leader_are_not_the_story_and_availability_is_not_judged() {
+    // The driver waits 1 ms for a leader: none is elected, so the kills take no leader
+    // down, and a row's availability says nothing about surviving the leader's loss.
+    let r = run(
+        1,
+        "leader_deadline_ms = 1
+nodes_min = 3
+kills = [1]
+[cluster]
+nodes = 3
+",
+        &[],
+    );
+    assert_eq!(r.verdict.status(), Status::Pass, "{:?}", r.failing_checks());
+    let outcome = |name: &str| {
+        r.verdict
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap()
+            .outcome
+            .clone()
+    };
+    let Outcome::NotReached { message } = outcome("members-killed") else {
+        panic!("{:?}", outcome("members-killed"));
+    };
+    assert!(message.contains("N=3 f=1: no leader"), "{message}");
+    assert!(matches!(
+        outcome("availability-matches-quorum"),
+        Outcome::NotApplicable { .. }
+    ));
+    // A row whose story is missing is not reached directly too.
+    let (trace, history) = (Trace::default(), History::default());
+    let view = RunView {
+        seed: 0,
+        nodes: &[],
+        trace: &trace,
+        history: &history,
+    };
+    let mut missing = row(3, 1, 5);
+    missing.story_missing = Some("no write was invoked in the window".into());
+    assert!(MembersKilled {
+        rows: vec![row(3, 1, 5)]
+    }
+    .check(&view)
+    .is_pass());
+    assert!(matches!(
+        MembersKilled {
+            rows: vec![row(3, 1, 5), missing]
+        }
+        .check(&view),
+        Outcome::NotReached { .. }
+    ));
 }
 
 #[test]

@@ -158,3 +158,42 @@ fn the_cli_exits_3_without_fencing() {
     let s: Value = serde_json::from_slice(&json).unwrap();
     assert_eq!(s["holders"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn with_b_cut_off_the_story_does_not_happen_and_fencing_is_not_judged() {
+    // B (the fifth node) is isolated from the start: it never takes the lock, so A's late
+    // writes, fenced or not, cross no one; nothing about fencing is judged.
+    let b = sim_core::NodeId::from_index(4);
+    for fencing in [true, false] {
+        let file = scenarios::ScenarioFile {
+            scenario: "lock-safety".into(),
+            seed: 1,
+            config: toml::from_str(&format!("fencing = {fencing}")).unwrap(),
+            mutants: vec![],
+            faults: Some(vec![sim_core::TimedFault {
+                at_ms: 0,
+                op: sim_core::FaultOp::Isolate { node: b },
+            }]),
+        };
+        let r = scenarios::runner::execute(&scenarios::runner::prepare(&file).unwrap()).unwrap();
+        assert_eq!(r.verdict.status(), Status::Pass, "{:?}", failing_checks(&r));
+        let outcome = |name: &str| {
+            r.verdict
+                .checks
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap_or_else(|| panic!("{name} is judged"))
+                .outcome
+                .clone()
+        };
+        assert!(outcome("holder-stopped-past-lease").is_pass());
+        assert!(matches!(
+            outcome("lock-taken-over"),
+            sim_core::Outcome::NotReached { .. }
+        ));
+        assert!(matches!(
+            outcome("protected-writes-fenced"),
+            sim_core::Outcome::NotApplicable { .. }
+        ));
+    }
+}

@@ -3,10 +3,12 @@
 //! and no check fails. The planted bug `concurrent-conf-change` lets two racing operators'
 //! changes be in flight at once, which `one-change-at-a-time` catches.
 
-use scenarios::membership_change::{Membership, MembershipConverges, OneChangeAtATime};
-use scenarios::runner::{prepare, run_scenario};
+use scenarios::membership_change::{
+    FinalShape, Membership, MembershipChanged, MembershipConverges, OneChangeAtATime, Removal,
+};
+use scenarios::runner::{execute, prepare, run_scenario};
 use scenarios::{ScenarioFile, ScenarioRun};
-use sim_core::{Check, EventKind, NodeId, Outcome, RunView, SimTime, Status};
+use sim_core::{Check, EventKind, FaultOp, NodeId, Outcome, RunView, Status};
 
 fn run(seed: u64, config: &str, mutants: &[&str]) -> ScenarioRun {
     run_scenario("membership-change", seed, config, mutants).expect("the scenario runs")
@@ -160,19 +162,25 @@ fn one_change_at_a_time_fails_on_a_second_proposal_while_one_is_pending() {
     ));
 }
 
+fn shape() -> FinalShape {
+    FinalShape {
+        founders: (0..3).map(NodeId::from_index).collect(),
+        joiners: (3..5).map(NodeId::from_index).collect(),
+        remove: Removal::Leader,
+    }
+}
+
 #[test]
 fn membership_converges_fails_when_a_member_never_learns_the_final_configuration() {
     let r = run(1, SHORT, &[]);
-    let s = story(&r);
-    let expected: Membership = serde_json::from_value(s["final_membership"].clone()).unwrap();
-    let applied_ms = s["changes"][4]["applied_ms"].as_f64().unwrap();
     let check = MembershipConverges {
-        expected: Some(expected),
-        applied_at: Some(SimTime((applied_ms * 1000.0) as u64)),
+        shape: shape(),
         bound_ms: 5_000,
     };
     let events = r.trace.events.clone();
-    assert!(judge(&check, &r, events.clone()).is_pass());
+    assert!(judge(&MembershipChanged(shape()), &r, events.clone()).is_pass());
+    let pass = judge(&check, &r, events.clone());
+    assert!(pass.is_pass(), "{pass:?}");
     // n4 (a final voter) never records the final configuration.
     let n4 = NodeId::from_index(3);
     let last = events
@@ -185,15 +193,73 @@ fn membership_converges_fails_when_a_member_never_learns_the_final_configuration
         judge(&check, &r, tampered),
         Outcome::Violation { .. }
     ));
-    // And an operator that gave up is a failure too.
-    let gave_up = MembershipConverges {
-        expected: None,
-        applied_at: None,
-        bound_ms: 5_000,
+}
+
+#[test]
+fn membership_changed_is_not_reached_when_no_member_records_the_final_configuration() {
+    let r = run(1, SHORT, &[]);
+    let s = story(&r);
+    let last: Membership = serde_json::from_value(s["final_membership"].clone()).unwrap();
+    // Without the records of the final configuration, the story did not happen.
+    let events: Vec<_> = r
+        .trace
+        .events
+        .iter()
+        .filter(
+            |e| !matches!(&e.kind, EventKind::Membership { voters, .. } if *voters == last.voters),
+        )
+        .cloned()
+        .collect();
+    assert!(matches!(
+        judge(&MembershipChanged(shape()), &r, events),
+        Outcome::NotReached { .. }
+    ));
+    // The story removes a follower, but this run removed the leader: not this story.
+    let follower = FinalShape {
+        remove: Removal::Follower,
+        ..shape()
     };
     assert!(matches!(
-        judge(&gave_up, &r, r.trace.events.clone()),
-        Outcome::Violation { .. }
+        judge(&MembershipChanged(follower), &r, r.trace.events.clone()),
+        Outcome::NotReached { .. }
+    ));
+}
+
+#[test]
+fn an_operator_cut_off_from_the_cluster_is_a_story_that_did_not_happen() {
+    // The operator (client 0, the sixth node) is isolated before its first change and
+    // gives up: no change is made, which says nothing about the system under test.
+    let operator = NodeId::from_index(5);
+    let mut file = ScenarioFile {
+        scenario: "membership-change".into(),
+        seed: 1,
+        config: toml::from_str(SHORT).unwrap(),
+        mutants: vec![],
+        faults: None,
+    };
+    file.faults = Some(vec![sim_core::TimedFault {
+        at_ms: 1_000,
+        op: FaultOp::Isolate { node: operator },
+    }]);
+    let r = execute(&prepare(&file).unwrap()).unwrap();
+    assert_eq!(r.verdict.status(), Status::Pass, "{:?}", failing(&r));
+    assert_eq!(story(&r)["completed"], false);
+    let outcome = |name: &str| {
+        r.verdict
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap()
+            .outcome
+            .clone()
+    };
+    assert!(matches!(
+        outcome("membership-changed"),
+        Outcome::NotReached { .. }
+    ));
+    assert!(matches!(
+        outcome("membership-converges"),
+        Outcome::NotApplicable { .. }
     ));
 }
 

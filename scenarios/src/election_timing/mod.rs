@@ -71,7 +71,7 @@ mod check;
 mod summary;
 mod supervisor;
 
-use check::EveryTrialElects;
+use check::{EveryRangeSettles, EveryTrialElects, EveryTrialRan, LeaderCrashedWithQuorum};
 pub use summary::election_times_csv;
 use summary::summary;
 use supervisor::{compacting_writer, supervise};
@@ -277,7 +277,7 @@ impl Trial {
 }
 
 /// What the supervisor did: the trials, and ranges cut short because the cluster never
-/// settled (their missing trials fail `every-trial-elects`).
+/// settled (their missing trials leave `every-trial-ran` not reached).
 #[derive(Clone, Debug, Default)]
 struct Story {
     trials: Vec<Trial>,
@@ -327,15 +327,37 @@ impl Scenario for ElectionTiming {
             |world, live| supervise(world, live, c, seed),
         )?;
         let story = &out.value;
-        let elects = EveryTrialElects {
+        let bounds_ms: Vec<u64> = config.ranges.iter().map(|r| config.bound_ms(*r)).collect();
+        let ran = EveryTrialRan {
             trials: &story.trials,
             unsettled: &story.unsettled,
             ranges: &config.ranges,
             trials_per_range: config.trials,
-            bounds_ms: config.ranges.iter().map(|r| config.bound_ms(*r)).collect(),
+        };
+        let servers = config.cluster.servers();
+        let crashed = LeaderCrashedWithQuorum {
+            trials: &story.trials,
+            ranges: &config.ranges,
+            servers: &servers,
+            bounds_ms: bounds_ms.clone(),
+        };
+        let settles = EveryRangeSettles {
+            unsettled: &story.unsettled,
+            ranges: &config.ranges,
+            servers: &servers,
+            bounds_ms: bounds_ms.clone(),
+        };
+        let elects = EveryTrialElects {
+            trials: &story.trials,
+            ranges: &config.ranges,
+            bounds_ms,
         };
         let last = *config.ranges.last().expect("ranges are not empty");
-        let verdict = judge(&out, Some(config.bound_ms(last)), &[&elects]);
+        let verdict = judge(
+            &out,
+            Some(config.bound_ms(last)),
+            &[&ran, &crashed, &settles, &elects],
+        );
         let data = vec![
             (
                 "election_times.csv".to_string(),
@@ -382,36 +404,114 @@ mod tests {
         }
     }
 
-    #[test]
-    fn late_missing_or_unrun_trials_fail_every_trial_elects() {
-        let trace = sim_core::Trace::default();
+    fn view_of<R>(trace: &sim_core::Trace, f: impl FnOnce(&RunView<'_>) -> R) -> R {
         let history = sim_core::History::default();
-        let view = RunView {
+        f(&RunView {
             seed: 0,
             nodes: &[],
-            trace: &trace,
+            trace,
             history: &history,
-        };
+        })
+    }
+
+    #[test]
+    fn late_or_missing_leaders_fail_every_trial_elects() {
         let ranges = [TimeoutRangeMs::new(150, 300)];
-        let judge = |trials: &[Trial], unsettled: &[(usize, SimTime)]| {
-            EveryTrialElects {
-                trials,
-                unsettled,
-                ranges: &ranges,
-                trials_per_range: 2,
-                bounds_ms: vec![3_000],
-            }
-            .check(&view)
+        let judge = |trials: &[Trial]| {
+            view_of(&sim_core::Trace::default(), |view| {
+                EveryTrialElects {
+                    trials,
+                    ranges: &ranges,
+                    bounds_ms: vec![3_000],
+                }
+                .check(view)
+            })
         };
-        assert!(judge(&[trial(0, 0, Some(200)), trial(0, 1, Some(3_000))], &[]).is_pass());
-        assert!(!judge(&[trial(0, 0, Some(200)), trial(0, 1, Some(3_001))], &[]).is_pass());
-        assert!(!judge(&[trial(0, 0, Some(200)), trial(0, 1, None)], &[]).is_pass());
-        assert!(!judge(&[trial(0, 0, Some(200))], &[]).is_pass());
-        assert!(!judge(
-            &[trial(0, 0, Some(200)), trial(0, 1, Some(200))],
-            &[(0, SimTime::ZERO)]
-        )
-        .is_pass());
+        assert!(judge(&[trial(0, 0, Some(200)), trial(0, 1, Some(3_000))]).is_pass());
+        assert!(!judge(&[trial(0, 0, Some(200)), trial(0, 1, Some(3_001))]).is_pass());
+        assert!(!judge(&[trial(0, 0, Some(200)), trial(0, 1, None)]).is_pass());
+    }
+
+    #[test]
+    fn unrun_trials_or_an_unsettled_range_are_a_story_not_reached() {
+        let ranges = [TimeoutRangeMs::new(150, 300)];
+        let ran = |trials: &[Trial], unsettled: &[(usize, SimTime)]| {
+            view_of(&sim_core::Trace::default(), |view| {
+                EveryTrialRan {
+                    trials,
+                    unsettled,
+                    ranges: &ranges,
+                    trials_per_range: 2,
+                }
+                .check(view)
+            })
+        };
+        let two = [trial(0, 0, Some(200)), trial(0, 1, Some(200))];
+        assert!(ran(&two, &[]).is_pass());
+        assert!(matches!(
+            ran(&two[..1], &[]),
+            sim_core::Outcome::NotReached { .. }
+        ));
+        assert!(matches!(
+            ran(&two, &[(0, SimTime::ZERO)]),
+            sim_core::Outcome::NotReached { .. }
+        ));
+    }
+
+    #[test]
+    fn a_crash_without_a_healthy_quorum_is_not_the_story() {
+        use sim_core::{EventId, EventKind, Trace, TraceEvent};
+        let servers: Vec<NodeId> = (0..5).map(NodeId::from_index).collect();
+        let ranges = [TimeoutRangeMs::new(150, 300)];
+        // The trial's leader (n1) is killed at 2 s; `also` are killed with it.
+        let crashed = |also: &[NodeId]| {
+            let event = |i: usize, ms: u64, node: Option<NodeId>, kind| TraceEvent {
+                id: EventId(i as u64),
+                t_us: SimTime::from_ms(ms),
+                node,
+                kind,
+            };
+            let mut events = vec![event(
+                0,
+                0,
+                None,
+                EventKind::RunStart {
+                    seed: 0,
+                    nodes: servers.clone(),
+                    directory: Default::default(),
+                },
+            )];
+            for n in std::iter::once(&servers[0]).chain(also) {
+                events.push(event(
+                    events.len(),
+                    2_000,
+                    Some(*n),
+                    EventKind::NodeCrash {
+                        cause: sim_core::trace::CrashCause::Kill,
+                        lost_bytes: 0,
+                        torn_bytes_kept: 0,
+                    },
+                ));
+            }
+            events.push(event(events.len(), 9_000, None, EventKind::RunEnd));
+            let mut t = trial(0, 1, Some(300));
+            t.leader = servers[0];
+            view_of(&Trace { events }, |view| {
+                LeaderCrashedWithQuorum {
+                    trials: &[t],
+                    ranges: &ranges,
+                    servers: &servers,
+                    bounds_ms: vec![3_000],
+                }
+                .check(view)
+            })
+        };
+        assert!(crashed(&[]).is_pass());
+        // Two more down: three of five gone, no quorum is left to elect.
+        assert!(matches!(
+            crashed(&servers[1..3]),
+            sim_core::Outcome::NotReached { .. }
+        ));
     }
 
     #[test]
