@@ -167,15 +167,7 @@ pub fn schedule_of(run: &RunFolder) -> Result<Vec<TimedFault>, String> {
     let Some(faults) = run.scenario.get("faults") else {
         return Ok(Vec::new());
     };
-    let directory = run
-        .trace
-        .events
-        .iter()
-        .find_map(|e| match &e.kind {
-            sim_core::EventKind::RunStart { directory, .. } => Some(directory.clone()),
-            _ => None,
-        })
-        .unwrap_or_default();
+    let directory = run.trace.directory();
     let text = toml::to_string(&toml::Table::from_iter([(
         "faults".to_string(),
         faults.clone(),

@@ -341,15 +341,7 @@ fn report(
     }
     let run = reports::RunFolder::load(dir).map_err(|e| Failure::Usage(e.to_string()))?;
     // `--nodes` names nodes as the run's directory does (`etcd-1`, `clients`, or `n1`).
-    let directory = run
-        .trace
-        .events
-        .iter()
-        .find_map(|e| match &e.kind {
-            sim_core::EventKind::RunStart { directory, .. } => Some(directory.clone()),
-            _ => None,
-        })
-        .unwrap_or_default();
+    let directory = run.trace.directory();
     let mut shown = Vec::new();
     for reference in &nodes {
         let ids = if directory.is_empty() {

@@ -452,6 +452,18 @@ impl Trace {
         hasher.finish()
     }
 
+    /// The world's names, from `run-start` (empty for a trace from before names, or one
+    /// without its start).
+    pub fn directory(&self) -> Directory {
+        self.events
+            .iter()
+            .find_map(|e| match &e.kind {
+                EventKind::RunStart { directory, .. } => Some(directory.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
     /// Events of one node, in order.
     pub fn of_node(&self, node: NodeId) -> impl Iterator<Item = &TraceEvent> {
         self.events.iter().filter(move |e| e.node == Some(node))
