@@ -21,8 +21,17 @@ pub mod checks;
 pub mod core;
 pub mod driver;
 pub mod etcd;
+pub mod events;
 
 pub use crate::core::{
     Config, Entry, EntryKind, Event, HardState, InitialState, LogIndex, Message, MessageKind,
     Mutants, NodeId, ProposeError, RawNode, ReadState, Ready, Role, Snapshot, Term,
 };
+
+/// The trace layers of a Raft world: Raft's own events and etcd's (what a reader of a
+/// `trace.jsonl` written by these worlds passes to `Trace::read_jsonl`).
+pub fn layers() -> sim_core::Layers {
+    sim_core::Layers::none()
+        .with::<events::RaftEvent>()
+        .with::<etcd::events::EtcdEvent>()
+}

@@ -13,9 +13,11 @@
 
 use std::collections::BTreeMap;
 
+use raft::core::Role;
+use raft::events::RaftEvent;
 use sim_core::{
     Directory, DropReason, EntryType, EventId, EventKind, FaultOp, History, MessageId, NodeId,
-    NodeName, OpId, Role, Trace,
+    NodeName, OpId, Trace,
 };
 
 /// A run, folded.
@@ -316,8 +318,8 @@ impl RunModel {
                     roles[i].end_us = t;
                 }
             };
-            match &event.kind {
-                EventKind::Role { role, term, leader } => {
+            match (event.layer::<RaftEvent>(), &event.kind) {
+                (Some(RaftEvent::Role { role, term, leader }), _) => {
                     close_role(&mut self.roles, &mut open_role);
                     open_role.insert(node, self.roles.len());
                     self.roles.push(RoleSpan {
@@ -330,7 +332,7 @@ impl RunModel {
                         start_event: event.id,
                     });
                 }
-                EventKind::NodeCrash { .. } => {
+                (_, EventKind::NodeCrash { .. }) => {
                     close_role(&mut self.roles, &mut open_role);
                     if let Some(i) = open_outage.remove(&node) {
                         // A paused node that is killed: the pause ends, the outage goes on.
@@ -344,7 +346,7 @@ impl RunModel {
                         end_us: end,
                     });
                 }
-                EventKind::NodePause => {
+                (_, EventKind::NodePause) => {
                     open_outage.insert(node, self.outages.len());
                     self.outages.push(Outage {
                         node,
@@ -353,12 +355,12 @@ impl RunModel {
                         end_us: end,
                     });
                 }
-                EventKind::NodeStart { .. } | EventKind::NodeResume => {
+                (_, EventKind::NodeStart { .. }) | (_, EventKind::NodeResume) => {
                     if let Some(i) = open_outage.remove(&node) {
                         self.outages[i].end_us = t;
                     }
                 }
-                EventKind::Commit { index, term } => {
+                (Some(RaftEvent::Commit { index, term }), _) => {
                     self.commits.entry(node).or_default().push(CommitPoint {
                         t_us: t,
                         index: *index,

@@ -66,7 +66,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use sim_core::{DropReason, EventId, MessageId, NodeId, Role};
+use raft::core::Role;
+use sim_core::{DropReason, EventId, MessageId, NodeId};
 
 use crate::model::{format_ms, node_set, Fate, MessageRecord, OpEnd, OutageKind, RunModel};
 use crate::palette;
@@ -997,7 +998,7 @@ impl View<'_> {
                         r.term
                     ));
                 }
-                Role::Follower | Role::Learner => {}
+                Role::Follower => {}
             }
         }
         labels

@@ -9,7 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use sim_core::{EntryRef, EventKind, NodeId, Role, TraceEvent};
+use raft::core::Role;
+use raft::events::{EntryRef, RaftEvent};
+use sim_core::{EventKind, NodeId, TraceEvent};
 
 /// Whether a node is running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,8 +109,8 @@ impl Replayer {
     pub fn apply(&mut self, event: &TraceEvent) {
         let Some(node) = event.node else { return };
         let state = self.states.entry(node).or_default();
-        match &event.kind {
-            EventKind::NodeStart { incarnation } => {
+        match (event.layer::<RaftEvent>(), &event.kind) {
+            (_, EventKind::NodeStart { incarnation }) => {
                 // Volatile state is gone; the log and hard state come back from disk
                 // (the node's own hard-state and log events re-report what it recovered,
                 // so keep the durable log as it was).
@@ -118,33 +120,33 @@ impl Replayer {
                 state.leader = None;
                 state.applied = 0;
             }
-            EventKind::NodeCrash { .. } => {
+            (_, EventKind::NodeCrash { .. }) => {
                 state.liveness = Liveness::Down;
                 state.role = None;
                 state.leader = None;
             }
-            EventKind::NodePause => state.liveness = Liveness::Paused,
-            EventKind::NodeResume => state.liveness = Liveness::Up,
-            EventKind::Role { role, term, leader } => {
+            (_, EventKind::NodePause) => state.liveness = Liveness::Paused,
+            (_, EventKind::NodeResume) => state.liveness = Liveness::Up,
+            (Some(RaftEvent::Role { role, term, leader }), _) => {
                 state.role = Some(*role);
                 state.term = *term;
                 state.leader = *leader;
             }
-            EventKind::HardState { term, commit, .. } => {
+            (Some(RaftEvent::HardState { term, commit, .. }), _) => {
                 state.term = state.term.max(*term);
                 state.commit = state.commit.max(*commit);
             }
-            EventKind::LogAppend { entries } => {
+            (Some(RaftEvent::LogAppend { entries }), _) => {
                 for entry in entries {
                     state.log.insert(entry.index, entry.clone());
                 }
             }
-            EventKind::LogTruncate { from_index } => {
+            (Some(RaftEvent::LogTruncate { from_index }), _) => {
                 state.log.split_off(from_index);
             }
-            EventKind::Commit { index, .. } => state.commit = *index,
-            EventKind::Apply { index, .. } => state.applied = *index,
-            EventKind::Snapshot { index, .. } => {
+            (Some(RaftEvent::Commit { index, .. }), _) => state.commit = *index,
+            (Some(RaftEvent::Apply { index, .. }), _) => state.applied = *index,
+            (Some(RaftEvent::Snapshot { index, .. }), _) => {
                 state.snapshot_index = state.snapshot_index.max(*index);
                 // Entries the snapshot covers are compacted; keep the entry at its index
                 // so the committed value stays nameable.

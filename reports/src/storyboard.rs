@@ -24,7 +24,9 @@
 
 use std::collections::BTreeMap;
 
-use sim_core::{EntryRef, NodeId, Role, Trace};
+use raft::core::Role;
+use raft::events::EntryRef;
+use sim_core::{NodeId, Trace};
 
 use crate::model::{node_set, PartitionPeriod, RunModel};
 use crate::palette;
@@ -715,7 +717,7 @@ fn server(
     svg.raw(&format!(
         r#"<g class="server" data-node="{}" data-role="{}" data-term="{}" data-commit="{}" data-liveness="{}">"#,
         card.node,
-        card.role.map_or("none", sim_core::Role::as_str),
+        card.role.map_or("none", raft::core::Role::as_str),
         card.term,
         card.commit,
         card.liveness.as_str()

@@ -25,7 +25,8 @@ use std::collections::BTreeMap;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use sim_core::{NodeId, Role};
+use raft::core::Role;
+use sim_core::NodeId;
 
 use crate::charts::{fail, render_picture, Picture};
 use crate::model::{OpEnd, OutageKind, RunModel};
@@ -454,7 +455,6 @@ impl Layout<'_> {
                 Role::Candidate => (8.0, colour.filled()),
                 Role::PreCandidate => (8.0, colour.mix(0.5).filled()),
                 Role::Follower => (3.0, colour.filled()),
-                Role::Learner => (3.0, colour.mix(0.4).filled()),
             };
             let (x0, x1) = (x(span.start_us), x(span.end_us));
             chart

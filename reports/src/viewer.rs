@@ -13,10 +13,13 @@
 
 use std::collections::BTreeMap;
 
+use raft::core::Role;
+use raft::etcd::events::EtcdEvent;
+use raft::events::RaftEvent;
 use serde::Serialize;
 use sim_core::trace::CrashCause;
 use sim_core::{
-    EventKind, FaultOp, MessageId, NodeId, OpOutcome, Role, TimedFault, Trace, TraceEvent,
+    Directory, EventKind, FaultOp, MessageId, NodeId, OpOutcome, TimedFault, Trace, TraceEvent,
 };
 
 use crate::model::{fault_label, node_set, RunModel};
@@ -511,98 +514,13 @@ impl Describer {
                 };
                 with_detail(format!("{who}: {op} {outcome}"), detail)
             }
-            EventKind::Role { role, term, leader } => {
-                let leader = match (role, leader) {
-                    (Role::Leader, _) => String::new(),
-                    (_, Some(l)) => format!(", following {l}"),
-                    (_, None) => ", no known leader".to_string(),
-                };
-                format!("{who} becomes {} in term {term}{leader}", role.as_str())
-            }
-            EventKind::Vote {
-                candidate,
-                term,
-                pre_vote,
-                granted,
-                reason,
-            } => {
-                let what = if *pre_vote { "pre-vote" } else { "vote" };
-                let answer = if *granted { "grants" } else { "refuses" };
-                let text = format!("{who} {answer} its {what} to {candidate} for term {term}");
-                with_detail(text, reason)
-            }
-            EventKind::HardState { term, vote, commit } => {
-                let vote = vote.map_or_else(|| "none".to_string(), |v| v.to_string());
-                format!("{who} persists term {term}, vote {vote}, commit {commit}")
-            }
-            EventKind::LogAppend { entries } => match (entries.first(), entries.last()) {
-                (Some(first), _) if entries.len() == 1 => format!(
-                    "{who} appends entry {} (term {}) to its log",
-                    first.index, first.term
-                ),
-                (Some(first), Some(last_entry)) => format!(
-                    "{who} appends entries {}..{} (terms {}..{}) to its log",
-                    first.index, last_entry.index, first.term, last_entry.term
-                ),
-                _ => format!("{who} appends no entries"),
-            },
-            EventKind::LogTruncate { from_index } => {
-                format!("{who} removes its log entries from {from_index} on (conflict)")
-            }
-            EventKind::Commit { index, term } => {
-                format!("{who} commits up to entry {index} (term {term})")
-            }
-            EventKind::Apply { index, term, .. } => {
-                format!("{who} applies entry {index} (term {term})")
-            }
-            EventKind::Snapshot {
-                index,
-                term,
-                installed,
-            } => {
-                if *installed {
-                    format!("{who} installs the leader's snapshot up to {index} (term {term})")
+            EventKind::Layer(record) => {
+                if let Some(raft) = record.get::<RaftEvent>() {
+                    describe_raft(&who, raft, &self.directory)
+                } else if let Some(etcd) = record.get::<EtcdEvent>() {
+                    describe_etcd(&who, etcd)
                 } else {
-                    format!("{who} snapshots its state up to {index} (term {term})")
-                }
-            }
-            EventKind::Membership { voters, learners } => {
-                let mut text = format!("{who} sees voters {}", node_set(voters, &self.directory));
-                if !learners.is_empty() {
-                    text.push_str(&format!(
-                        ", learners {}",
-                        node_set(learners, &self.directory)
-                    ));
-                }
-                text
-            }
-            EventKind::WatchOpen {
-                watch,
-                key,
-                range_end,
-                start_revision,
-                server,
-            } => {
-                let range = range_end
-                    .as_ref()
-                    .map_or_else(|| key.clone(), |end| format!("[{key}, {end})"));
-                format!("{who} opens watch {watch} on {range} from revision {start_revision} at {server}")
-            }
-            EventKind::WatchDelivery {
-                watch,
-                header_revision,
-                changes,
-                canceled,
-            } => {
-                if *canceled {
-                    format!(
-                        "{who}: watch {watch} canceled by the server (revision {header_revision})"
-                    )
-                } else {
-                    format!(
-                        "{who}: watch {watch} delivers {} change(s) (revision {header_revision})",
-                        changes.len()
-                    )
+                    format!("{who}: {record:?}")
                 }
             }
             EventKind::Note { label, detail } => with_detail(format!("{who}: {label}"), detail),
@@ -611,10 +529,117 @@ impl Describer {
     }
 }
 
+/// One Raft event in words.
+fn describe_raft(who: &str, event: &RaftEvent, directory: &Directory) -> String {
+    match event {
+        RaftEvent::Role { role, term, leader } => {
+            let leader = match (role, leader) {
+                (Role::Leader, _) => String::new(),
+                (_, Some(l)) => format!(", following {l}"),
+                (_, None) => ", no known leader".to_string(),
+            };
+            format!("{who} becomes {} in term {term}{leader}", role.as_str())
+        }
+        RaftEvent::Vote {
+            candidate,
+            term,
+            pre_vote,
+            refused,
+        } => {
+            let what = if *pre_vote { "pre-vote" } else { "vote" };
+            let candidate = directory.name(*candidate);
+            match refused {
+                None => format!("{who} grants its {what} to {candidate} for term {term}"),
+                Some(reason) => {
+                    format!("{who} refuses its {what} to {candidate} for term {term} ({reason})")
+                }
+            }
+        }
+        RaftEvent::HardState { term, vote, commit } => {
+            let vote = vote.map_or_else(|| "none".to_string(), |v| v.to_string());
+            format!("{who} persists term {term}, vote {vote}, commit {commit}")
+        }
+        RaftEvent::LogAppend { entries } => match (entries.first(), entries.last()) {
+            (Some(first), _) if entries.len() == 1 => format!(
+                "{who} appends entry {} (term {}) to its log",
+                first.index, first.term
+            ),
+            (Some(first), Some(last_entry)) => format!(
+                "{who} appends entries {}..{} (terms {}..{}) to its log",
+                first.index, last_entry.index, first.term, last_entry.term
+            ),
+            _ => format!("{who} appends no entries"),
+        },
+        RaftEvent::LogTruncate { from_index } => {
+            format!("{who} removes its log entries from {from_index} on (conflict)")
+        }
+        RaftEvent::Commit { index, term } => {
+            format!("{who} commits up to entry {index} (term {term})")
+        }
+        RaftEvent::Apply { index, term, .. } => {
+            format!("{who} applies entry {index} (term {term})")
+        }
+        RaftEvent::Snapshot {
+            index,
+            term,
+            installed,
+        } => {
+            if *installed {
+                format!("{who} installs the leader's snapshot up to {index} (term {term})")
+            } else {
+                format!("{who} snapshots its state up to {index} (term {term})")
+            }
+        }
+        RaftEvent::Membership { voters, learners } => {
+            let mut text = format!("{who} sees voters {}", node_set(voters, directory));
+            if !learners.is_empty() {
+                text.push_str(&format!(", learners {}", node_set(learners, directory)));
+            }
+            text
+        }
+    }
+}
+
+/// One etcd event in words.
+fn describe_etcd(who: &str, event: &EtcdEvent) -> String {
+    match event {
+        EtcdEvent::WatchOpen {
+            watch,
+            key,
+            range_end,
+            start_revision,
+            server,
+        } => {
+            let range = range_end
+                .as_ref()
+                .map_or_else(|| key.clone(), |end| format!("[{key}, {end})"));
+            format!(
+                "{who} opens watch {watch} on {range} from revision {start_revision} at {server}"
+            )
+        }
+        EtcdEvent::WatchDelivery {
+            watch,
+            header_revision,
+            changes,
+            canceled,
+        } => {
+            if *canceled {
+                format!("{who}: watch {watch} canceled by the server (revision {header_revision})")
+            } else {
+                format!(
+                    "{who}: watch {watch} delivers {} change(s) (revision {header_revision})",
+                    changes.len()
+                )
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sim_core::{EntryRef, EventId, SimTime};
+    use raft::events::EntryRef;
+    use sim_core::{EventId, SimTime};
 
     fn event(id: u64, t_us: u64, node: Option<u32>, kind: EventKind) -> TraceEvent {
         TraceEvent {
@@ -642,23 +667,23 @@ mod tests {
                     1,
                     1_000,
                     Some(1),
-                    EventKind::Role {
+                    EventKind::layer(RaftEvent::Role {
                         role: Role::Leader,
                         term: 2,
                         leader: Some(NodeId(1)),
-                    },
+                    }),
                 ),
                 event(
                     2,
                     2_000,
                     Some(1),
-                    EventKind::LogAppend {
+                    EventKind::layer(RaftEvent::LogAppend {
                         entries: vec![EntryRef {
                             index: 1,
                             term: 2,
                             digest: "ab".into(),
                         }],
-                    },
+                    }),
                 ),
                 event(
                     3,

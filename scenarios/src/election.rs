@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use raft::events::RaftEvent;
 use serde::{Deserialize, Serialize};
 use sim_core::{
     Check, CheckKind, Directory, EventKind, Evidence, FaultOp, FaultSchedule, NodeId, Outcome,
@@ -244,14 +245,16 @@ async fn crash_first_voter(world: &World<RaftMsg>, deadline: SimTime) {
     let mut seen = 0;
     while world.now() < deadline {
         let voter = world.with_trace(|events| {
-            let found = events[seen..].iter().find_map(|e| match e.kind {
-                EventKind::Vote {
-                    granted: true,
-                    pre_vote: false,
-                    ..
-                } => e.node,
-                _ => None,
-            });
+            let found = events[seen..]
+                .iter()
+                .find_map(|e| match e.layer::<RaftEvent>() {
+                    Some(RaftEvent::Vote {
+                        refused: None,
+                        pre_vote: false,
+                        ..
+                    }) => e.node,
+                    _ => None,
+                });
             seen = events.len();
             found
         });

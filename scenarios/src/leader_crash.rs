@@ -258,6 +258,7 @@ mod tests {
     use super::*;
     use crate::runner::{execute, prepare};
     use crate::spec::ScenarioFile;
+    use raft::events::RaftEvent;
 
     fn run(seed: u64, config: &str, mutants: &[&str]) -> ScenarioRun {
         let file = ScenarioFile {
@@ -333,11 +334,11 @@ mod tests {
             !(e.t_us >= at
                 && e.node != Some(killed)
                 && matches!(
-                    e.kind,
-                    sim_core::EventKind::Role {
-                        role: sim_core::Role::Leader,
+                    e.layer::<RaftEvent>(),
+                    Some(RaftEvent::Role {
+                        role: raft::core::Role::Leader,
                         ..
-                    }
+                    })
                 ))
         });
         let view = sim_core::RunView {

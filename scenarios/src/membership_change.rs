@@ -30,6 +30,7 @@ use std::time::Duration;
 use raft::core::ConfChange;
 /// A configuration, as `membership.json` and [`MembershipConverges`] have it.
 pub use raft::driver::Membership;
+use raft::events::RaftEvent;
 
 pub use crate::membership_story::{FinalShape, MembershipChanged, MembershipConverges};
 use raft::driver::{core_id, sim_id, ConfChangeError};
@@ -518,17 +519,20 @@ fn removed_campaigns(events: &[TraceEvent], removed: NodeId, since: SimTime) -> 
     let mut asked = 0;
     let mut granted = 0;
     for e in events.iter().filter(|e| e.t_us >= since) {
-        match &e.kind {
-            EventKind::Send { kind, .. }
+        match (e.layer::<RaftEvent>(), &e.kind) {
+            (_, EventKind::Send { kind, .. })
                 if e.node == Some(removed) && (kind == "pre-vote" || kind == "request-vote") =>
             {
                 asked += 1;
             }
-            EventKind::Vote {
-                candidate,
-                granted: true,
-                ..
-            } if *candidate == removed => granted += 1,
+            (
+                Some(RaftEvent::Vote {
+                    candidate,
+                    refused: None,
+                    ..
+                }),
+                _,
+            ) if *candidate == removed => granted += 1,
             _ => {}
         }
     }
@@ -544,8 +548,8 @@ fn commit_progress(events: &[TraceEvent], end: Option<SimTime>) -> Vec<(f64, u64
     let mut iter = events.iter().peekable();
     while next <= end {
         while let Some(e) = iter.next_if(|e| e.t_us <= next) {
-            if let EventKind::Commit { index, .. } = e.kind {
-                highest = highest.max(index);
+            if let Some(RaftEvent::Commit { index, .. }) = e.layer::<RaftEvent>() {
+                highest = highest.max(*index);
             }
         }
         samples.push((ms(next), highest));
@@ -599,18 +603,18 @@ impl Check for OneChangeAtATime {
             Default::default();
         for event in &run.trace.events {
             let Some(node) = event.node else { continue };
-            match &event.kind {
-                EventKind::Apply { index, .. } => {
+            match (event.layer::<RaftEvent>(), &event.kind) {
+                (Some(RaftEvent::Apply { index, .. }), _) => {
                     applied.insert(node, *index);
                 }
-                EventKind::Snapshot { index, .. } => {
+                (Some(RaftEvent::Snapshot { index, .. }), _) => {
                     let a = applied.entry(node).or_insert(0);
                     *a = (*a).max(*index);
                 }
-                EventKind::NodeCrash { .. } => {
+                (_, EventKind::NodeCrash { .. }) => {
                     applied.remove(&node);
                 }
-                EventKind::LogAppend { entries } => {
+                (Some(RaftEvent::LogAppend { entries }), _) => {
                     let log = logs.entry(node).or_default();
                     if let Some(first) = entries.first() {
                         log.split_off(&first.index);
@@ -619,7 +623,7 @@ impl Check for OneChangeAtATime {
                         log.insert(e.index, e.term);
                     }
                 }
-                EventKind::Note { .. } => {
+                (_, EventKind::Note { .. }) => {
                     let Some((index, term)) = proposal(event) else {
                         continue;
                     };

@@ -10,9 +10,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use raft::core::Role;
 use raft::driver::Membership;
+use raft::events::RaftEvent;
 use sim_core::{
-    Check, CheckKind, EventKind, Evidence, FaultTimeline, NodeId, Outcome, Role, RunView, SimTime,
+    Check, CheckKind, EventKind, Evidence, FaultTimeline, NodeId, Outcome, RunView, SimTime,
 };
 
 use crate::membership_change::Removal;
@@ -65,7 +67,7 @@ impl FinalShape {
         let events = &run.trace.events;
         let periods = leader_periods(events);
         events.iter().find_map(|e| {
-            let EventKind::Membership { voters, learners } = &e.kind else {
+            let Some(RaftEvent::Membership { voters, learners }) = e.layer::<RaftEvent>() else {
                 return None;
             };
             let m = Membership {
@@ -168,18 +170,18 @@ impl Check for MembershipConverges {
         let mut leading: BTreeMap<NodeId, bool> = BTreeMap::new();
         for e in run.trace.events.iter().take_while(|e| e.t_us <= deadline) {
             let Some(node) = e.node else { continue };
-            match &e.kind {
-                EventKind::Membership { voters, learners } => {
+            match (e.layer::<RaftEvent>(), &e.kind) {
+                (Some(RaftEvent::Membership { voters, learners }), _) => {
                     let same = *voters == expected.voters && *learners == expected.learners;
                     holds.insert(node, same);
                 }
-                EventKind::Role { role, .. } => {
+                (Some(RaftEvent::Role { role, .. }), _) => {
                     leading.insert(node, *role == Role::Leader);
                 }
-                EventKind::NodeCrash { .. } => {
+                (_, EventKind::NodeCrash { .. }) => {
                     leading.insert(node, false);
                 }
-                EventKind::Commit { .. }
+                (Some(RaftEvent::Commit { .. }), _)
                     if e.t_us >= recorded_at
                         && leading.get(&node) == Some(&true)
                         && expected.voters.contains(&node)

@@ -20,10 +20,12 @@
 use std::collections::BTreeMap;
 
 use raft::checks::DurableLogs;
+use raft::core::Role;
+use raft::events::RaftEvent;
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, CheckKind, Directory, EventKind, Evidence, FaultSchedule, NodeId, Outcome, Role,
-    RunOutput, RunView, SimTime, TraceEvent,
+    Check, CheckKind, Directory, Evidence, FaultSchedule, NodeId, Outcome, RunOutput, RunView,
+    SimTime, TraceEvent,
 };
 
 use crate::raft_world::{judge, leader_periods, ms, ClusterConfig};
@@ -152,7 +154,9 @@ impl Check for MinorityStepsDown {
             .unwrap_or(0);
         let mut roles: BTreeMap<NodeId, (Role, u64, &TraceEvent)> = BTreeMap::new();
         for e in events.iter().take_while(|e| e.t_us <= deadline) {
-            if let (Some(node), EventKind::Role { role, term, .. }) = (e.node, &e.kind) {
+            if let (Some(node), Some(RaftEvent::Role { role, term, .. })) =
+                (e.node, e.layer::<RaftEvent>())
+            {
                 roles.insert(node, (*role, *term, e));
             }
         }
@@ -250,17 +254,17 @@ fn truncations(events: &[TraceEvent], nodes: &[NodeId], since: SimTime) -> Vec<T
     for e in events {
         if let Some(node) = e.node.filter(|n| nodes.contains(n) && e.t_us >= since) {
             let log = logs.of(node);
-            let dropped: Vec<(u64, u64)> = match &e.kind {
-                EventKind::LogTruncate { from_index } => log
+            let dropped: Vec<(u64, u64)> = match e.layer::<RaftEvent>() {
+                Some(RaftEvent::LogTruncate { from_index }) => log
                     .entries
                     .range(from_index..)
                     .map(|(i, (t, _))| (*i, *t))
                     .collect(),
-                EventKind::Snapshot {
+                Some(RaftEvent::Snapshot {
                     index,
                     term,
                     installed: true,
-                } if log.term_at(*index) != Some(*term) => {
+                }) if log.term_at(*index) != Some(*term) => {
                     log.entries.iter().map(|(i, (t, _))| (*i, *t)).collect()
                 }
                 _ => Vec::new(),
@@ -269,7 +273,7 @@ fn truncations(events: &[TraceEvent], nodes: &[NodeId], since: SimTime) -> Vec<T
                 out.push(Truncation {
                     node,
                     at_ms: ms(e.t_us),
-                    how: if matches!(e.kind, EventKind::LogTruncate { .. }) {
+                    how: if matches!(e.layer::<RaftEvent>(), Some(RaftEvent::LogTruncate { .. })) {
                         "log-truncate"
                     } else {
                         "snapshot"
@@ -502,7 +506,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use sim_core::{EntryRef, EventId, Status, Trace, Verdict};
+    use raft::events::EntryRef;
+    use sim_core::EventKind;
+    use sim_core::{EventId, Status, Trace, Verdict};
 
     fn run_with(
         seed: u64,
@@ -657,10 +663,10 @@ mod tests {
         // The old leader claims a commit far past anything a majority held.
         let mut trace = out.trace.clone();
         let t = story.partitioned_at.after(Duration::from_millis(500));
-        let kind = EventKind::Commit {
+        let kind = EventKind::layer(RaftEvent::Commit {
             index: 10_000,
             term: story.term,
-        };
+        });
         forge(&mut trace, story.leader, t, kind);
         assert!(is_violation(&check.check(&view(&out, &trace))));
     }
@@ -674,7 +680,7 @@ mod tests {
         // Erase every commit the majority made during the partition.
         let mut trace = out.trace.clone();
         trace.events.retain(|e| {
-            !(matches!(e.kind, EventKind::Commit { .. })
+            !(matches!(e.layer::<RaftEvent>(), Some(RaftEvent::Commit { .. }))
                 && e.node.is_some_and(|n| story.sides[1].contains(&n))
                 && e.t_us >= story.partitioned_at
                 && e.t_us < story.healed_at)
@@ -696,15 +702,15 @@ mod tests {
         // The old leader's role changes after the heal vanish, and it claims its old term.
         let mut trace = out.trace.clone();
         trace.events.retain(|e| {
-            !(matches!(e.kind, EventKind::Role { .. })
+            !(matches!(e.layer::<RaftEvent>(), Some(RaftEvent::Role { .. }))
                 && e.node == Some(story.leader)
                 && e.t_us >= story.healed_at)
         });
-        let kind = EventKind::Role {
+        let kind = EventKind::layer(RaftEvent::Role {
             role: Role::Leader,
             term: story.term,
             leader: Some(story.leader),
-        };
+        });
         forge(&mut trace, story.leader, story.healed_at, kind);
         assert!(is_violation(&check.check(&view(&out, &trace))));
     }
@@ -720,8 +726,8 @@ mod tests {
         let mut trace = out.trace.clone();
         trace.events.retain(|e| {
             !(matches!(
-                e.kind,
-                EventKind::Commit { .. } | EventKind::HardState { .. }
+                e.layer::<RaftEvent>(),
+                Some(RaftEvent::Commit { .. }) | Some(RaftEvent::HardState { .. })
             ) && e.node == Some(lagging)
                 && e.t_us >= story.healed_at)
         });
@@ -737,20 +743,20 @@ mod tests {
         let mut trace = out.trace.clone();
         trace.events.retain(|e| {
             !(matches!(
-                e.kind,
-                EventKind::LogAppend { .. }
-                    | EventKind::LogTruncate { .. }
-                    | EventKind::Snapshot { .. }
+                e.layer::<RaftEvent>(),
+                Some(RaftEvent::LogAppend { .. })
+                    | Some(RaftEvent::LogTruncate { .. })
+                    | Some(RaftEvent::Snapshot { .. })
             ) && e.node == Some(lagging)
                 && e.t_us >= story.healed_at)
         });
-        let kind = EventKind::LogAppend {
+        let kind = EventKind::layer(RaftEvent::LogAppend {
             entries: vec![EntryRef {
                 index: 9_999,
                 term: story.term,
                 digest: "stale".into(),
             }],
-        };
+        });
         let before_heal = SimTime(story.healed_at.as_us() - 1_000);
         forge(&mut trace, lagging, before_heal, kind);
         match check.check(&view(&out, &trace)) {

@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use raft::driver::storage::{decode, WalRecord, SNAP_FILE, WAL_FILE};
 use raft::etcd::EtcdClient;
+use raft::events::RaftEvent;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sim_core::{
@@ -564,8 +565,8 @@ impl AppliedWatch {
         let (cursor, applied) = world.with_trace(|events| {
             let newest = events[self.cursor..]
                 .iter()
-                .filter_map(|e| match e.kind {
-                    EventKind::Apply { index, .. } => Some(index),
+                .filter_map(|e| match e.layer::<RaftEvent>() {
+                    Some(RaftEvent::Apply { index, .. }) => Some(*index),
                     _ => None,
                 })
                 .max()

@@ -6,15 +6,17 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use raft::checks::{safety_checks, LeaderAfterHeal};
+use raft::core::Role;
 use raft::driver::{run_node, DriverConfig, RaftMutants};
 use raft::etcd::workload::client_of;
 use raft::etcd::{
     run_kv_client, run_watcher, EtcdClient, EtcdMsg, EtcdStore, KvClientConfig, WatchNoGap,
 };
+use raft::events::RaftEvent;
 use serde::{Deserialize, Serialize};
 use sim_core::{
     Check, Directory, DiskConfig, EventKind, FaultKnobs, FaultSchedule, NetConfig, NodeId,
-    NodeStatus, Role, RunOutput, RunView, Sim, SimTime, TraceEvent, Verdict, World,
+    NodeStatus, RunOutput, RunView, Sim, SimTime, TraceEvent, Verdict, World,
 };
 
 use crate::scenario::ScenarioError;
@@ -394,11 +396,11 @@ pub fn current_leader(world: &World<RaftMsg>) -> Option<(NodeId, u64)> {
 pub fn leader_at(events: &[TraceEvent], t: SimTime) -> Option<(NodeId, u64)> {
     let mut roles: BTreeMap<NodeId, (Role, u64)> = BTreeMap::new();
     for e in events.iter().take_while(|e| e.t_us <= t) {
-        match (&e.kind, e.node) {
-            (EventKind::Role { role, term, .. }, Some(n)) => {
+        match (e.layer::<RaftEvent>(), &e.kind, e.node) {
+            (Some(RaftEvent::Role { role, term, .. }), _, Some(n)) => {
                 roles.insert(n, (*role, *term));
             }
-            (EventKind::NodeCrash { .. }, Some(n)) => {
+            (_, EventKind::NodeCrash { .. }, Some(n)) => {
                 roles.remove(&n);
             }
             _ => {}
@@ -438,13 +440,16 @@ pub fn leader_periods(events: &[TraceEvent]) -> Vec<(NodeId, u64, SimTime, Optio
     let mut periods: Vec<(NodeId, u64, SimTime, Option<SimTime>)> = Vec::new();
     for e in events {
         let Some(n) = e.node else { continue };
-        match &e.kind {
-            EventKind::Role {
-                role: Role::Leader,
-                term,
-                ..
-            } => periods.push((n, *term, e.t_us, None)),
-            EventKind::Role { .. } | EventKind::NodeCrash { .. } => {
+        match (e.layer::<RaftEvent>(), &e.kind) {
+            (
+                Some(RaftEvent::Role {
+                    role: Role::Leader,
+                    term,
+                    ..
+                }),
+                _,
+            ) => periods.push((n, *term, e.t_us, None)),
+            (Some(RaftEvent::Role { .. }), _) | (_, EventKind::NodeCrash { .. }) => {
                 if let Some(p) = periods.iter_mut().rev().find(|p| p.0 == n && p.3.is_none()) {
                     p.3 = Some(e.t_us);
                 }

@@ -15,10 +15,11 @@
 
 use std::collections::BTreeMap;
 
+use raft::events::RaftEvent;
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, Directory, EntryType, EventKind, FaultSchedule, History, NodeId, OpId, RunOutput,
-    SimTime, TraceEvent, Verdict,
+    Check, Directory, EntryType, FaultSchedule, History, NodeId, OpId, RunOutput, SimTime,
+    TraceEvent, Verdict,
 };
 
 use crate::raft_world::{judge, ms, ClusterConfig};
@@ -266,12 +267,12 @@ fn applied_by(
     for e in events.iter().filter(|e| e.t_us >= from && e.t_us < until) {
         if let (
             Some(node),
-            EventKind::Apply {
+            Some(RaftEvent::Apply {
                 index,
                 term,
                 digest,
-            },
-        ) = (e.node, &e.kind)
+            }),
+        ) = (e.node, e.layer::<RaftEvent>())
         {
             if side.contains(&node) {
                 applied.entry(*index).or_insert((*term, digest.clone()));
@@ -328,7 +329,7 @@ fn split_data(out: &RunOutput<Option<Story>>, cluster: &ClusterConfig) -> SplitB
                 .iter()
                 .filter(|e| {
                     during(e.t_us)
-                        && matches!(e.kind, EventKind::Commit { .. })
+                        && matches!(e.layer::<RaftEvent>(), Some(RaftEvent::Commit { .. }))
                         && e.node.is_some_and(|n| servers.contains(&n))
                 })
                 .count() as u64,
@@ -565,12 +566,12 @@ mod tests {
         let mut trace = out.trace.clone();
         trace.events.retain(|e| {
             !(matches!(
-                e.kind,
-                EventKind::Commit { .. }
-                    | EventKind::HardState { .. }
-                    | EventKind::LogAppend { .. }
-                    | EventKind::LogTruncate { .. }
-                    | EventKind::Snapshot { .. }
+                e.layer::<RaftEvent>(),
+                Some(RaftEvent::Commit { .. })
+                    | Some(RaftEvent::HardState { .. })
+                    | Some(RaftEvent::LogAppend { .. })
+                    | Some(RaftEvent::LogTruncate { .. })
+                    | Some(RaftEvent::Snapshot { .. })
             ) && e.node == Some(behind)
                 && e.t_us >= story.healed_at)
         });
@@ -591,7 +592,7 @@ mod tests {
         assert!(check.check(&view(&out, &out.trace)).is_pass());
         let mut trace = out.trace.clone();
         trace.events.retain(|e| {
-            !(matches!(e.kind, EventKind::Commit { .. })
+            !(matches!(e.layer::<RaftEvent>(), Some(RaftEvent::Commit { .. }))
                 && e.t_us >= story.partitioned_at
                 && e.t_us < story.healed_at)
         });

@@ -17,6 +17,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::history::OpOutcome;
 use crate::ids::{MessageId, NodeId, OpId};
+use crate::layer::LayerEvent;
 use crate::time::{self, SimTime};
 use crate::trace::EventKind;
 use crate::world::{Envelope, Message, World};
@@ -142,6 +143,11 @@ impl<M: Message> NodeCtx<M> {
     /// Records an event on this node.
     pub fn record(&self, kind: EventKind) {
         self.world.record(Some(self.id), kind);
+    }
+
+    /// Records an event of a layer above the world on this node (see [`crate::layer`]).
+    pub fn record_layer<T: LayerEvent>(&self, event: T) {
+        self.world.record(Some(self.id), EventKind::layer(event));
     }
 
     /// This node's disk.

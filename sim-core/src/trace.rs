@@ -21,6 +21,7 @@ use crate::directory::Directory;
 use crate::fault::FaultOp;
 use crate::history::OpOutcome;
 use crate::ids::{EventId, MessageId, NodeId, OpId};
+use crate::layer::{LayerDecodeError, LayerEvent, LayerRecord, Layers};
 use crate::time::SimTime;
 
 /// One recorded event.
@@ -36,6 +37,23 @@ pub struct TraceEvent {
     /// What happened.
     #[serde(flatten)]
     pub kind: EventKind,
+}
+
+impl TraceEvent {
+    /// The event as layer `T`'s, if it is one of that layer's.
+    pub fn layer<T: LayerEvent>(&self) -> Option<&T> {
+        match &self.kind {
+            EventKind::Layer(record) => record.get(),
+            _ => None,
+        }
+    }
+}
+
+impl EventKind {
+    /// A layer's event.
+    pub fn layer<T: LayerEvent>(event: T) -> Self {
+        EventKind::Layer(LayerRecord::new(event))
+    }
 }
 
 /// Why the network did not deliver a message.
@@ -79,67 +97,6 @@ pub enum CrashCause {
     Restart,
     /// The node's actor returned: its process ended (unsynced writes are lost, as on a kill).
     Exited,
-}
-
-/// A consensus node's role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    /// Follows a leader (or waits for one).
-    Follower,
-    /// Asking for pre-votes before starting an election.
-    PreCandidate,
-    /// Asking for votes in a new term.
-    Candidate,
-    /// Leads its term.
-    Leader,
-    /// A non-voting member catching up.
-    Learner,
-}
-
-impl Role {
-    /// The kebab-case name traces use (`pre-candidate`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Follower => "follower",
-            Role::PreCandidate => "pre-candidate",
-            Role::Candidate => "candidate",
-            Role::Leader => "leader",
-            Role::Learner => "learner",
-        }
-    }
-}
-
-/// A log entry as traces name it: position, term, and a short digest of its data.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EntryRef {
-    /// Its index.
-    pub index: u64,
-    /// Its term.
-    pub term: u64,
-    /// Short digest of its data (see [`digest`]).
-    pub digest: String,
-}
-
-/// One change a watch reported: a key put or deleted at a revision.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WatchChange {
-    /// The key.
-    pub key: String,
-    /// The revision of the change (the key's mod revision; for a delete, the deleting
-    /// revision).
-    pub revision: u64,
-    /// A delete rather than a put.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub deleted: bool,
-    /// The value put (empty for a delete).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub value: String,
-}
-
-/// A short, stable digest of bytes for traces (first 8 hex digits of BLAKE3).
-pub fn digest(bytes: &[u8]) -> String {
-    blake3::hash(bytes).to_hex()[..8].to_string()
 }
 
 /// What happened. Serialized with a `type` tag, flattened into the event's line.
@@ -253,114 +210,9 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         detail: String,
     },
-    /// A consensus node changed role or term.
-    Role {
-        /// Its new role.
-        role: Role,
-        /// Its current term.
-        term: u64,
-        /// The leader it knows of, if any.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        leader: Option<NodeId>,
-    },
-    /// A node answered a vote (or pre-vote) request.
-    Vote {
-        /// The candidate.
-        candidate: NodeId,
-        /// The term of the request.
-        term: u64,
-        /// A pre-vote (does not change terms) or a real vote.
-        pre_vote: bool,
-        /// Whether it was granted.
-        granted: bool,
-        /// Why (for refusals: `stale-log`, `already-voted`, `lower-term`, `leader-lease`...).
-        #[serde(default, skip_serializing_if = "String::is_empty")]
-        reason: String,
-    },
-    /// A node's hard state (term, vote, commit) became durable.
-    HardState {
-        /// Current term.
-        term: u64,
-        /// Vote in that term.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        vote: Option<NodeId>,
-        /// Commit index.
-        commit: u64,
-    },
-    /// Entries became durable in a node's log (appended at their indexes, replacing any
-    /// suffix a `log-truncate` removed).
-    LogAppend {
-        /// The entries.
-        entries: Vec<EntryRef>,
-    },
-    /// A node removed its log entries from `from_index` on (a conflict with the leader).
-    LogTruncate {
-        /// First index removed.
-        from_index: u64,
-    },
-    /// A node's commit index advanced.
-    Commit {
-        /// The new commit index.
-        index: u64,
-        /// The term of the entry at that index.
-        term: u64,
-    },
-    /// A node applied a committed entry to its state machine.
-    Apply {
-        /// Its index.
-        index: u64,
-        /// Its term.
-        term: u64,
-        /// Short digest of its data.
-        digest: String,
-    },
-    /// A node took a snapshot (compacting its log) or installed one from the leader.
-    Snapshot {
-        /// Last index the snapshot covers.
-        index: u64,
-        /// Term of that entry.
-        term: u64,
-        /// Installed from the leader (`true`) or taken locally (`false`).
-        installed: bool,
-    },
-    /// A node's view of the cluster membership changed.
-    Membership {
-        /// Voting members.
-        voters: Vec<NodeId>,
-        /// Non-voting members.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        learners: Vec<NodeId>,
-    },
-    /// A client opened a watch on keys `[key, range_end)` (just `key` without an end),
-    /// from `start_revision` (0: from the server's current state).
-    WatchOpen {
-        /// The client's id of the watch.
-        watch: u64,
-        /// The first key.
-        key: String,
-        /// The end of the range (exclusive), if a range.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        range_end: Option<String>,
-        /// The first revision asked for.
-        start_revision: u64,
-        /// The server that serves it.
-        server: NodeId,
-    },
-    /// A client received a watch response: changes (possibly none: a progress
-    /// notification) and the server's revision then; `canceled` when the server ended the
-    /// watch (compaction: the client must re-read).
-    WatchDelivery {
-        /// The client's id of the watch.
-        watch: u64,
-        /// The server's revision when it sent this.
-        header_revision: u64,
-        /// The changes, in revision order.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        changes: Vec<WatchChange>,
-        /// The server ended the watch.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        canceled: bool,
-    },
+    /// An event of a layer above the world (Raft, etcd, Kubernetes), in that layer's own
+    /// type (see [`crate::layer`]).
+    Layer(LayerRecord),
     /// Something an actor wants on the record (a label and free-form detail).
     Note {
         /// A short label, such as `recovered`.
@@ -425,18 +277,28 @@ impl Trace {
         bytes
     }
 
-    /// Reads a trace written by [`Trace::write_jsonl`].
-    pub fn read_jsonl<R: BufRead>(input: R) -> Result<Self, TraceReadError> {
+    /// Reads a trace written by [`Trace::write_jsonl`], giving layer events the types of
+    /// `layers` (a layer it does not know is an error with its line).
+    pub fn read_jsonl<R: BufRead>(input: R, layers: &Layers) -> Result<Self, TraceReadError> {
         let mut events = Vec::new();
         for (index, line) in input.lines().enumerate() {
             let line = line?;
             if line.trim().is_empty() {
                 continue;
             }
-            let event = serde_json::from_str(&line).map_err(|e| TraceReadError::Parse {
+            let parse_error = |message: String| TraceReadError::Parse {
                 line: index + 1,
-                message: e.to_string(),
-            })?;
+                message,
+            };
+            let mut event: TraceEvent =
+                serde_json::from_str(&line).map_err(|e| parse_error(e.to_string()))?;
+            if let EventKind::Layer(record) = event.kind {
+                event.kind = EventKind::Layer(
+                    layers
+                        .decode(record)
+                        .map_err(|e: LayerDecodeError| parse_error(e.to_string()))?,
+                );
+            }
             events.push(event);
         }
         Ok(Trace { events })
@@ -478,8 +340,8 @@ impl Trace {
 /// The trace hash of a `trace.jsonl` file's bytes, comparable with [`Trace::hash`]: the
 /// events are read back and hashed. Bytes that are not a trace get [`TraceHash`]
 /// `unreadable`, which no trace's hash equals (those are hex digits).
-pub fn hash_jsonl_bytes(bytes: &[u8]) -> TraceHash {
-    match Trace::read_jsonl(bytes) {
+pub fn hash_jsonl_bytes(bytes: &[u8], layers: &Layers) -> TraceHash {
+    match Trace::read_jsonl(bytes, layers) {
         Ok(trace) => trace.hash(),
         Err(_) => TraceHash("unreadable".to_string()),
     }
@@ -629,10 +491,13 @@ mod tests {
     fn jsonl_round_trips_and_hash_matches_file_bytes() {
         let trace = sample();
         let bytes = trace.to_jsonl();
-        let back = Trace::read_jsonl(&bytes[..]).unwrap();
+        let back = Trace::read_jsonl(&bytes[..], &Layers::none()).unwrap();
         assert_eq!(back, trace);
-        assert_eq!(hash_jsonl_bytes(&bytes), trace.hash());
-        assert_eq!(hash_jsonl_bytes(b"not a trace\n").0, "unreadable");
+        assert_eq!(hash_jsonl_bytes(&bytes, &Layers::none()), trace.hash());
+        assert_eq!(
+            hash_jsonl_bytes(b"not a trace\n", &Layers::none()).0,
+            "unreadable"
+        );
     }
 
     #[test]
@@ -685,7 +550,44 @@ mod tests {
 
     #[test]
     fn malformed_lines_name_their_line() {
-        let err = Trace::read_jsonl(&b"{\"id\":0}\n"[..]).unwrap_err();
+        let err = Trace::read_jsonl(&b"{\"id\":0}\n"[..], &Layers::none()).unwrap_err();
         assert!(err.to_string().starts_with("trace line 1:"), "{err}");
+    }
+
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(tag = "type", rename_all = "kebab-case")]
+    enum Toy {
+        Tick { count: u32 },
+    }
+
+    impl LayerEvent for Toy {
+        const LAYER: &'static str = "toy";
+    }
+
+    #[test]
+    fn layer_events_round_trip_through_their_layer_only() {
+        let mut trace = sample();
+        trace.events.push(TraceEvent {
+            id: EventId(3),
+            t_us: SimTime(3000),
+            node: Some(NodeId(2)),
+            kind: EventKind::layer(Toy::Tick { count: 4 }),
+        });
+        let bytes = trace.to_jsonl();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert_eq!(
+            text.lines().nth(3).unwrap(),
+            r#"{"id":3,"t_us":3000,"node":"n2","type":"layer","layer":"toy","event":{"type":"tick","count":4}}"#
+        );
+        let layers = Layers::none().with::<Toy>();
+        let back = Trace::read_jsonl(&bytes[..], &layers).unwrap();
+        assert_eq!(back, trace);
+        assert_eq!(back.events[3].layer::<Toy>(), Some(&Toy::Tick { count: 4 }));
+        assert_eq!(hash_jsonl_bytes(&bytes, &layers), trace.hash());
+        let err = Trace::read_jsonl(&bytes[..], &Layers::none()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "trace line 4: unknown layer `toy` (this reader knows: none)"
+        );
     }
 }

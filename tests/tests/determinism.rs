@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use raft::etcd::events::EtcdEvent;
 use sim_core::checks::{MessageAccounting, NetworkRespectsFaults};
 use sim_core::demo::{ping_node, MeshReconnects, PingConfig};
 use sim_core::rng::derive_rng;
@@ -205,10 +206,10 @@ fn etcd_runs_replay_byte_for_byte() {
         assert_eq!(a.trace.hash(), b.trace.hash(), "seed {seed}");
         assert_eq!(a.history, b.history, "seed {seed}");
         assert!(
-            a.trace
-                .events
-                .iter()
-                .any(|e| matches!(e.kind, sim_core::EventKind::WatchDelivery { .. })),
+            a.trace.events.iter().any(|e| matches!(
+                e.layer::<EtcdEvent>(),
+                Some(EtcdEvent::WatchDelivery { .. })
+            )),
             "seed {seed}: the watcher saw nothing"
         );
         hashes.insert(a.trace.hash());

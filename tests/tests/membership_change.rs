@@ -3,6 +3,7 @@
 //! and no check fails. The planted bug `concurrent-conf-change` lets two racing operators'
 //! changes be in flight at once, which `one-change-at-a-time` catches.
 
+use raft::events::RaftEvent;
 use scenarios::membership_change::{
     FinalShape, Membership, MembershipChanged, MembershipConverges, OneChangeAtATime, Removal,
 };
@@ -185,7 +186,10 @@ fn membership_converges_fails_when_a_member_never_learns_the_final_configuration
     let n4 = NodeId::from_index(3);
     let last = events
         .iter()
-        .rposition(|e| e.node == Some(n4) && matches!(e.kind, EventKind::Membership { .. }))
+        .rposition(|e| {
+            e.node == Some(n4)
+                && matches!(e.layer::<RaftEvent>(), Some(RaftEvent::Membership { .. }))
+        })
         .unwrap();
     let mut tampered = events;
     tampered.remove(last);
@@ -206,7 +210,7 @@ fn membership_changed_is_not_reached_when_no_member_records_the_final_configurat
         .events
         .iter()
         .filter(
-            |e| !matches!(&e.kind, EventKind::Membership { voters, .. } if *voters == last.voters),
+            |e| !matches!(e.layer::<RaftEvent>(), Some(RaftEvent::Membership { voters, .. }) if *voters == last.voters),
         )
         .cloned()
         .collect();

@@ -9,6 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use raft::core::Role;
+use raft::events::RaftEvent;
 use reports::html::{self, Pictures};
 use reports::state::Replayer;
 use reports::viewer::state_cells;
@@ -16,7 +18,7 @@ use reports::{RunFolder, RunModel, TimeAxis};
 use scenarios::output::write_run;
 use scenarios::runner::{execute, file_for, prepare, Prepared};
 use scenarios::scenario::ScenarioRun;
-use sim_core::{EventKind, FaultOp, FaultSchedule, Role, Status, TimedFault};
+use sim_core::{FaultOp, FaultSchedule, Status, TimedFault};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -161,11 +163,11 @@ fn check_run_in_browser(prepared: &Prepared, result: &ScenarioRun) {
                 .iter()
                 .find(|e| {
                     matches!(
-                        e.kind,
-                        EventKind::Role {
+                        e.layer::<RaftEvent>(),
+                        Some(RaftEvent::Role {
                             role: Role::Leader,
                             ..
-                        }
+                        })
                     )
                 })
                 .expect("a leader is elected")

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use raft::events::RaftEvent;
 use reports::html::{self, Pictures};
 use reports::state::{states_at, Replayer};
 use reports::viewer::{state_cells, ViewerLimits, FIELDS};
@@ -58,8 +59,8 @@ fn timeline(model: &RunModel) -> (String, TimeAxis) {
             let x = axis.x_of(span.start_us);
             let w = (axis.x_of(span.end_us) - x).max(1.0);
             let fill = match span.role {
-                sim_core::Role::Leader => "#2ca02c",
-                sim_core::Role::Follower => "#c7d3e6",
+                raft::core::Role::Leader => "#2ca02c",
+                raft::core::Role::Follower => "#c7d3e6",
                 _ => "#ff7f0e",
             };
             svg.push_str(&format!(
@@ -285,11 +286,11 @@ fn the_embedded_steps_replay_to_the_rust_final_state_and_back() {
     for (i, event) in run.folder.trace.events.iter().enumerate() {
         replayer.apply(event);
         if matches!(
-            event.kind,
-            sim_core::EventKind::Role {
-                role: sim_core::Role::Leader,
+            event.layer::<RaftEvent>(),
+            Some(RaftEvent::Role {
+                role: raft::core::Role::Leader,
                 ..
-            }
+            })
         ) {
             assert_eq!(
                 replay_embedded(&data, i),

@@ -1,10 +1,11 @@
 //! The fold every picture is drawn from agrees with the trace it came from.
 
+use raft::core::Role;
 use reports::model::{Fate, OutageKind};
 use reports::state::{states_at, Liveness};
 use reports::RunModel;
 use scenarios::runner::run_scenario;
-use sim_core::{EventKind, FaultOp, Role};
+use sim_core::{EventKind, FaultOp};
 
 #[test]
 fn every_message_of_the_trace_is_folded_with_its_fate() {

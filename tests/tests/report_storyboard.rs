@@ -2,12 +2,13 @@
 //! conflicting committed values of a split brain, and nothing of the sort without one.
 
 use ksim_tests::snapshot::assert_snapshot;
+use raft::core::Role;
 use reports::state::states_at;
 use reports::storyboard::{self, Storyboard};
 use reports::RunModel;
 use scenarios::runner::run_scenario;
 use scenarios::scenario::ScenarioRun;
-use sim_core::{NodeId, Role};
+use sim_core::NodeId;
 
 fn board(run: &ScenarioRun) -> (RunModel, Storyboard) {
     let model = RunModel::new(&run.trace, &run.history);

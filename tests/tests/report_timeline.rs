@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 
 use ksim_tests::snapshot::assert_snapshot;
+use raft::core::Role;
 use reports::model::{CommitPoint, OpEnd, OpRecord, RoleSpan};
 use reports::timeline::{fault_colour, render, svg_hex, MAX_OP_POINTS};
 use reports::{RunModel, TimeAxis};
 use scenarios::runner::run_scenario;
-use sim_core::{EventId, NodeId, OpId, Role};
+use sim_core::{EventId, NodeId, OpId};
 
 fn model(scenario: &str, seed: u64) -> RunModel {
     let run = run_scenario(scenario, seed, "", &[]).expect("the scenario runs");

@@ -10,11 +10,10 @@
 //! `write`), and the logs from the trace.
 
 use super::logs::DurableLogs;
+use crate::events::RaftEvent;
 use std::collections::BTreeMap;
 
-use sim_core::{
-    Check, CheckKind, EntryType, EventKind, Evidence, HistoryEntry, Outcome, RunView, TraceEvent,
-};
+use sim_core::{Check, CheckKind, EntryType, Evidence, HistoryEntry, Outcome, RunView, TraceEvent};
 
 /// See the module docs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -67,17 +66,17 @@ impl Check for AckedWritesSurvive {
             let mut hit = |k: usize| {
                 lost.entry(k).or_insert(event);
             };
-            match &event.kind {
-                EventKind::Apply {
+            match event.layer::<RaftEvent>() {
+                Some(RaftEvent::Apply {
                     index: i, term: t, ..
-                } => {
+                }) => {
                     for &k in by_index.get(i).into_iter().flatten() {
                         if acks[k].3 != *t {
                             hit(k);
                         }
                     }
                 }
-                EventKind::LogAppend { entries } => {
+                Some(RaftEvent::LogAppend { entries }) => {
                     for e in entries {
                         for &k in by_index.get(&e.index).into_iter().flatten() {
                             if e.term != acks[k].3 && held(k) && after(k) {
@@ -86,7 +85,7 @@ impl Check for AckedWritesSurvive {
                         }
                     }
                 }
-                EventKind::LogTruncate { from_index } => {
+                Some(RaftEvent::LogTruncate { from_index }) => {
                     for (_, ks) in by_index.range(*from_index..) {
                         for &k in ks {
                             if held(k) && after(k) {

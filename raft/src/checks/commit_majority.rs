@@ -7,10 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use sim_core::{Check, CheckKind, EntryRef, EventKind, Evidence, NodeId, Outcome, RunView};
+use sim_core::{Check, CheckKind, Evidence, NodeId, Outcome, RunView};
 
 use super::leaders::Leaders;
 use super::logs::DurableLogs;
+use crate::events::{EntryRef, RaftEvent};
 
 /// See the module docs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -33,11 +34,11 @@ impl Check for CommitNeedsMajority {
             logs.apply(event);
             leaders.observe(event);
             let Some(node) = event.node else { continue };
-            match &event.kind {
-                EventKind::Membership { voters: v, .. } => {
+            match event.layer::<RaftEvent>() {
+                Some(RaftEvent::Membership { voters: v, .. }) => {
                     voters.insert(node, v.clone());
                 }
-                EventKind::Commit { index, .. } if leaders.term_of(node).is_some() => {
+                Some(RaftEvent::Commit { index, .. }) if leaders.term_of(node).is_some() => {
                     let log = logs.of(node);
                     if *index <= log.snapshot.0 {
                         continue;

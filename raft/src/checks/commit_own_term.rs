@@ -7,7 +7,8 @@
 //! needs a rare interleaving, so this check looks at the rule itself, which the planted
 //! bug `commit-old-term` breaks every time it acts.
 
-use sim_core::{Check, CheckKind, EventKind, Evidence, Outcome, RunView};
+use crate::events::RaftEvent;
+use sim_core::{Check, CheckKind, Evidence, Outcome, RunView};
 
 use super::leaders::Leaders;
 
@@ -28,7 +29,9 @@ impl Check for LeaderCommitsOwnTerm {
         let mut leaders = Leaders::default();
         for event in &run.trace.events {
             leaders.observe(event);
-            let (Some(node), EventKind::Commit { index, term }) = (event.node, &event.kind) else {
+            let (Some(node), Some(RaftEvent::Commit { index, term })) =
+                (event.node, event.layer::<RaftEvent>())
+            else {
                 continue;
             };
             if let Some(own) = leaders.term_of(node).filter(|own| own != term) {

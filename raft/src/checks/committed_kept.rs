@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use sim_core::{Check, CheckKind, EventKind, Evidence, NodeId, Outcome, RunView};
+use sim_core::{Check, CheckKind, Evidence, NodeId, Outcome, RunView};
+
+use crate::events::RaftEvent;
 
 /// See the module docs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -23,12 +25,13 @@ impl Check for CommittedEntriesKept {
         let mut commit: BTreeMap<NodeId, u64> = BTreeMap::new();
         for event in &run.trace.events {
             let Some(node) = event.node else { continue };
-            match &event.kind {
-                EventKind::Commit { index, .. } | EventKind::HardState { commit: index, .. } => {
+            match event.layer::<RaftEvent>() {
+                Some(RaftEvent::Commit { index, .. })
+                | Some(RaftEvent::HardState { commit: index, .. }) => {
                     let c = commit.entry(node).or_default();
                     *c = (*c).max(*index);
                 }
-                EventKind::LogTruncate { from_index } => {
+                Some(RaftEvent::LogTruncate { from_index }) => {
                     let c = commit.get(&node).copied().unwrap_or(0);
                     if *from_index <= c {
                         return Outcome::violation(

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use sim_core::{Check, CheckKind, EventKind, Evidence, NodeId, Outcome, Role, RunView, TraceEvent};
+use sim_core::{Check, CheckKind, Evidence, NodeId, Outcome, RunView, TraceEvent};
+
+use crate::core::Role;
+use crate::events::RaftEvent;
 
 /// See the module docs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -20,16 +23,16 @@ impl Check for ElectionSafety {
     fn check(&self, run: &RunView<'_>) -> Outcome {
         let mut leaders: BTreeMap<u64, (NodeId, &TraceEvent)> = BTreeMap::new();
         for event in &run.trace.events {
-            let EventKind::Role {
+            let Some(RaftEvent::Role {
                 role: Role::Leader,
                 term,
                 ..
-            } = event.kind
+            }) = event.layer::<RaftEvent>()
             else {
                 continue;
             };
             let node = event.node.expect("role events have a node");
-            match leaders.get(&term) {
+            match leaders.get(term) {
                 Some((first, first_event)) if *first != node => {
                     return Outcome::violation(
                         format!("two leaders in term {term}: {first} and {node}"),
@@ -41,7 +44,7 @@ impl Check for ElectionSafety {
                 }
                 Some(_) => {}
                 None => {
-                    leaders.insert(term, (node, event));
+                    leaders.insert(*term, (node, event));
                 }
             }
         }

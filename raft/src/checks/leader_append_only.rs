@@ -1,7 +1,8 @@
 //! `leader-append-only`: a leader never overwrites or deletes entries in its log; it only
 //! appends (Raft, Figure 3).
 
-use sim_core::{Check, CheckKind, EventKind, Evidence, Outcome, RunView};
+use crate::events::RaftEvent;
+use sim_core::{Check, CheckKind, Evidence, Outcome, RunView};
 
 use super::leaders::Leaders;
 use super::logs::DurableLogs;
@@ -26,8 +27,8 @@ impl Check for LeaderAppendOnly {
             leaders.observe(event);
             let Some(node) = event.node else { continue };
             let leading = leaders.term_of(node);
-            match &event.kind {
-                EventKind::LogTruncate { from_index } if leading.is_some() => {
+            match event.layer::<RaftEvent>() {
+                Some(RaftEvent::LogTruncate { from_index }) if leading.is_some() => {
                     return Outcome::violation(
                         format!(
                             "leader {node} of term {} removed entries from index {from_index}",
@@ -36,7 +37,7 @@ impl Check for LeaderAppendOnly {
                         vec![Evidence::event(event, "a leader truncated its log")],
                     );
                 }
-                EventKind::LogAppend { entries } if leading.is_some() => {
+                Some(RaftEvent::LogAppend { entries }) if leading.is_some() => {
                     let log = logs.of(node);
                     if let Some(e) = entries.iter().find(|e| {
                         log.entries

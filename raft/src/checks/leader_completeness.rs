@@ -7,12 +7,12 @@
 
 use std::collections::BTreeMap;
 
-use sim_core::{
-    Check, CheckKind, EntryRef, EventKind, Evidence, NodeId, Outcome, Role, RunView, TraceEvent,
-};
+use sim_core::{Check, CheckKind, Evidence, NodeId, Outcome, RunView, TraceEvent};
 
 use super::leaders::Leaders;
 use super::logs::{DurableLogs, NodeLog};
+use crate::core::Role;
+use crate::events::{EntryRef, RaftEvent};
 
 /// See the module docs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -37,15 +37,15 @@ impl Check for LeaderCompleteness {
             logs.apply(event);
             leaders.observe(event);
             let Some(node) = event.node else { continue };
-            match &event.kind {
-                EventKind::Role {
+            match event.layer::<RaftEvent>() {
+                Some(RaftEvent::Role {
                     role: Role::Leader,
                     term,
                     ..
-                } => {
+                }) => {
                     elections.push((*term, node, logs.of(node), event));
                 }
-                EventKind::Commit { index, .. } => {
+                Some(RaftEvent::Commit { index, .. }) => {
                     let Some(term) = leaders.term_of(node) else {
                         continue;
                     };

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use sim_core::{EventKind, NodeId, Role, TraceEvent};
+use sim_core::{EventKind, NodeId, TraceEvent};
+
+use crate::core::Role;
+use crate::events::RaftEvent;
 
 /// Each node's current leadership, following `role` and `node-crash` events.
 #[derive(Clone, Debug, Default)]
@@ -14,15 +17,18 @@ impl Leaders {
     /// Follows one event (events other than role changes and crashes are ignored).
     pub fn observe(&mut self, event: &TraceEvent) {
         let Some(node) = event.node else { return };
-        match event.kind {
-            EventKind::Role {
-                role: Role::Leader,
-                term,
-                ..
-            } => {
-                self.terms.insert(node, term);
+        match (event.layer::<RaftEvent>(), &event.kind) {
+            (
+                Some(RaftEvent::Role {
+                    role: Role::Leader,
+                    term,
+                    ..
+                }),
+                _,
+            ) => {
+                self.terms.insert(node, *term);
             }
-            EventKind::Role { .. } | EventKind::NodeCrash { .. } => {
+            (Some(RaftEvent::Role { .. }), _) | (_, EventKind::NodeCrash { .. }) => {
                 self.terms.remove(&node);
             }
             _ => {}

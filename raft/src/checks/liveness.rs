@@ -13,9 +13,12 @@
 use std::collections::BTreeMap;
 
 use sim_core::{
-    Check, CheckKind, EventKind, Evidence, FaultState, FaultTimeline, NodeId, Outcome, Role,
-    RunView, SimTime,
+    Check, CheckKind, EventKind, Evidence, FaultState, FaultTimeline, NodeId, Outcome, RunView,
+    SimTime,
 };
+
+use crate::core::Role;
+use crate::events::RaftEvent;
 
 /// The voters of the run: those of the last `membership` event in the trace (every Raft
 /// node records one when it starts and when its configuration changes), or every node of
@@ -25,8 +28,8 @@ pub fn voters_of(run: &RunView<'_>) -> Vec<NodeId> {
         .events
         .iter()
         .rev()
-        .find_map(|e| match &e.kind {
-            EventKind::Membership { voters, .. } => Some(voters.clone()),
+        .find_map(|e| match e.layer::<RaftEvent>() {
+            Some(RaftEvent::Membership { voters, .. }) => Some(voters.clone()),
             _ => None,
         })
         .unwrap_or_else(|| run.nodes.to_vec())
@@ -84,18 +87,18 @@ impl Check for LeaderAfterHeal {
         let mut fresh_commit = None;
         for e in events.iter().take_while(|e| e.t_us <= deadline) {
             let Some(node) = e.node else { continue };
-            match &e.kind {
-                EventKind::Role { role, term, .. } => {
+            match (e.layer::<RaftEvent>(), &e.kind) {
+                (Some(RaftEvent::Role { role, term, .. }), _) => {
                     if *role == Role::Leader {
                         leaders.insert(node, *term);
                     } else {
                         leaders.remove(&node);
                     }
                 }
-                EventKind::NodeCrash { .. } => {
+                (_, EventKind::NodeCrash { .. }) => {
                     leaders.remove(&node);
                 }
-                EventKind::Commit { index, .. } => {
+                (Some(RaftEvent::Commit { index, .. }), _) => {
                     if e.t_us < healed {
                         committed_before = committed_before.max(*index);
                     } else if *index > committed_before && fresh_commit.is_none() {

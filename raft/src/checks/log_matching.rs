@@ -8,9 +8,10 @@
 
 use std::collections::BTreeMap;
 
-use sim_core::{Check, CheckKind, EventKind, Evidence, Outcome, RunView, TraceEvent};
+use sim_core::{Check, CheckKind, Evidence, Outcome, RunView, TraceEvent};
 
 use super::logs::DurableLogs;
+use crate::events::RaftEvent;
 
 /// See the module docs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -30,7 +31,9 @@ impl Check for LogMatching {
         // (index, term) -> (digest, term of the entry before, where first seen)
         let mut seen: BTreeMap<(u64, u64), (String, Option<u64>, &TraceEvent)> = BTreeMap::new();
         for event in &run.trace.events {
-            if let (Some(node), EventKind::LogAppend { entries }) = (event.node, &event.kind) {
+            if let (Some(node), Some(RaftEvent::LogAppend { entries })) =
+                (event.node, event.layer::<RaftEvent>())
+            {
                 let mut log = logs.of(node);
                 for e in entries {
                     let prev_term = log.term_at(e.index - 1);
@@ -71,6 +74,7 @@ impl Check for LogMatching {
 mod tests {
     use super::*;
     use crate::checks::fixtures::*;
+    use sim_core::EventKind;
 
     #[test]
     fn matching_logs_pass() {
@@ -94,13 +98,13 @@ mod tests {
         b.append(1, &[(1, 1)]);
         b.push(
             Some(n(2)),
-            sim_core::EventKind::LogAppend {
-                entries: vec![sim_core::EntryRef {
+            EventKind::layer(RaftEvent::LogAppend {
+                entries: vec![crate::events::EntryRef {
                     index: 1,
                     term: 1,
                     digest: "other".into(),
                 }],
-            },
+            }),
         );
         assert!(is_violation(&judge(&LogMatching, &b)));
     }

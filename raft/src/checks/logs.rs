@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use sim_core::{EntryRef, EventKind, NodeId, TraceEvent};
+use sim_core::{NodeId, TraceEvent};
+
+use crate::events::{EntryRef, RaftEvent};
 
 /// One node's durable log: entries after its snapshot point.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -56,8 +58,8 @@ impl DurableLogs {
     /// Applies one event (events that do not touch a log are ignored).
     pub fn apply(&mut self, event: &TraceEvent) {
         let Some(node) = event.node else { return };
-        match &event.kind {
-            EventKind::LogAppend { entries } => {
+        match event.layer::<RaftEvent>() {
+            Some(RaftEvent::LogAppend { entries }) => {
                 let log = self.logs.entry(node).or_default();
                 for e in entries {
                     if e.index > log.snapshot.0 {
@@ -66,11 +68,11 @@ impl DurableLogs {
                     }
                 }
             }
-            EventKind::LogTruncate { from_index } => {
+            Some(RaftEvent::LogTruncate { from_index }) => {
                 let log = self.logs.entry(node).or_default();
                 log.entries.split_off(from_index);
             }
-            EventKind::Snapshot { index, term, .. } => {
+            Some(RaftEvent::Snapshot { index, term, .. }) => {
                 let log = self.logs.entry(node).or_default();
                 if *index > log.snapshot.0 {
                     let keep = log.entries.split_off(&(index + 1));

@@ -64,7 +64,10 @@ pub fn safety_checks() -> Vec<Box<dyn Check>> {
 pub(crate) mod fixtures {
     //! Hand-written traces for the checkers' own tests.
 
-    use sim_core::{EntryRef, EventId, EventKind, NodeId, Role, SimTime, Trace, TraceEvent};
+    use sim_core::{EventId, EventKind, NodeId, SimTime, Trace, TraceEvent};
+
+    use crate::core::Role;
+    use crate::events::{EntryRef, RaftEvent};
 
     /// Builds a trace event by event.
     #[derive(Default)]
@@ -115,74 +118,79 @@ pub(crate) mod fixtures {
         pub fn leader(&mut self, node: u32, term: u64) -> &mut Self {
             self.push(
                 Some(n(node)),
-                EventKind::Role {
+                EventKind::layer(RaftEvent::Role {
                     role: Role::Leader,
                     term,
                     leader: Some(n(node)),
-                },
+                }),
             )
         }
 
         pub fn follower(&mut self, node: u32, term: u64) -> &mut Self {
             self.push(
                 Some(n(node)),
-                EventKind::Role {
+                EventKind::layer(RaftEvent::Role {
                     role: Role::Follower,
                     term,
                     leader: None,
-                },
+                }),
             )
         }
 
         pub fn append(&mut self, node: u32, entries: &[(u64, u64)]) -> &mut Self {
             self.push(
                 Some(n(node)),
-                EventKind::LogAppend {
+                EventKind::layer(RaftEvent::LogAppend {
                     entries: entries.iter().map(|&(i, t)| e(i, t)).collect(),
-                },
+                }),
             )
         }
 
         pub fn truncate(&mut self, node: u32, from_index: u64) -> &mut Self {
-            self.push(Some(n(node)), EventKind::LogTruncate { from_index })
+            self.push(
+                Some(n(node)),
+                EventKind::layer(RaftEvent::LogTruncate { from_index }),
+            )
         }
 
         pub fn commit(&mut self, node: u32, index: u64, term: u64) -> &mut Self {
-            self.push(Some(n(node)), EventKind::Commit { index, term })
+            self.push(
+                Some(n(node)),
+                EventKind::layer(RaftEvent::Commit { index, term }),
+            )
         }
 
         pub fn apply(&mut self, node: u32, index: u64, term: u64) -> &mut Self {
             self.push(
                 Some(n(node)),
-                EventKind::Apply {
+                EventKind::layer(RaftEvent::Apply {
                     index,
                     term,
                     digest: format!("d{index}t{term}"),
-                },
+                }),
             )
         }
 
         pub fn vote(&mut self, node: u32, candidate: u32, term: u64) -> &mut Self {
             self.push(
                 Some(n(node)),
-                EventKind::Vote {
+                EventKind::layer(RaftEvent::Vote {
                     candidate: n(candidate),
                     term,
                     pre_vote: false,
-                    granted: true,
-                    reason: String::new(),
-                },
+                    refused: None,
+                }),
             )
         }
 
         pub fn hard_state(&mut self, node: u32, term: u64, vote: Option<u32>) -> &mut Self {
             self.push(
                 Some(n(node)),
-                EventKind::HardState {
+                EventKind::layer(RaftEvent::HardState {
                     term,
                     vote: vote.map(n),
                     commit: 0,
-                },
+                }),
             )
         }
 

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use sim_core::{Check, CheckKind, EventKind, Evidence, NodeId, Outcome, RunView, TraceEvent};
 
+use crate::events::RaftEvent;
+
 /// See the module docs.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StateMachineSafety;
@@ -23,18 +25,21 @@ impl Check for StateMachineSafety {
         let mut last: BTreeMap<NodeId, u64> = BTreeMap::new();
         for event in &run.trace.events {
             let Some(node) = event.node else { continue };
-            match &event.kind {
-                EventKind::NodeStart { .. } => {
+            match (event.layer::<RaftEvent>(), &event.kind) {
+                (_, EventKind::NodeStart { .. }) => {
                     last.remove(&node);
                 }
-                EventKind::Snapshot { index, .. } => {
+                (Some(RaftEvent::Snapshot { index, .. }), _) => {
                     last.insert(node, *index);
                 }
-                EventKind::Apply {
-                    index,
-                    term,
-                    digest,
-                } => {
+                (
+                    Some(RaftEvent::Apply {
+                        index,
+                        term,
+                        digest,
+                    }),
+                    _,
+                ) => {
                     if let Some(&prev) = last.get(&node) {
                         if *index != prev + 1 {
                             return Outcome::violation(

@@ -9,7 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use sim_core::{Check, CheckKind, EventKind, Evidence, NodeId, Outcome, RunView, TraceEvent};
+use sim_core::{Check, CheckKind, Evidence, NodeId, Outcome, RunView, TraceEvent};
+
+use crate::events::RaftEvent;
 
 /// See the module docs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -31,8 +33,8 @@ impl Check for TermAndVoteDurable {
         let mut promised: BTreeMap<NodeId, (u64, NodeId, &TraceEvent)> = BTreeMap::new();
         for event in &run.trace.events {
             let Some(node) = event.node else { continue };
-            match &event.kind {
-                EventKind::HardState { term, vote, .. } => {
+            match event.layer::<RaftEvent>() {
+                Some(RaftEvent::HardState { term, vote, .. }) => {
                     if let Some((promised_term, candidate, promise)) = promised.get(&node) {
                         let forgot = term < promised_term
                             || (term == promised_term && *vote != Some(*candidate));
@@ -69,13 +71,12 @@ impl Check for TermAndVoteDurable {
                     }
                     hard.insert(node, (*term, *vote, event));
                 }
-                EventKind::Vote {
+                Some(RaftEvent::Vote {
                     candidate,
                     term,
                     pre_vote: false,
-                    granted: true,
-                    ..
-                } => {
+                    refused: None,
+                }) => {
                     if let Some((first, first_event)) = votes.get(&(node, *term)) {
                         if first != candidate {
                             return Outcome::violation(

@@ -19,6 +19,7 @@ pub struct Message {
 /// Why a (pre-)vote was refused. Carried in the response and in `Event`s so that traces say
 /// why an election failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum VoteRejectReason {
     /// The voter already voted for someone else in this term.
     AlreadyVoted { vote: NodeId },

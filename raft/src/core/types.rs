@@ -144,6 +144,7 @@ pub struct Snapshot {
 
 /// A node's role (Raft Figure 4, plus the pre-vote phase of the Raft thesis §9.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Role {
     Follower,
     PreCandidate,
@@ -151,14 +152,20 @@ pub enum Role {
     Leader,
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self {
+impl Role {
+    /// The kebab-case name traces and pictures use (`pre-candidate`).
+    pub fn as_str(self) -> &'static str {
+        match self {
             Role::Follower => "follower",
             Role::PreCandidate => "pre-candidate",
             Role::Candidate => "candidate",
             Role::Leader => "leader",
-        };
-        f.write_str(s)
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }

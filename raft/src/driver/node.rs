@@ -13,8 +13,7 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use sim_core::trace::digest;
-use sim_core::{EntryRef, EventKind, NodeCtx};
+use sim_core::{EventKind, NodeCtx};
 
 use super::app::{ClientOp, ClientReply, Membership, NodeEnv, Proposal, QueryMode, StateMachine};
 use super::message::{Msg, MsgOf};
@@ -23,6 +22,7 @@ use crate::core::{
     self, ConfChange, ConfState, Config, Entry, EntryKind, Event, InitialState, LogIndex, Mutants,
     ProposeError, RawNode, Ready, Term,
 };
+use crate::events::{digest, EntryRef, RaftEvent};
 
 /// How a Raft node runs. Defaults follow etcd v3.5 (`server/embed/config.go`): heartbeat
 /// 100 ms, election timeout 1000 ms (10 ticks of 100 ms), pre-vote and check-quorum on.
@@ -198,15 +198,6 @@ pub fn entry_ref(entry: &Entry) -> EntryRef {
     }
 }
 
-fn trace_role(role: core::Role) -> sim_core::Role {
-    match role {
-        core::Role::Follower => sim_core::Role::Follower,
-        core::Role::PreCandidate => sim_core::Role::PreCandidate,
-        core::Role::Candidate => sim_core::Role::Candidate,
-        core::Role::Leader => sim_core::Role::Leader,
-    }
-}
-
 /// A read waiting for its ReadIndex round or for the state machine to catch up.
 struct PendingRead<Q> {
     client: sim_core::NodeId,
@@ -233,7 +224,7 @@ fn membership(conf: &ConfState) -> Membership {
 /// The trace event of a configuration.
 fn membership_event(conf: &ConfState) -> EventKind {
     let Membership { voters, learners } = membership(conf);
-    EventKind::Membership { voters, learners }
+    EventKind::layer(RaftEvent::Membership { voters, learners })
 }
 
 /// One node's running state.
@@ -283,7 +274,7 @@ pub async fn run_node<S: StateMachine>(
         storage::write_snapshot(&ctx, &init.snapshot, init.hard_state, &[]);
         ctx.disk().fsync(SNAP_FILE).await;
         ctx.disk().fsync(WAL_FILE).await;
-        ctx.record(EventKind::Snapshot {
+        ctx.record_layer(RaftEvent::Snapshot {
             index: init.snapshot.meta.index.0,
             term: init.snapshot.meta.term.0,
             installed: false,
@@ -291,7 +282,7 @@ pub async fn run_node<S: StateMachine>(
         init
     };
     let hs = initial.hard_state;
-    ctx.record(EventKind::HardState {
+    ctx.record_layer(RaftEvent::HardState {
         term: hs.term.0,
         vote: hs.vote.map(sim_id),
         commit: hs.commit.0,
@@ -554,8 +545,8 @@ impl<S: StateMachine> Node<S> {
             if let Event::RoleChanged { role, term, leader } = event {
                 // For RUST_LOG readers; the madsim node span supplies the node.
                 tracing::info!(target: "ksim::raft", "{role:?} in term {}", term.0);
-                self.ctx.record(EventKind::Role {
-                    role: trace_role(*role),
+                self.ctx.record_layer(RaftEvent::Role {
+                    role: *role,
                     term: term.0,
                     leader: leader.map(sim_id),
                 });
@@ -568,24 +559,22 @@ impl<S: StateMachine> Node<S> {
                     candidate,
                     term,
                     pre_vote,
-                } => self.ctx.record(EventKind::Vote {
+                } => self.ctx.record_layer(RaftEvent::Vote {
                     candidate: sim_id(*candidate),
                     term: term.0,
                     pre_vote: *pre_vote,
-                    granted: true,
-                    reason: String::new(),
+                    refused: None,
                 }),
                 Event::VoteRefused {
                     candidate,
                     term,
                     pre_vote,
                     reason,
-                } => self.ctx.record(EventKind::Vote {
+                } => self.ctx.record_layer(RaftEvent::Vote {
                     candidate: sim_id(*candidate),
                     term: term.0,
                     pre_vote: *pre_vote,
-                    granted: false,
-                    reason: format!("{reason:?}"),
+                    refused: Some(*reason),
                 }),
                 Event::CheckQuorumFailed { term } => {
                     self.ctx.note("check-quorum-failed", format!("term={term}"));
@@ -614,7 +603,7 @@ impl<S: StateMachine> Node<S> {
         for event in &ready.events {
             if let Event::CommitAdvanced { to, .. } = event {
                 let term = self.raw.term_at(*to).unwrap_or(Term(0));
-                self.ctx.record(EventKind::Commit {
+                self.ctx.record_layer(RaftEvent::Commit {
                     index: to.0,
                     term: term.0,
                 });
@@ -688,7 +677,7 @@ impl<S: StateMachine> Node<S> {
             return;
         }
         if let Some(snapshot) = &ready.snapshot {
-            self.ctx.record(EventKind::Snapshot {
+            self.ctx.record_layer(RaftEvent::Snapshot {
                 index: snapshot.meta.index.0,
                 term: snapshot.meta.term.0,
                 installed: true,
@@ -697,17 +686,17 @@ impl<S: StateMachine> Node<S> {
         }
         if let Some(first) = ready.entries.first() {
             if first.index <= self.durable_last {
-                self.ctx.record(EventKind::LogTruncate {
+                self.ctx.record_layer(RaftEvent::LogTruncate {
                     from_index: first.index.0,
                 });
             }
-            self.ctx.record(EventKind::LogAppend {
+            self.ctx.record_layer(RaftEvent::LogAppend {
                 entries: ready.entries.iter().map(entry_ref).collect(),
             });
             self.durable_last = ready.entries.last().map_or(self.durable_last, |e| e.index);
         }
         if let Some(hs) = hard_state {
-            self.ctx.record(EventKind::HardState {
+            self.ctx.record_layer(RaftEvent::HardState {
                 term: hs.term.0,
                 vote: hs.vote.map(sim_id),
                 commit: hs.commit.0,
@@ -720,7 +709,7 @@ impl<S: StateMachine> Node<S> {
             return;
         }
         let reference = entry_ref(entry);
-        self.ctx.record(EventKind::Apply {
+        self.ctx.record_layer(RaftEvent::Apply {
             index: reference.index,
             term: reference.term,
             digest: reference.digest,
@@ -797,7 +786,7 @@ impl<S: StateMachine> Node<S> {
         self.ctx.disk().fsync(SNAP_FILE).await;
         self.ctx.disk().fsync(WAL_FILE).await;
         self.snapshot_index = snapshot.meta.index;
-        self.ctx.record(EventKind::Snapshot {
+        self.ctx.record_layer(RaftEvent::Snapshot {
             index: snapshot.meta.index.0,
             term: snapshot.meta.term.0,
             installed: false,

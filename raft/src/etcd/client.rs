@@ -13,8 +13,9 @@
 //! `kv` model. A client whose keys a lease may delete behind the model's back (a lock
 //! holder) switches recording off with [`EtcdClient::set_recording`].
 
+use crate::etcd::events::{EtcdEvent, WatchChange};
 use serde_json::{json, Value};
-use sim_core::{EventKind, NodeCtx, NodeId, OpId, OpOutcome, SimTime, WatchChange};
+use sim_core::{NodeCtx, NodeId, OpId, OpOutcome, SimTime};
 
 use super::request::{
     Command, Compare, CompareResult, CompareTarget, DeleteRangeRequest, PutRequest, Query,
@@ -387,7 +388,7 @@ impl EtcdClient {
                 } else {
                     start.0
                 };
-                self.ctx().record(EventKind::WatchOpen {
+                self.ctx().record_layer(EtcdEvent::WatchOpen {
                     watch: watch_id,
                     key: range.key.clone(),
                     range_end: range.range_end.clone(),
@@ -431,20 +432,20 @@ impl EtcdClient {
                 },
                 _ => continue,
             };
-            self.ctx().record(delivery_event(&update));
+            self.ctx().record_layer(delivery_event(&update));
             return Some(update);
         }
     }
 }
 
 /// The trace event of a watch delivery.
-fn delivery_event(update: &WatchUpdate) -> EventKind {
+fn delivery_event(update: &WatchUpdate) -> EtcdEvent {
     match update {
         WatchUpdate::Events {
             watch_id,
             header_revision,
             events,
-        } => EventKind::WatchDelivery {
+        } => EtcdEvent::WatchDelivery {
             watch: *watch_id,
             header_revision: header_revision.0,
             changes: events
@@ -461,13 +462,13 @@ fn delivery_event(update: &WatchUpdate) -> EventKind {
         WatchUpdate::Progress {
             watch_id,
             header_revision,
-        } => EventKind::WatchDelivery {
+        } => EtcdEvent::WatchDelivery {
             watch: *watch_id,
             header_revision: header_revision.0,
             changes: vec![],
             canceled: false,
         },
-        WatchUpdate::Canceled { watch_id, .. } => EventKind::WatchDelivery {
+        WatchUpdate::Canceled { watch_id, .. } => EtcdEvent::WatchDelivery {
             watch: *watch_id,
             header_revision: 0,
             changes: vec![],

@@ -43,6 +43,7 @@ pub use watch::{WatchConfig, WatchHub};
 // The server side of the module: glue onto the Raft driver, the client, the scenario
 // workload and the etcd checks.
 pub mod client;
+pub mod events;
 mod server;
 pub mod watch_check;
 pub mod workload;

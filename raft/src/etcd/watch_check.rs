@@ -18,9 +18,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sim_core::{
-    Check, CheckKind, EntryType, EventKind, Evidence, NodeId, OpId, Outcome, RunView, TraceEvent,
-};
+use sim_core::{Check, CheckKind, EntryType, Evidence, NodeId, OpId, Outcome, RunView, TraceEvent};
+
+use crate::etcd::events::EtcdEvent;
 
 /// See the module docs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -93,14 +93,14 @@ impl Check for WatchNoGap {
         let mut streams: BTreeMap<(NodeId, u64), Stream<'_>> = BTreeMap::new();
         for event in &run.trace.events {
             let Some(node) = event.node else { continue };
-            match &event.kind {
-                EventKind::WatchOpen {
+            match event.layer::<EtcdEvent>() {
+                Some(EtcdEvent::WatchOpen {
                     watch,
                     key,
                     range_end,
                     start_revision,
                     ..
-                } => {
+                }) => {
                     streams.insert(
                         (node, *watch),
                         Stream {
@@ -115,12 +115,12 @@ impl Check for WatchNoGap {
                         },
                     );
                 }
-                EventKind::WatchDelivery {
+                Some(EtcdEvent::WatchDelivery {
                     watch,
                     header_revision,
                     changes,
                     canceled,
-                } => {
+                }) => {
                     let Some(stream) = streams.get_mut(&(node, *watch)) else {
                         return Outcome::violation(
                             format!(
@@ -212,7 +212,9 @@ impl Check for WatchNoGap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sim_core::{EventId, History, HistoryEntry, SimTime, Trace, WatchChange};
+    use sim_core::{EventId, EventKind, History, HistoryEntry, SimTime, Trace};
+
+    use crate::etcd::events::WatchChange;
 
     const WATCHER: NodeId = NodeId(9);
 
@@ -226,19 +228,19 @@ mod tests {
     }
 
     fn open(start_revision: u64) -> EventKind {
-        EventKind::WatchOpen {
+        EventKind::layer(EtcdEvent::WatchOpen {
             watch: 1,
             key: "k".into(),
             range_end: Some("l".into()),
             start_revision,
             server: NodeId(1),
-        }
+        })
     }
 
     /// A delivery of `(revision, key)` changes; none is a progress notification at
     /// `header`.
     fn delivery(header: u64, changes: &[(u64, &str)]) -> EventKind {
-        EventKind::WatchDelivery {
+        EventKind::layer(EtcdEvent::WatchDelivery {
             watch: 1,
             header_revision: header,
             changes: changes
@@ -251,7 +253,7 @@ mod tests {
                 })
                 .collect(),
             canceled: false,
-        }
+        })
     }
 
     /// Acknowledged puts of `(revision, key)`.

@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use raft::core::Role;
+use raft::events::RaftEvent;
 use rand::Rng;
-use sim_core::{EventKind, FaultOp, NodeId, NodeStatus, Role, SimTime, World};
+use sim_core::{EventKind, FaultOp, NodeId, NodeStatus, SimTime, World};
 
 use crate::raft_world::{LiveDriverConfig, RaftMsg};
 
@@ -210,8 +212,8 @@ impl Watch {
         world.with_trace(|events| {
             for e in &events[self.cursor..] {
                 let Some(n) = e.node else { continue };
-                match &e.kind {
-                    EventKind::Role { role, term, .. } => {
+                match (e.layer::<RaftEvent>(), &e.kind) {
+                    (Some(RaftEvent::Role { role, term, .. }), _) => {
                         self.roles.insert(n, (*role, *term));
                         self.max_term = self.max_term.max(*term);
                         if let Some((crashed, at_crash)) = self.expect {
@@ -231,30 +233,33 @@ impl Watch {
                             }
                         }
                     }
-                    EventKind::NodeCrash { .. } => {
+                    (_, EventKind::NodeCrash { .. }) => {
                         self.roles.remove(&n);
                     }
-                    EventKind::LogAppend { entries } => {
+                    (Some(RaftEvent::LogAppend { entries }), _) => {
                         if let Some(last) = entries.last() {
                             self.last_index.insert(n, last.index);
                         }
                     }
-                    EventKind::LogTruncate { from_index } => {
+                    (Some(RaftEvent::LogTruncate { from_index }), _) => {
                         let last = self.last_index.entry(n).or_insert(0);
                         *last = (*last).min(from_index.saturating_sub(1));
                     }
-                    EventKind::Snapshot {
-                        index,
-                        installed: true,
-                        ..
-                    } => {
+                    (
+                        Some(RaftEvent::Snapshot {
+                            index,
+                            installed: true,
+                            ..
+                        }),
+                        _,
+                    ) => {
                         let last = self.last_index.entry(n).or_insert(0);
                         *last = (*last).max(*index);
                     }
-                    EventKind::Commit { index, term } => {
+                    (Some(RaftEvent::Commit { index, term }), _) => {
                         self.commit.insert(n, (*index, *term));
                     }
-                    EventKind::Send { kind, .. } if kind == "heartbeat" => {
+                    (_, EventKind::Send { kind, .. }) if kind == "heartbeat" => {
                         // One broadcast is several sends at the same instant.
                         self.last_heartbeat.insert(n, e.t_us);
                     }

@@ -24,8 +24,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use raft::checks::NodeLog;
+use raft::core::Role;
+use raft::events::RaftEvent;
 use sim_core::{
-    Check, CheckKind, EventKind, Evidence, FaultTimeline, NodeId, Outcome, Role, RunView, SimTime,
+    Check, CheckKind, EventKind, Evidence, FaultTimeline, NodeId, Outcome, RunView, SimTime,
     TraceEvent,
 };
 
@@ -246,7 +248,9 @@ fn progress_while_sealed(
     let held = majority_held_index(events, &f.voters, from);
     let during = |t: SimTime| t >= from && t < until;
     for e in events.iter().filter(|e| during(e.t_us)) {
-        if let (Some(node), EventKind::Commit { index, term }) = (e.node, &e.kind) {
+        if let (Some(node), Some(RaftEvent::Commit { index, term })) =
+            (e.node, e.layer::<RaftEvent>())
+        {
             if side.contains(&node) && *index > held {
                 return Some(Outcome::violation(
                     format!(
@@ -322,18 +326,18 @@ impl Check for MajorityKeepsCommitting {
         let mut committed = None;
         for e in events.iter().take_while(|e| e.t_us <= deadline) {
             let Some(node) = e.node else { continue };
-            match &e.kind {
-                EventKind::Role { role, term, .. } => {
+            match (e.layer::<RaftEvent>(), &e.kind) {
+                (Some(RaftEvent::Role { role, term, .. }), _) => {
                     if *role == Role::Leader {
                         leading.insert(node, *term);
                     } else {
                         leading.remove(&node);
                     }
                 }
-                EventKind::NodeCrash { .. } => {
+                (_, EventKind::NodeCrash { .. }) => {
                     leading.remove(&node);
                 }
-                EventKind::Commit { index, term }
+                (Some(RaftEvent::Commit { index, term }), _)
                     if e.t_us >= from
                         && servers.contains(&node)
                         && *index > held
@@ -406,12 +410,12 @@ pub(crate) struct CatchesUp {
 pub(crate) fn never_applied(log: &NodeLog, events: &[TraceEvent]) -> Vec<(u64, u64, String)> {
     let applied: std::collections::BTreeSet<(u64, u64, &str)> = events
         .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Apply {
+        .filter_map(|e| match e.layer::<RaftEvent>() {
+            Some(RaftEvent::Apply {
                 index,
                 term,
                 digest,
-            } => Some((*index, *term, digest.as_str())),
+            }) => Some((*index, *term, digest.as_str())),
             _ => None,
         })
         .collect();

@@ -7,8 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use raft::checks::{DurableLogs, NodeLog};
+use raft::events::RaftEvent;
 use serde::Serialize;
-use sim_core::{EntryType, EventKind, History, NodeId, SimTime, TraceEvent};
+use sim_core::{EntryType, History, NodeId, SimTime, TraceEvent};
 
 use crate::raft_world::{leader_periods, ms};
 
@@ -21,9 +22,9 @@ pub(crate) fn commit_indexes(
 ) -> BTreeMap<NodeId, u64> {
     let mut commit: BTreeMap<NodeId, u64> = nodes.iter().map(|n| (*n, 0)).collect();
     for e in events.iter().take_while(|e| e.t_us <= t) {
-        let index = match &e.kind {
-            EventKind::Commit { index, .. } => *index,
-            EventKind::HardState { commit, .. } => *commit,
+        let index = match e.layer::<RaftEvent>() {
+            Some(RaftEvent::Commit { index, .. }) => *index,
+            Some(RaftEvent::HardState { commit, .. }) => *commit,
             _ => continue,
         };
         if let Some(c) = e.node.and_then(|n| commit.get_mut(&n)) {
