@@ -117,3 +117,204 @@ pub enum RaftEvent {
 impl LayerEvent for RaftEvent {
     const LAYER: &'static str = "raft";
 }
+
+/// The key fields of a message of a Raft world, as the trace's `send` events keep them
+/// (the message's kind, `append-entries` or `client-write`, is beside them): what the
+/// sequence diagram labels and the checks on acks read, as types.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum MessageFields {
+    /// A vote or pre-vote request, with the candidate's last log position.
+    Vote {
+        /// The term asked for.
+        term: u64,
+        /// The candidate's last log index.
+        last_index: u64,
+        /// Its term.
+        last_term: u64,
+    },
+    /// A vote or pre-vote answer.
+    VoteResp {
+        /// The voter's term.
+        term: u64,
+        /// Why it refused; none when it granted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refused: Option<VoteRejectReason>,
+    },
+    /// Entries for a follower.
+    Append {
+        /// The leader's term.
+        term: u64,
+        /// The index before the entries.
+        prev_index: u64,
+        /// Its term.
+        prev_term: u64,
+        /// How many entries.
+        entries: u64,
+        /// The leader's commit index.
+        commit: u64,
+    },
+    /// A follower accepted entries up to `match_index`.
+    AppendAccepted {
+        /// The follower's term.
+        term: u64,
+        /// The last index it now holds in agreement with the leader.
+        match_index: u64,
+    },
+    /// A follower refused entries: its log does not hold the leader's `prev` entry.
+    AppendRejected {
+        /// The follower's term.
+        term: u64,
+        /// The `prev_index` it refused.
+        rejected_index: u64,
+        /// Where the leader should try next.
+        hint_index: u64,
+        /// The term of the follower's entry there.
+        hint_term: u64,
+    },
+    /// A heartbeat.
+    Heartbeat {
+        /// The leader's term.
+        term: u64,
+        /// The commit index the follower may advance to.
+        commit: u64,
+    },
+    /// A message that carries only its term (heartbeat answers, read-index requests).
+    Term {
+        /// The sender's term.
+        term: u64,
+    },
+    /// A snapshot for a follower too far behind.
+    Snapshot {
+        /// The leader's term.
+        term: u64,
+        /// The last index it covers.
+        index: u64,
+        /// That entry's term.
+        snapshot_term: u64,
+    },
+    /// A follower installed a snapshot.
+    SnapshotResp {
+        /// Its term.
+        term: u64,
+        /// Its last index now.
+        last_index: u64,
+    },
+    /// A read index for a follower's read.
+    ReadIndexResp {
+        /// The leader's term.
+        term: u64,
+        /// The index the read must wait for.
+        index: u64,
+    },
+    /// A client's request.
+    Request {
+        /// The client's request number.
+        request: u64,
+        /// What it asks, in the state machine's words.
+        op: String,
+    },
+    /// A server's answer to a request.
+    Reply {
+        /// The request it answers.
+        request: u64,
+        /// The answer, in the state machine's words (`index=5 put rev=6`, `leader=n2`).
+        answer: String,
+    },
+    /// A server's unasked message to a client (a watch event).
+    Push {
+        /// Its position in the server's stream.
+        seq: u64,
+        /// What it carries, in the state machine's words.
+        output: String,
+    },
+}
+
+impl MessageFields {
+    /// The sender's term, for Raft messages.
+    pub fn term(&self) -> Option<u64> {
+        match self {
+            MessageFields::Vote { term, .. }
+            | MessageFields::VoteResp { term, .. }
+            | MessageFields::Append { term, .. }
+            | MessageFields::AppendAccepted { term, .. }
+            | MessageFields::AppendRejected { term, .. }
+            | MessageFields::Heartbeat { term, .. }
+            | MessageFields::Term { term }
+            | MessageFields::Snapshot { term, .. }
+            | MessageFields::SnapshotResp { term, .. }
+            | MessageFields::ReadIndexResp { term, .. } => Some(*term),
+            MessageFields::Request { .. }
+            | MessageFields::Reply { .. }
+            | MessageFields::Push { .. } => None,
+        }
+    }
+
+    /// The index an accepting append answer acknowledges.
+    pub fn match_index(&self) -> Option<u64> {
+        match self {
+            MessageFields::AppendAccepted { match_index, .. } => Some(*match_index),
+            _ => None,
+        }
+    }
+
+    /// The commit index a leader's append or heartbeat carries.
+    pub fn commit(&self) -> Option<u64> {
+        match self {
+            MessageFields::Append { commit, .. } | MessageFields::Heartbeat { commit, .. } => {
+                Some(*commit)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl LayerEvent for MessageFields {
+    const LAYER: &'static str = "raft-message";
+
+    fn summary(&self) -> String {
+        match self {
+            MessageFields::Vote {
+                term,
+                last_index,
+                last_term,
+            } => format!("term={term} last={last_index}/{last_term}"),
+            MessageFields::VoteResp { term, refused } => match refused {
+                None => format!("term={term} granted"),
+                Some(reason) => format!("term={term} refused ({reason})"),
+            },
+            MessageFields::Append {
+                term,
+                prev_index,
+                prev_term,
+                entries,
+                commit,
+            } => format!(
+                "term={term} prev={prev_index}/{prev_term} entries={entries} commit={commit}"
+            ),
+            MessageFields::AppendAccepted { term, match_index } => {
+                format!("term={term} match={match_index}")
+            }
+            MessageFields::AppendRejected {
+                term,
+                rejected_index,
+                hint_index,
+                hint_term,
+            } => format!("term={term} rejected={rejected_index} hint={hint_term}/{hint_index}"),
+            MessageFields::Heartbeat { term, commit } => format!("term={term} commit={commit}"),
+            MessageFields::Term { term } => format!("term={term}"),
+            MessageFields::Snapshot {
+                term,
+                index,
+                snapshot_term,
+            } => format!("term={term} snapshot={index}/{snapshot_term}"),
+            MessageFields::SnapshotResp { term, last_index } => {
+                format!("term={term} last={last_index}")
+            }
+            MessageFields::ReadIndexResp { term, index } => format!("term={term} index={index}"),
+            MessageFields::Request { request, op } => format!("req={request} {op}"),
+            MessageFields::Reply { request, answer } => format!("req={request} {answer}"),
+            MessageFields::Push { seq, output } => format!("seq={seq} {output}"),
+        }
+    }
+}

@@ -28,10 +28,12 @@ pub use crate::core::{
     Mutants, NodeId, ProposeError, RawNode, ReadState, Ready, Role, Snapshot, Term,
 };
 
-/// The trace layers of a Raft world: Raft's own events and etcd's (what a reader of a
-/// `trace.jsonl` written by these worlds passes to `Trace::read_jsonl`).
+/// The trace layers of a Raft world: Raft's own events, its messages' fields and etcd's
+/// events (what a reader of a `trace.jsonl` written by these worlds passes to
+/// `Trace::read_jsonl`).
 pub fn layers() -> sim_core::Layers {
     sim_core::Layers::none()
         .with::<events::RaftEvent>()
+        .with::<events::MessageFields>()
         .with::<etcd::events::EtcdEvent>()
 }

@@ -89,7 +89,7 @@ impl RunFolder {
             serde_json::from_str(&text).map_err(|e| malformed(&path, e.to_string()))?;
         let path = dir.join(files::TRACE);
         let file = fs::File::open(&path).map_err(io(&path))?;
-        let trace = Trace::read_jsonl(BufReader::new(file), &raft::layers())
+        let trace = Trace::read_jsonl(BufReader::new(file), &crate::layers())
             .map_err(|e| malformed(&path, e.to_string()))?;
         let path = dir.join(files::HISTORY);
         let text = fs::read_to_string(&path).map_err(io(&path))?;

@@ -238,3 +238,9 @@ pub fn report_dir(dir: &Path, options: &ReportOptions) -> Result<Vec<String>, Re
     let artifacts = render(&run, options, &dir.display().to_string())?;
     write(dir, &artifacts)
 }
+
+/// Every trace layer a ksim world writes: the Raft world's (Raft, its messages, etcd) and
+/// the ping mesh's. The reports read run folders of any scenario, so they know them all.
+pub fn layers() -> sim_core::Layers {
+    raft::layers().with::<sim_core::demo::PingMsg>()
+}

@@ -14,10 +14,10 @@
 use std::collections::BTreeMap;
 
 use raft::core::Role;
-use raft::events::RaftEvent;
+use raft::events::{MessageFields, RaftEvent};
 use sim_core::{
-    Directory, DropReason, EntryType, EventId, EventKind, FaultOp, History, MessageId, NodeId,
-    NodeName, OpId, Trace,
+    Directory, DropReason, EntryType, EventId, EventKind, FaultOp, History, LayerRecord, MessageId,
+    NodeId, NodeName, OpId, Trace,
 };
 
 /// A run, folded.
@@ -170,7 +170,7 @@ pub enum Fate {
 }
 
 /// One message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MessageRecord {
     /// Its id.
     pub id: MessageId,
@@ -180,7 +180,10 @@ pub struct MessageRecord {
     pub to: NodeId,
     /// Kind (`append-entries`, `request-vote`, `client-write`, ...).
     pub kind: String,
-    /// Key fields (`term=3 prev=4/2 entries=1 commit=4`).
+    /// Its key fields in its layer's type (see `sim_core::layer`).
+    pub fields: Option<LayerRecord>,
+    /// Those fields in words, for tooltips (`term=3 prev=4/2 entries=1 commit=4`): the
+    /// layer's own summary, shown as it is.
     pub detail: String,
     /// When it was sent.
     pub sent_us: u64,
@@ -199,18 +202,15 @@ impl MessageRecord {
         }
     }
 
-    /// A numeric field of the detail (`term`, `commit`, `match`, ...), if present.
-    pub fn field(&self, name: &str) -> Option<u64> {
-        detail_field(&self.detail, name)
+    /// Its fields, if it is a message of a Raft world.
+    pub fn raft(&self) -> Option<&MessageFields> {
+        self.fields.as_ref()?.get()
     }
-}
 
-/// A `name=value` field of a message or operation detail, as a number.
-pub fn detail_field(detail: &str, name: &str) -> Option<u64> {
-    detail.split_whitespace().find_map(|part| {
-        let (key, value) = part.split_once('=')?;
-        (key == name).then(|| value.split('/').next()?.parse().ok())?
-    })
+    /// The sender's term, for a Raft message.
+    pub fn term(&self) -> Option<u64> {
+        self.raft()?.term()
+    }
 }
 
 /// How a client operation ended, for colouring.
@@ -609,7 +609,8 @@ impl RunModel {
                     msg,
                     to,
                     kind,
-                    detail,
+                    fields,
+                    ..
                 } => {
                     let Some(from) = event.node else { continue };
                     index.insert(*msg, self.messages.len());
@@ -618,7 +619,11 @@ impl RunModel {
                         from,
                         to: *to,
                         kind: kind.clone(),
-                        detail: detail.clone(),
+                        detail: fields
+                            .as_ref()
+                            .map(LayerRecord::summary)
+                            .unwrap_or_default(),
+                        fields: fields.clone(),
                         sent_us: t,
                         send_event: event.id,
                         fate: Fate::InFlight,

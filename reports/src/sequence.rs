@@ -67,6 +67,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use raft::core::Role;
+use raft::events::MessageFields;
 use sim_core::{DropReason, EventId, MessageId, NodeId};
 
 use crate::model::{format_ms, node_set, Fate, MessageRecord, OpEnd, OutageKind, RunModel};
@@ -151,58 +152,8 @@ pub fn majority(servers: usize) -> usize {
 }
 
 /// The match index an `append-entries-resp` accepted, if it accepted.
-///
-/// The driver writes an accepting response as `term=3 match=7` and a refusal as
-/// `term=3 rejected=9 hint=2/6`, so only an accepting one has a `match` field.
 pub fn ack_match(message: &MessageRecord) -> Option<u64> {
-    if message.kind != "append-entries-resp" {
-        return None;
-    }
-    message.field("match")
-}
-
-/// The first number after `key` in `text`: `revision: Revision(7)` -> 7.
-fn number_after(text: &str, key: &str) -> Option<u64> {
-    let rest = text.split_once(key)?.1;
-    let digits = rest.trim_start_matches(|c: char| !c.is_ascii_digit() && c != ',' && c != '}');
-    let end = digits
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(digits.len());
-    digits[..end].parse().ok()
-}
-
-/// A quoted field of a Debug form: `key: "count"` -> `count`.
-fn quoted_after<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    let rest = text.split_once(key)?.1.trim_start().strip_prefix('"')?;
-    rest.split_once('"').map(|(value, _)| value)
-}
-
-/// Client messages read better without Debug punctuation:
-/// `req=1 Put(PutRequest { key: "count", value: "4", .. })` -> `req=1 put count=4`.
-fn client_detail(detail: &str) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut words = detail.split_whitespace().peekable();
-    while let Some(word) = words.next_if(|w| w.contains('=') && !w.contains('(')) {
-        parts.push(word.to_string());
-    }
-    if let Some(op) = words.next() {
-        let name: String = op
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-            .collect();
-        if !name.is_empty() {
-            parts.push(name.to_lowercase());
-        }
-    }
-    match (quoted_after(detail, "key:"), quoted_after(detail, "value:")) {
-        (Some(k), Some(v)) => parts.push(format!("{k}={v}")),
-        (Some(k), None) => parts.push(k.to_string()),
-        _ => {}
-    }
-    if let Some(rev) = number_after(detail, "revision:") {
-        parts.push(format!("rev={rev}"));
-    }
-    parts.join(" ")
+    message.raft()?.match_index()
 }
 
 /// The commit quorums of the leaders' commits between `from_us` and `to_us` (inclusive).
@@ -236,7 +187,7 @@ pub fn commit_quorums(model: &RunModel, from_us: u64, to_us: u64) -> Vec<CommitQ
                     continue;
                 }
                 let accepted = ack_match(m).unwrap_or(0);
-                if m.field("term") == Some(span.term) && accepted >= point.index {
+                if m.term() == Some(span.term) && accepted >= point.index {
                     first_by_follower.entry(m.from).or_insert((*t, m.id));
                 }
             }
@@ -445,56 +396,60 @@ fn grouped(n: usize) -> String {
     out
 }
 
-/// A short label for an arrow: kind and the key fields, compacted.
+/// A short label for an arrow: kind and the key fields, compacted, read from the
+/// message's typed fields.
 pub fn arrow_label(message: &MessageRecord) -> String {
-    let term = message
-        .field("term")
-        .map(|t| format!(" t{t}"))
-        .unwrap_or_default();
-    let d = &message.detail;
-    let text = match message.kind.as_str() {
-        "append-entries" => {
-            let n = message.field("entries").unwrap_or(0);
-            let prev = d
-                .split_whitespace()
-                .find_map(|p| p.strip_prefix("prev="))
-                .unwrap_or("?");
-            let commit = message.field("commit").unwrap_or(0);
-            format!("append-entries{term} +{n} prev={prev} c={commit}")
+    let kind = message.kind.as_str();
+    let Some(fields) = message.raft() else {
+        let text = if message.detail.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind} {}", message.detail)
+        };
+        return shorten(&text, LABEL_MAX_CHARS);
+    };
+    let term = fields.term().map(|t| format!(" t{t}")).unwrap_or_default();
+    let text = match fields {
+        MessageFields::Append {
+            prev_index,
+            prev_term,
+            entries,
+            commit,
+            ..
+        } => format!("append-entries{term} +{entries} prev={prev_index}/{prev_term} c={commit}"),
+        MessageFields::AppendAccepted { match_index, .. } => {
+            format!("append-resp{term} ok match={match_index}")
         }
-        "append-entries-resp" => match ack_match(message) {
-            Some(m) => format!("append-resp{term} ok match={m}"),
-            None => {
-                let rejected = number_after(d, "rejected_index:")
-                    .map_or_else(|| "?".to_string(), |i| i.to_string());
-                format!("append-resp{term} rejected at {rejected}")
-            }
-        },
-        "heartbeat" => format!("heartbeat{term} c={}", message.field("commit").unwrap_or(0)),
-        "heartbeat-resp" => format!("heartbeat-resp{term}"),
-        "request-vote" | "pre-vote" => {
-            let last = d
-                .split_whitespace()
-                .find_map(|p| p.strip_prefix("last="))
-                .unwrap_or("?");
-            format!("{}{term} last={last}", message.kind)
+        MessageFields::AppendRejected { rejected_index, .. } => {
+            format!("append-resp{term} rejected at {rejected_index}")
         }
-        "request-vote-resp" | "pre-vote-resp" => {
-            let answer = if d.contains("granted") {
+        MessageFields::Heartbeat { commit, .. } => format!("heartbeat{term} c={commit}"),
+        MessageFields::Vote {
+            last_index,
+            last_term,
+            ..
+        } => format!("{kind}{term} last={last_index}/{last_term}"),
+        MessageFields::VoteResp { refused, .. } => {
+            let answer = if refused.is_none() {
                 "granted"
             } else {
                 "refused"
             };
-            format!("{}{term} {answer}", message.kind)
+            format!("{kind}{term} {answer}")
         }
-        _ => {
-            let compact = client_detail(d);
-            if compact.is_empty() {
-                message.kind.clone()
-            } else {
-                format!("{} {compact}", message.kind)
-            }
+        MessageFields::Term { .. } => format!("{kind}{term}"),
+        MessageFields::Snapshot {
+            index,
+            snapshot_term,
+            ..
+        } => format!("{kind}{term} {index}/{snapshot_term}"),
+        MessageFields::SnapshotResp { last_index, .. } => {
+            format!("{kind}{term} last={last_index}")
         }
+        MessageFields::ReadIndexResp { index, .. } => format!("{kind}{term} index={index}"),
+        MessageFields::Request { request, op } => format!("{kind} req={request} {op}"),
+        MessageFields::Reply { request, answer } => format!("{kind} req={request} {answer}"),
+        MessageFields::Push { seq, output } => format!("{kind} seq={seq} {output}"),
     };
     shorten(&text, LABEL_MAX_CHARS)
 }
@@ -1585,6 +1540,56 @@ fn cross(svg: &mut Svg, x: f64, y: f64, r: f64, colour: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sim_core::LayerRecord;
+
+    fn message(kind: &str, fields: MessageFields) -> MessageRecord {
+        let record = LayerRecord::new(fields);
+        MessageRecord {
+            id: MessageId(7),
+            from: NodeId(2),
+            to: NodeId(1),
+            kind: kind.to_string(),
+            detail: record.summary(),
+            fields: Some(record),
+            sent_us: 0,
+            send_event: EventId(0),
+            fate: Fate::InFlight,
+        }
+    }
+
+    #[test]
+    fn labels_read_the_typed_fields() {
+        // The label once parsed `rejected_index:` out of text the driver no longer wrote,
+        // and said "rejected at ?".
+        let rejected = message(
+            "append-entries-resp",
+            MessageFields::AppendRejected {
+                term: 3,
+                rejected_index: 9,
+                hint_index: 6,
+                hint_term: 2,
+            },
+        );
+        assert_eq!(arrow_label(&rejected), "append-resp t3 rejected at 9");
+        assert_eq!(ack_match(&rejected), None);
+        let accepted = message(
+            "append-entries-resp",
+            MessageFields::AppendAccepted {
+                term: 3,
+                match_index: 12,
+            },
+        );
+        assert_eq!(arrow_label(&accepted), "append-resp t3 ok match=12");
+        assert_eq!(ack_match(&accepted), Some(12));
+        let write = message(
+            "client-write",
+            MessageFields::Request {
+                request: 4,
+                op: "put count=5".into(),
+            },
+        );
+        assert_eq!(arrow_label(&write), "client-write req=4 put count=5");
+    }
 
     #[test]
     fn gaps_keep_order_and_grow_with_time() {

@@ -19,7 +19,8 @@ use raft::events::RaftEvent;
 use serde::Serialize;
 use sim_core::trace::CrashCause;
 use sim_core::{
-    Directory, EventKind, FaultOp, MessageId, NodeId, OpOutcome, TimedFault, Trace, TraceEvent,
+    Directory, EventKind, FaultOp, LayerRecord, MessageId, NodeId, OpOutcome, TimedFault, Trace,
+    TraceEvent,
 };
 
 use crate::model::{fault_label, node_set, RunModel};
@@ -459,10 +460,15 @@ impl Describer {
                 msg,
                 to,
                 kind,
-                detail,
+                fields,
+                ..
             } => {
                 self.message_kinds.insert(*msg, kind.clone());
-                with_detail(format!("{who} sends {kind} {msg} to {to}"), detail)
+                let detail = fields
+                    .as_ref()
+                    .map(LayerRecord::summary)
+                    .unwrap_or_default();
+                with_detail(format!("{who} sends {kind} {msg} to {to}"), &detail)
             }
             EventKind::Deliver { msg, from } => {
                 let kind = self.kind_of(*msg);

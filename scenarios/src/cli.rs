@@ -494,7 +494,7 @@ fn expected_hash(folder: &Path) -> Option<TraceHash> {
     }
     std::fs::read(folder.join("trace.jsonl"))
         .ok()
-        .map(|bytes| sim_core::trace::hash_jsonl_bytes(&bytes, &raft::layers()))
+        .map(|bytes| sim_core::trace::hash_jsonl_bytes(&bytes, &reports::layers()))
 }
 
 fn determinism(

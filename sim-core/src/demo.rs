@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::{Check, CheckKind, Evidence, Outcome, RunView};
 use crate::ids::NodeId;
+use crate::layer::{LayerEvent, LayerRecord};
 use crate::node::NodeCtx;
 use crate::time::SimTime;
 use crate::trace::EventKind;
@@ -22,8 +23,10 @@ use crate::world::Message;
 /// The file a ping node keeps its pong count in.
 pub const PONG_FILE: &str = "pongs";
 
-/// Messages of the ping mesh.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Messages of the ping mesh. A ping mesh's message is its own trace summary: the
+/// `ping` layer, whose only events are these messages' fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
 pub enum PingMsg {
     /// A ping, numbered per sender.
     Ping {
@@ -45,7 +48,15 @@ impl Message for PingMsg {
         }
     }
 
-    fn detail(&self) -> String {
+    fn fields(&self) -> Option<LayerRecord> {
+        Some(LayerRecord::new(self.clone()))
+    }
+}
+
+impl LayerEvent for PingMsg {
+    const LAYER: &'static str = "ping";
+
+    fn summary(&self) -> String {
         match self {
             PingMsg::Ping { seq } | PingMsg::Pong { seq } => format!("seq={seq}"),
         }

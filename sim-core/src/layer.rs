@@ -37,11 +37,18 @@ pub trait LayerEvent:
     /// The layer's name in `trace.jsonl` (`raft`, `etcd`); unique among the layers of a
     /// world.
     const LAYER: &'static str;
+
+    /// The event in a few words for people (tooltips, the viewer, Perfetto), in the
+    /// layer's own terms: `term=3 match=7`. Shown as it is, never parsed back.
+    fn summary(&self) -> String {
+        format!("{self:?}")
+    }
 }
 
 /// What sim-core needs of a layer event it holds without knowing its type.
 trait ErasedEvent: Any + Debug + Send + Sync + erased_serde::Serialize {
     fn layer(&self) -> &'static str;
+    fn summary(&self) -> String;
     fn same(&self, other: &dyn ErasedEvent) -> bool;
     fn as_any(&self) -> &dyn Any;
 }
@@ -49,6 +56,10 @@ trait ErasedEvent: Any + Debug + Send + Sync + erased_serde::Serialize {
 impl<T: LayerEvent> ErasedEvent for T {
     fn layer(&self) -> &'static str {
         T::LAYER
+    }
+
+    fn summary(&self) -> String {
+        LayerEvent::summary(self)
     }
 
     fn same(&self, other: &dyn ErasedEvent) -> bool {
@@ -89,6 +100,14 @@ impl LayerRecord {
         match &self.0 {
             Repr::Typed(event) => event.layer(),
             Repr::Undecoded { layer, .. } => layer,
+        }
+    }
+
+    /// The event in words (see [`LayerEvent::summary`]).
+    pub fn summary(&self) -> String {
+        match &self.0 {
+            Repr::Typed(event) => event.summary(),
+            Repr::Undecoded { event, .. } => event.to_string(),
         }
     }
 

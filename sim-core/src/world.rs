@@ -25,6 +25,7 @@ use crate::disk::{CrashLoss, Disk, DiskConfig};
 use crate::fault::FaultOp;
 use crate::history::{EntryType, History, HistoryEntry, OpOutcome};
 use crate::ids::{EventId, MessageId, NodeId, OpId};
+use crate::layer::LayerRecord;
 use crate::network::{NetConfig, Network};
 use crate::rng::derive_rng;
 use crate::time::{self, SimTime};
@@ -36,9 +37,10 @@ pub trait Message: Send + 'static {
     /// `append-entries`).
     fn kind(&self) -> &'static str;
 
-    /// The key fields, for traces and diagrams (`term=3 index=7`). Empty by default.
-    fn detail(&self) -> String {
-        String::new()
+    /// The message's key fields in its layer's own type, for checkers and diagrams to
+    /// read as types (see [`crate::layer`]); none by default.
+    fn fields(&self) -> Option<LayerRecord> {
+        None
     }
 }
 
@@ -540,7 +542,7 @@ impl<M: Message> World<M> {
                 msg: id,
                 to,
                 kind: msg.kind().to_string(),
-                detail: msg.detail(),
+                fields: msg.fields(),
             },
         );
         match st.net.route(from, to) {

@@ -235,7 +235,7 @@ fn message_accounting_catches_a_new_message_delivered_after_the_receivers_crash(
             msg,
             to: n(3),
             kind: "ping".into(),
-            detail: "seq=999".into(),
+            fields: None,
         },
     };
     let deliver = TraceEvent {

@@ -68,7 +68,7 @@ fn run_writes_the_folder_and_replay_is_identical() {
     let bytes = std::fs::read(dir.join("trace.jsonl")).unwrap();
     assert_eq!(
         verdict["trace_hash"].as_str().unwrap(),
-        sim_core::trace::hash_jsonl_bytes(&bytes, &raft::layers()).0
+        sim_core::trace::hash_jsonl_bytes(&bytes, &reports::layers()).0
     );
 
     let replay = ksim(&["replay", &dir_s]);

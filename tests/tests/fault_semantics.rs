@@ -36,10 +36,6 @@ impl Message for Hello {
     fn kind(&self) -> &'static str {
         "hello"
     }
-
-    fn detail(&self) -> String {
-        format!("seq={}", self.seq)
-    }
 }
 
 fn n(i: u32) -> NodeId {

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 use ksim_tests::snapshot::assert_snapshot;
+use raft::events::MessageFields;
 use reports::model::{Fate, MessageRecord};
 use reports::sequence::{self, Sequence};
 use reports::{RunModel, Window};
@@ -196,14 +197,13 @@ fn partition_periods_in_the_window_have_a_band_with_exact_bounds() {
     assert!(bands > 0);
 }
 
-/// `append-entries-resp` accepted match index, read from the trace's detail text
-/// (`term=2 match=7`; a refusal says `rejected=` instead).
-fn accepted_match(m: &MessageRecord) -> Option<u64> {
-    m.detail
-        .split(' ')
-        .find_map(|part| part.strip_prefix("match="))?
-        .parse()
-        .ok()
+/// `append-entries-resp` accepted match index and term, read from the message's typed
+/// fields here rather than through the diagram's own helpers.
+fn accepted_match(m: &MessageRecord) -> Option<(u64, u64)> {
+    match m.fields.as_ref()?.get::<MessageFields>()? {
+        MessageFields::AppendAccepted { term, match_index } => Some((*term, *match_index)),
+        _ => None,
+    }
 }
 
 #[test]
@@ -229,8 +229,9 @@ fn highlighted_quorum_acks_were_delivered_before_the_commit_and_make_a_majority(
                 let m = by_id[id];
                 assert_eq!(m.to.to_string(), leader);
                 assert_eq!(m.kind, "append-entries-resp");
-                assert_eq!(m.field("term"), Some(term));
-                assert!(accepted_match(m).unwrap() >= index, "{}", m.detail);
+                let (ack_term, matched) = accepted_match(m).expect("an accepting ack");
+                assert_eq!(ack_term, term);
+                assert!(matched >= index, "{}", m.detail);
                 match m.fate {
                     Fate::Delivered { t_us: at, .. } => assert!(at <= t_us),
                     other => panic!("ack m{id} not delivered: {other:?}"),

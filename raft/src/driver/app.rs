@@ -41,12 +41,12 @@ pub enum QueryMode {
 /// state. [`NodeEnv`] is there for per-node bookkeeping only.
 pub trait StateMachine: Default + 'static {
     /// A write, replicated through the log.
-    type Command: Serialize + DeserializeOwned + Clone + Debug + Send + 'static;
+    type Command: Serialize + DeserializeOwned + Clone + Debug + Describe + Send + 'static;
     /// A read, answered from the state after a ReadIndex round (or locally when reads are
     /// serializable).
-    type Query: Serialize + DeserializeOwned + Clone + Debug + Send + 'static;
+    type Query: Serialize + DeserializeOwned + Clone + Debug + Describe + Send + 'static;
     /// What a command or query returns to the client.
-    type Output: Serialize + DeserializeOwned + Clone + Debug + Send + 'static;
+    type Output: Serialize + DeserializeOwned + Clone + Debug + Describe + Send + 'static;
 
     /// Applies a committed command.
     fn apply(&mut self, command: &Self::Command, env: &NodeEnv) -> Self::Output;
@@ -75,10 +75,14 @@ pub trait StateMachine: Default + 'static {
     fn snapshot(&self) -> Vec<u8>;
     /// Replaces the state with a snapshot's.
     fn restore(&mut self, data: &[u8]);
-    /// Short text of a command for traces (`put x=5`).
-    fn describe(command: &Self::Command) -> String {
-        format!("{command:?}")
-    }
+}
+
+/// A command, query or output in a few words for traces and pictures (`put x=5`,
+/// `range /a.. rev=3`): the state machine's own words for its values, carried in the
+/// trace's typed message fields and shown as they are, never parsed back.
+pub trait Describe {
+    /// The short text.
+    fn describe(&self) -> String;
 }
 
 /// What a client asks a node.
@@ -194,8 +198,26 @@ impl StateMachine for Register {
     fn restore(&mut self, data: &[u8]) {
         *self = serde_json::from_slice(data).expect("register snapshots are ours");
     }
+}
 
-    fn describe(command: &Write) -> String {
-        format!("write {}", command.0)
+impl Describe for Write {
+    fn describe(&self) -> String {
+        format!("write {}", self.0)
+    }
+}
+
+impl Describe for Read {
+    fn describe(&self) -> String {
+        "read".to_string()
+    }
+}
+
+/// A register's output: the value it held.
+impl Describe for Option<String> {
+    fn describe(&self) -> String {
+        match self {
+            Some(value) => format!("value {value}"),
+            None => "no value".to_string(),
+        }
     }
 }

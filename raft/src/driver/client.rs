@@ -11,7 +11,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sim_core::{NodeCtx, NodeId, OpOutcome};
 
-use super::app::{ClientOp, ClientReply, StateMachine};
+use super::app::{ClientOp, ClientReply, Describe, StateMachine};
 use super::message::{Msg, MsgOf};
 
 /// How a client behaves.
@@ -89,12 +89,12 @@ pub async fn run_client<S: StateMachine, W: Workload<S>>(
         let (op, f, value, detail): (ClientOp<S::Command, S::Query>, _, _, _) = if read {
             let q = workload.query(ctx.id(), seq);
             let value = serde_json::to_value(&q).expect("queries serialize");
-            let detail = format!("{q:?}");
+            let detail = q.describe();
             (ClientOp::Query(q), "read", value, detail)
         } else {
             let c = workload.command(ctx.id(), seq);
             let value = serde_json::to_value(&c).expect("commands serialize");
-            let detail = S::describe(&c);
+            let detail = c.describe();
             (ClientOp::Command(c), "write", value, detail)
         };
         let op_id = ctx.invoke(f, None, value, detail);

@@ -2,8 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::app::{ClientOp, ClientReply, Membership, StateMachine};
+use sim_core::LayerRecord;
+
+use super::app::{ClientOp, ClientReply, Describe, Membership, StateMachine};
 use crate::core::{self, MessageKind};
+use crate::events::MessageFields;
 
 /// Every message a Raft world carries.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,9 +62,9 @@ pub type MsgOf<S> =
 
 impl<C, Q, O> sim_core::Message for Msg<C, Q, O>
 where
-    C: Send + std::fmt::Debug + 'static,
-    Q: Send + std::fmt::Debug + 'static,
-    O: Send + std::fmt::Debug + 'static,
+    C: Send + Describe + 'static,
+    Q: Send + Describe + 'static,
+    O: Send + Describe + 'static,
 {
     fn kind(&self) -> &'static str {
         match self {
@@ -111,10 +114,10 @@ where
         }
     }
 
-    fn detail(&self) -> String {
-        match self {
+    fn fields(&self) -> Option<LayerRecord> {
+        let fields = match self {
             Msg::Raft(m) => {
-                let term = m.term;
+                let term = m.term.0;
                 match &m.kind {
                     MessageKind::PreVote {
                         last_log_index,
@@ -123,69 +126,101 @@ where
                     | MessageKind::RequestVote {
                         last_log_index,
                         last_log_term,
-                    } => format!("term={term} last={last_log_index}/{last_log_term}"),
-                    MessageKind::PreVoteResp { reject } | MessageKind::RequestVoteResp { reject } => {
-                        match reject {
-                            None => format!("term={term} granted"),
-                            Some(r) => format!("term={term} refused={r:?}"),
-                        }
-                    }
+                    } => MessageFields::Vote {
+                        term,
+                        last_index: last_log_index.0,
+                        last_term: last_log_term.0,
+                    },
+                    MessageKind::PreVoteResp { reject }
+                    | MessageKind::RequestVoteResp { reject } => MessageFields::VoteResp {
+                        term,
+                        refused: *reject,
+                    },
                     MessageKind::AppendEntries {
                         prev_log_index,
                         prev_log_term,
                         entries,
                         commit,
-                    } => format!(
-                        "term={term} prev={prev_log_index}/{prev_log_term} entries={} commit={commit}",
-                        entries.len()
-                    ),
+                    } => MessageFields::Append {
+                        term,
+                        prev_index: prev_log_index.0,
+                        prev_term: prev_log_term.0,
+                        entries: entries.len() as u64,
+                        commit: commit.0,
+                    },
                     MessageKind::AppendEntriesResp { outcome } => match outcome {
                         core::AppendOutcome::Accepted { match_index } => {
-                            format!("term={term} match={match_index}")
+                            MessageFields::AppendAccepted {
+                                term,
+                                match_index: match_index.0,
+                            }
                         }
                         core::AppendOutcome::Rejected {
                             rejected_index,
                             hint_index,
                             hint_term,
-                        } => format!(
-                            "term={term} rejected={rejected_index} hint={hint_term}/{hint_index}"
-                        ),
+                        } => MessageFields::AppendRejected {
+                            term,
+                            rejected_index: rejected_index.0,
+                            hint_index: hint_index.0,
+                            hint_term: hint_term.0,
+                        },
                     },
-                    MessageKind::Heartbeat { commit, .. } => format!("term={term} commit={commit}"),
-                    MessageKind::InstallSnapshot { snapshot } => format!(
-                        "term={term} snapshot={}/{}",
-                        snapshot.meta.index, snapshot.meta.term
-                    ),
+                    MessageKind::Heartbeat { commit, .. } => MessageFields::Heartbeat {
+                        term,
+                        commit: commit.0,
+                    },
+                    MessageKind::InstallSnapshot { snapshot } => MessageFields::Snapshot {
+                        term,
+                        index: snapshot.meta.index.0,
+                        snapshot_term: snapshot.meta.term.0,
+                    },
                     MessageKind::InstallSnapshotResp { last_index } => {
-                        format!("term={term} last={last_index}")
+                        MessageFields::SnapshotResp {
+                            term,
+                            last_index: last_index.0,
+                        }
                     }
-                    MessageKind::ReadIndexResp { index, .. } => format!("term={term} index={index}"),
+                    MessageKind::ReadIndexResp { index, .. } => MessageFields::ReadIndexResp {
+                        term,
+                        index: index.0,
+                    },
                     MessageKind::HeartbeatResp { .. } | MessageKind::ReadIndex { .. } => {
-                        format!("term={term}")
+                        MessageFields::Term { term }
                     }
                 }
             }
-            Msg::Request { request, op } => match op {
-                ClientOp::Command(c) => format!("req={request} {c:?}"),
-                ClientOp::Query(q) => format!("req={request} {q:?}"),
-                ClientOp::ConfChange(change) => format!("req={request} {change}"),
-            },
-            Msg::Push { seq, output, .. } => format!("seq={seq} {output:?}"),
-            Msg::Reply { request, reply } => match reply {
-                ClientReply::Done { output, index, .. } => {
-                    format!("req={request} index={index} {output:?}")
-                }
-                ClientReply::NotLeader { leader } => match leader {
-                    Some(l) => format!("req={request} leader={l}"),
-                    None => format!("req={request} no leader"),
+            Msg::Request { request, op } => MessageFields::Request {
+                request: *request,
+                op: match op {
+                    ClientOp::Command(c) => c.describe(),
+                    ClientOp::Query(q) => q.describe(),
+                    ClientOp::ConfChange(change) => change.to_string(),
                 },
-                ClientReply::ConfChanged {
-                    index, membership, ..
-                } => format!("req={request} index={index} {}", describe(membership)),
-                ClientReply::Refused { reason, membership } => {
-                    format!("req={request} refused={reason:?} {}", describe(membership))
-                }
             },
-        }
+            Msg::Push { seq, output, .. } => MessageFields::Push {
+                seq: *seq,
+                output: output.describe(),
+            },
+            Msg::Reply { request, reply } => MessageFields::Reply {
+                request: *request,
+                answer: match reply {
+                    ClientReply::Done { output, index, .. } => {
+                        format!("index={index} {}", output.describe())
+                    }
+                    ClientReply::NotLeader { leader } => match leader {
+                        Some(l) => format!("leader={l}"),
+                        None => "no leader".to_string(),
+                    },
+                    ClientReply::ConfChanged {
+                        index, membership, ..
+                    } => format!("index={index} {}", describe(membership)),
+                    ClientReply::Refused { reason, membership } => {
+                        format!("refused ({reason}) {}", describe(membership))
+                    }
+                },
+            },
+        };
+        Some(LayerRecord::new(fields))
     }
 }

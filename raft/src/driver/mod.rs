@@ -16,8 +16,8 @@ mod session;
 pub mod storage;
 
 pub use app::{
-    ClientOp, ClientReply, Membership, NodeEnv, Proposal, QueryMode, Read, Register, StateMachine,
-    Write,
+    ClientOp, ClientReply, Describe, Membership, NodeEnv, Proposal, QueryMode, Read, Register,
+    StateMachine, Write,
 };
 pub use client::{run_client, ClientConfig, RegisterWorkload, Workload};
 pub use message::{Msg, MsgOf};

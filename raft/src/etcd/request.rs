@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::driver::Describe;
+
 use super::types::{EtcdError, Event, KeyRange, KeyValue, LeaseId, ResponseHeader, Revision};
 
 /// Most compares, or ops in one txn branch (etcd `embed.DefaultMaxTxnOps`).
@@ -488,9 +490,82 @@ impl Command {
                 | Command::Compact { .. } => 0,
             }
     }
+}
 
-    /// Short text for traces (`put count=5`).
-    pub fn describe(&self) -> String {
+impl Describe for Response {
+    /// `put rev=6`, `range 2 kvs rev=6`, `error: ...`.
+    fn describe(&self) -> String {
+        let rev = self
+            .header()
+            .map_or_else(String::new, |h| format!(" rev={}", h.revision));
+        match self {
+            Response::Range { kvs, count, .. } => {
+                if kvs.len() as u64 == *count {
+                    format!("range {} kvs{rev}", kvs.len())
+                } else {
+                    format!("range {} of {count} kvs{rev}", kvs.len())
+                }
+            }
+            Response::Put { .. } => format!("put{rev}"),
+            Response::DeleteRange { deleted, .. } => format!("delete {deleted}{rev}"),
+            Response::Txn { succeeded, .. } => {
+                let branch = if *succeeded { "success" } else { "failure" };
+                format!("txn {branch}{rev}")
+            }
+            Response::LeaseGrant { id, ttl_s, .. } => format!("lease-grant {id} ttl={ttl_s}s{rev}"),
+            Response::LeaseRevoke { .. } => format!("lease-revoke{rev}"),
+            Response::LeaseKeepAlive { id, ttl_s, .. } => {
+                format!("lease-keepalive {id} ttl={ttl_s}s{rev}")
+            }
+            Response::LeaseTimeToLive { id, ttl_s, .. } => match ttl_s {
+                Some(ttl) => format!("lease-ttl {id} {ttl}s{rev}"),
+                None => format!("lease-ttl {id} expired{rev}"),
+            },
+            Response::Compact { .. } => format!("compact{rev}"),
+            Response::WatchCreated { watch_id, .. } => format!("watch-created #{watch_id}{rev}"),
+            Response::WatchCanceled { watch_id, .. } => {
+                format!("watch-canceled #{watch_id}{rev}")
+            }
+            Response::WatchEvents {
+                watch_id, events, ..
+            } => format!("watch #{watch_id} {} events{rev}", events.len()),
+            Response::Progress { watch_id, .. } => format!("progress #{watch_id}{rev}"),
+            Response::Error(e) => format!("error: {e}"),
+        }
+    }
+}
+
+impl Describe for Query {
+    /// `range /a.. rev=3`.
+    fn describe(&self) -> String {
+        match self {
+            Query::Range(r) => {
+                let mut s = format!("range {}", r.range);
+                if r.revision != Revision::NONE {
+                    s.push_str(&format!(" rev={}", r.revision));
+                }
+                if r.limit > 0 {
+                    s.push_str(&format!(" limit={}", r.limit));
+                }
+                if r.count_only {
+                    s.push_str(" count-only");
+                }
+                s
+            }
+            Query::LeaseKeepAlive { id } => format!("lease-keepalive {id}"),
+            Query::LeaseTimeToLive { id } => format!("lease-ttl {id}"),
+            Query::WatchCreate(w) => format!(
+                "watch-create #{} {} from={}",
+                w.watch_id, w.range, w.start_revision
+            ),
+            Query::WatchCancel { watch_id } => format!("watch-cancel #{watch_id}"),
+        }
+    }
+}
+
+impl Describe for Command {
+    /// `put count=5`.
+    fn describe(&self) -> String {
         match self {
             Command::Put(p) if p.lease.is_some() => {
                 format!("put {}={} lease={}", p.key, p.value, p.lease)
@@ -514,34 +589,6 @@ impl Command {
             Command::LeaseGrant { id, ttl_s } => format!("lease-grant {id} ttl={ttl_s}s"),
             Command::LeaseRevoke { id } => format!("lease-revoke {id}"),
             Command::Compact { revision } => format!("compact {revision}"),
-        }
-    }
-}
-
-impl Query {
-    /// Short text for traces (`range /a.. rev=3`).
-    pub fn describe(&self) -> String {
-        match self {
-            Query::Range(r) => {
-                let mut s = format!("range {}", r.range);
-                if r.revision != Revision::NONE {
-                    s.push_str(&format!(" rev={}", r.revision));
-                }
-                if r.limit > 0 {
-                    s.push_str(&format!(" limit={}", r.limit));
-                }
-                if r.count_only {
-                    s.push_str(" count-only");
-                }
-                s
-            }
-            Query::LeaseKeepAlive { id } => format!("lease-keepalive {id}"),
-            Query::LeaseTimeToLive { id } => format!("lease-ttl {id}"),
-            Query::WatchCreate(w) => format!(
-                "watch-create #{} {} from={}",
-                w.watch_id, w.range, w.start_revision
-            ),
-            Query::WatchCancel { watch_id } => format!("watch-cancel #{watch_id}"),
         }
     }
 }

@@ -52,8 +52,4 @@ impl StateMachine for EtcdStore {
     fn restore(&mut self, data: &[u8]) {
         EtcdStore::restore(self, data)
     }
-
-    fn describe(command: &Command) -> String {
-        command.describe()
-    }
 }
