@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::layer::LayerEvent;
 use sim_core::NodeId;
 
-use crate::core::{Role, VoteRejectReason};
+use crate::core::{ConfChange, IgnoreReason, Role, VoteRejectReason};
 
 /// A log entry as traces name it: position, term, and a short digest of its data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +111,44 @@ pub enum RaftEvent {
         /// Non-voting members.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         learners: Vec<NodeId>,
+    },
+    /// The member, leading, proposed a membership change at `index` (the checkers of one
+    /// change at a time read this).
+    ConfChangeProposed {
+        /// The change.
+        change: ConfChange,
+        /// The log index of its entry.
+        index: u64,
+        /// The term it was proposed in.
+        term: u64,
+    },
+    /// The member refused a membership change and did nothing.
+    ConfChangeRefused {
+        /// The change.
+        change: ConfChange,
+        /// Why, in the core's words.
+        reason: String,
+    },
+    /// The member stepped down: it had not heard from a quorum within an election timeout
+    /// (check-quorum).
+    CheckQuorumFailed {
+        /// The term it led.
+        term: u64,
+    },
+    /// The member did not act on a delivered message, and why.
+    Ignored {
+        /// The sender.
+        from: NodeId,
+        /// The message's term.
+        term: u64,
+        /// Why.
+        reason: IgnoreReason,
+    },
+    /// Recovery found a torn record at the end of the WAL (a power failure mid-write) and
+    /// discarded it.
+    WalTornTail {
+        /// Bytes discarded.
+        discarded_bytes: u64,
     },
 }
 

@@ -603,6 +603,24 @@ fn describe_raft(who: &str, event: &RaftEvent, directory: &Directory) -> String 
             }
             text
         }
+        RaftEvent::ConfChangeProposed {
+            change,
+            index,
+            term,
+        } => format!("{who} proposes the membership change {change} at {index} (term {term})"),
+        RaftEvent::ConfChangeRefused { change, reason } => {
+            format!("{who} refuses the membership change {change}: {reason}")
+        }
+        RaftEvent::CheckQuorumFailed { term } => format!(
+            "{who} steps down in term {term}: no quorum heard from within an election timeout"
+        ),
+        RaftEvent::Ignored { from, term, reason } => format!(
+            "{who} ignores a message from {} (term {term}): {reason}",
+            directory.name(*from)
+        ),
+        RaftEvent::WalTornTail { discarded_bytes } => format!(
+            "{who} finds a torn record at the end of its WAL and discards {discarded_bytes} bytes"
+        ),
     }
 }
 

@@ -558,21 +558,12 @@ fn commit_progress(events: &[TraceEvent], end: Option<SimTime>) -> Vec<(f64, u64
     samples
 }
 
-/// A `conf-change-proposed` note: (index, term).
+/// A proposed membership change: (index, term).
 fn proposal(event: &TraceEvent) -> Option<(u64, u64)> {
-    let EventKind::Note { label, detail } = &event.kind else {
-        return None;
-    };
-    if label != "conf-change-proposed" {
-        return None;
+    match event.layer::<RaftEvent>()? {
+        RaftEvent::ConfChangeProposed { index, term, .. } => Some((*index, *term)),
+        _ => None,
     }
-    let field = |name: &str| {
-        detail
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix(name))
-            .and_then(|v| v.parse::<u64>().ok())
-    };
-    Some((field("index=")?, field("term=")?))
 }
 
 /// `one-change-at-a-time` (safety): no node proposes a membership change while an
@@ -623,7 +614,7 @@ impl Check for OneChangeAtATime {
                         log.insert(e.index, e.term);
                     }
                 }
-                (_, EventKind::Note { .. }) => {
+                (Some(RaftEvent::ConfChangeProposed { .. }), _) => {
                     let Some((index, term)) = proposal(event) else {
                         continue;
                     };

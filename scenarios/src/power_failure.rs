@@ -6,7 +6,7 @@
 //! has WAL bytes written but not yet fsynced (an entry between its write and its fsync),
 //! and cuts the power of every member there: unsynced bytes are lost, and with
 //! `torn_write` a random prefix of them survives, so a WAL can end in the middle of a
-//! record, which recovery detects by checksum and cuts off (the trace's `wal-torn-tail`
+//! record, which recovery detects by checksum and cuts off (the trace's raft `wal-torn-tail`
 //! note). After `down_ms` the power returns and the members boot, each after its own
 //! random delay of up to `restart_spread_ms` (machines do not boot in step), elect, and
 //! the clients carry on.
@@ -685,7 +685,7 @@ fn not_on_majority(acked: &[&AckedWrite], logs: &[LogOnDisk]) -> Vec<AckedWrite>
         .collect()
 }
 
-/// Bytes a member's recovery cut off after restarting at `from` (its `wal-torn-tail` note
+/// Bytes a member's recovery cut off after restarting at `from` (its raft `wal-torn-tail` event
 /// before `until`).
 fn torn_tail_discarded(
     events: &[sim_core::TraceEvent],
@@ -696,10 +696,8 @@ fn torn_tail_discarded(
     events
         .iter()
         .filter(|e| e.node == Some(node) && e.t_us >= from && e.t_us < until)
-        .find_map(|e| match &e.kind {
-            EventKind::Note { label, detail } if label == "wal-torn-tail" => detail
-                .split_whitespace()
-                .find_map(|w| w.parse::<u64>().ok()),
+        .find_map(|e| match e.layer::<RaftEvent>() {
+            Some(RaftEvent::WalTornTail { discarded_bytes }) => Some(*discarded_bytes),
             _ => None,
         })
         .unwrap_or(0)

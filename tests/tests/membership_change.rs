@@ -141,20 +141,27 @@ fn one_change_at_a_time_fails_on_a_second_proposal_while_one_is_pending() {
     // Right after the first proposal, the same leader proposes another change.
     let at = events
         .iter()
-        .position(
-            |e| matches!(&e.kind, EventKind::Note { label, .. } if label == "conf-change-proposed"),
-        )
+        .position(|e| {
+            matches!(
+                e.layer::<RaftEvent>(),
+                Some(RaftEvent::ConfChangeProposed { .. })
+            )
+        })
         .expect("changes are proposed");
     let mut second = events[at].clone();
-    if let EventKind::Note { detail, .. } = &mut second.kind {
-        let index: u64 = detail
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("index="))
-            .unwrap()
-            .parse()
-            .unwrap();
-        *detail = detail.replace(&format!("index={index}"), &format!("index={}", index + 1));
-    }
+    let Some(RaftEvent::ConfChangeProposed {
+        change,
+        index,
+        term,
+    }) = events[at].layer::<RaftEvent>().cloned()
+    else {
+        unreachable!("found above")
+    };
+    second.kind = EventKind::layer(RaftEvent::ConfChangeProposed {
+        change,
+        index: index + 1,
+        term,
+    });
     let mut tampered = events;
     tampered.insert(at + 1, second);
     assert!(matches!(

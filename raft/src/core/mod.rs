@@ -32,7 +32,7 @@ mod network;
 mod tests;
 
 pub use config::{Config, ConfigError, Mutants, ProposeError};
-pub use event::Event;
+pub use event::{Event, IgnoreReason};
 pub use message::{AppendOutcome, Message, MessageKind, VoteRejectReason};
 pub use raw_node::{InitialState, RawNode, Ready, SoftState, Status};
 pub use read_only::ReadState;

@@ -464,5 +464,8 @@ pub fn describe_event(id: NodeId, e: &Event) -> String {
         Event::ConfChangeApplied { index, change } => {
             format!("{id} applied conf change {change} at index {index}")
         }
+        Event::MessageIgnored { from, term, reason } => {
+            format!("{id} ignored a message from {from} at term {term}: {reason}")
+        }
     }
 }

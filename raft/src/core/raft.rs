@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand_core::RngCore;
 
 use super::config::{Config, ConfigError, ProposeError};
-use super::event::Event;
+use super::event::{Event, IgnoreReason};
 use super::log::RaftLog;
 use super::message::{AppendOutcome, Message, MessageKind, VoteRejectReason};
 use super::progress::{Progress, ProgressState};
@@ -468,7 +468,7 @@ impl<R: RngCore> Raft<R> {
                         reason,
                     });
                 }
-                _ => {}
+                _ => self.ignored(&m, IgnoreReason::StaleTerm { current: self.term }),
             }
             return;
         }
@@ -496,7 +496,7 @@ impl<R: RngCore> Raft<R> {
         match m.kind {
             MessageKind::PreVoteResp { reject } if self.role == Role::PreCandidate => {
                 if reject.is_none() && m.term != Term(self.term.0 + 1) {
-                    return; // a grant from an earlier pre-campaign
+                    return self.ignored(&m, IgnoreReason::StaleGrant);
                 }
                 self.tally(m.from, reject.is_none());
             }
@@ -510,8 +510,17 @@ impl<R: RngCore> Raft<R> {
                 self.become_follower(m.term, Some(m.from));
                 self.step_follower(m);
             }
-            _ => {}
+            _ => self.ignored(&m, IgnoreReason::NotForRole { role: self.role }),
         }
+    }
+
+    /// Records that `m` was not acted on.
+    fn ignored(&mut self, m: &Message, reason: IgnoreReason) {
+        self.events.push(Event::MessageIgnored {
+            from: m.from,
+            term: m.term,
+            reason,
+        });
     }
 
     fn tally(&mut self, from: NodeId, granted: bool) {
@@ -562,7 +571,7 @@ impl<R: RngCore> Raft<R> {
             MessageKind::ReadIndexResp { context, index } => {
                 self.read_states.push(ReadState { index, context });
             }
-            _ => {}
+            _ => self.ignored(&m, IgnoreReason::NotForRole { role: self.role }),
         }
     }
 
@@ -645,7 +654,7 @@ impl<R: RngCore> Raft<R> {
         let from = m.from;
         match self.progress.get_mut(&from) {
             Some(pr) => pr.recent_active = true,
-            None => return, // not a member (any more)
+            None => return self.ignored(&m, IgnoreReason::NotMember),
         }
         match m.kind {
             MessageKind::AppendEntriesResp { outcome } => self.handle_append_resp(from, outcome),
@@ -659,7 +668,7 @@ impl<R: RngCore> Raft<R> {
                 }
             }
             MessageKind::ReadIndex { context } => self.leader_read(from, context),
-            _ => {}
+            _ => self.ignored(&m, IgnoreReason::NotForRole { role: self.role }),
         }
     }
 

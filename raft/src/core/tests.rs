@@ -147,6 +147,51 @@ fn term_rules_higher_term_demotes_and_stale_term_is_ignored() {
 }
 
 #[test]
+fn an_ignored_message_leaves_an_event_saying_why() {
+    let mut net = elected(3);
+    // The election itself leaves some (late vote answers); look only at what follows.
+    let before = net.events_of(1).len();
+    // A follower's answer from an older term: nothing to do, nothing to answer.
+    net.step(Message {
+        from: NodeId(2),
+        to: NodeId(1),
+        term: Term(1),
+        kind: MessageKind::HeartbeatResp { context: None },
+    });
+    // A vote answer at a leader: the election is over.
+    net.step(Message {
+        from: NodeId(3),
+        to: NodeId(1),
+        term: Term(2),
+        kind: MessageKind::RequestVoteResp { reject: None },
+    });
+    // An answer from a node the leader has no progress for (not a member).
+    net.step(Message {
+        from: NodeId(9),
+        to: NodeId(1),
+        term: Term(2),
+        kind: MessageKind::HeartbeatResp { context: None },
+    });
+    net.handle_ready(NodeId(1));
+    let ignored: Vec<(NodeId, IgnoreReason)> = net.events_of(1)[before..]
+        .iter()
+        .filter_map(|e| match e {
+            Event::MessageIgnored { from, reason, .. } => Some((*from, *reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ignored,
+        vec![
+            (NodeId(2), IgnoreReason::StaleTerm { current: Term(2) }),
+            (NodeId(3), IgnoreReason::NotForRole { role: Role::Leader }),
+            (NodeId(9), IgnoreReason::NotMember),
+        ]
+    );
+    assert_eq!(net.status(1).role, Role::Leader);
+}
+
+#[test]
 fn pre_vote_does_not_disrupt_stable_leader() {
     let mut net = elected(3);
     net.isolate(3);

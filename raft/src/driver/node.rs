@@ -262,10 +262,9 @@ pub async fn run_node<S: StateMachine>(
 ) {
     let recovered = storage::recover(&ctx);
     if recovered.discarded_bytes > 0 {
-        ctx.note(
-            "wal-torn-tail",
-            format!("discarded {} bytes", recovered.discarded_bytes),
-        );
+        ctx.record_layer(RaftEvent::WalTornTail {
+            discarded_bytes: recovered.discarded_bytes as u64,
+        });
     }
     let initial = if recovered.found {
         recovered.initial
@@ -492,12 +491,13 @@ impl<S: StateMachine> Node<S> {
         match self.raw.propose_conf_change(change) {
             Ok(index) => {
                 let term = self.raw.status().hard_state.term;
-                // Checkers read this note (`one-change-at-a-time`): the change, and the
-                // log position that names its entry.
-                self.ctx.note(
-                    "conf-change-proposed",
-                    format!("{change} index={} term={}", index.0, term.0),
-                );
+                // Checkers read this (`one-change-at-a-time`): the change, and the log
+                // position that names its entry.
+                self.ctx.record_layer(RaftEvent::ConfChangeProposed {
+                    change,
+                    index: index.0,
+                    term: term.0,
+                });
                 let pending = PendingConfChange {
                     client,
                     request,
@@ -510,8 +510,10 @@ impl<S: StateMachine> Node<S> {
             Err(e) => {
                 let membership = membership(&self.raw.status().conf_state);
                 let reason = e.to_string();
-                self.ctx
-                    .note("conf-change-refused", format!("{change}: {reason}"));
+                self.ctx.record_layer(RaftEvent::ConfChangeRefused {
+                    change,
+                    reason: reason.clone(),
+                });
                 self.reply(client, request, ClientReply::Refused { reason, membership });
             }
         }
@@ -577,7 +579,15 @@ impl<S: StateMachine> Node<S> {
                     refused: Some(*reason),
                 }),
                 Event::CheckQuorumFailed { term } => {
-                    self.ctx.note("check-quorum-failed", format!("term={term}"));
+                    self.ctx
+                        .record_layer(RaftEvent::CheckQuorumFailed { term: term.0 });
+                }
+                Event::MessageIgnored { from, term, reason } => {
+                    self.ctx.record_layer(RaftEvent::Ignored {
+                        from: sim_id(*from),
+                        term: term.0,
+                        reason: *reason,
+                    });
                 }
                 Event::ConfChangeApplied { index, change } => {
                     self.conf_change_applied(*index, *change);
