@@ -285,7 +285,7 @@ pub fn run_point(
 /// A client with no think time: writer `i` puts to its own key, a reader reads a writer's
 /// key, as soon as its previous request is answered.
 async fn closed_loop(
-    mut client: EtcdClient,
+    client: EtcdClient,
     i: usize,
     writers: usize,
     start: Arc<Mutex<Option<SimTime>>>,
