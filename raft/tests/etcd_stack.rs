@@ -114,13 +114,13 @@ fn a_watch_replays_from_a_revision_then_follows_live_writes() {
             put_surely(&mut client, "k/b", "2").await;
             put_surely(&mut client, "other", "x").await;
             put_surely(&mut client, "k/a", "3").await;
-            client
+            let watch = client
                 .watch(KeyRange::prefix("k/"), first)
                 .await
                 .expect("watch from an old revision");
             let mut seen = Vec::new();
             let deadline = client.ctx().now().after(Duration::from_secs(2));
-            while let Some(update) = client.next_watch(deadline).await {
+            while let Some(update) = watch.next(deadline).await {
                 if let WatchUpdate::Events { events, .. } = update {
                     seen.extend(
                         events
@@ -133,7 +133,7 @@ fn a_watch_replays_from_a_revision_then_follows_live_writes() {
             put_surely(&mut client, "k/c", "4").await;
             let deadline = client.ctx().now().after(Duration::from_secs(2));
             let mut live = Vec::new();
-            while let Some(update) = client.next_watch(deadline).await {
+            while let Some(update) = watch.next(deadline).await {
                 if let WatchUpdate::Events { events, .. } = update {
                     live.extend(
                         events

@@ -4,8 +4,10 @@
 //!
 //! Each point of the sweep is its own short run: a 3-node cluster at that RTT and fsync
 //! latency, `writers` clients putting and `readers` clients reading (linearizable reads,
-//! ReadIndex) in a closed loop with no think time, so every client always has one request
-//! in flight. After a leader is elected and a short warm-up, the window is measured:
+//! ReadIndex) in a closed loop with no think time, so every client always has `in_flight`
+//! requests in flight (one by default) over its one connection, as a clientv3 process
+//! shares one connection among its goroutines. After a leader is elected and a short
+//! warm-up, the window is measured:
 //! completed operations per virtual second, latency percentiles, and leader changes.
 //!
 //! What it shows: the clients sit on the same network, so a write costs two round trips
@@ -53,6 +55,9 @@ pub use crate::capacity_story::{LeadershipStableAtLowRtt, LoadReachedCluster};
 /// RTTs at or below this must keep one leader (etcd's advice: under 10 ms).
 pub const STABLE_RTT_MS: f64 = 10.0;
 
+/// Most requests one client keeps in flight.
+pub const MAX_IN_FLIGHT: usize = 64;
+
 /// The etcd-capacity scenario's config.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -70,6 +75,10 @@ pub struct EtcdCapacityConfig {
     pub writers: usize,
     /// Clients reading the writers' keys.
     pub readers: usize,
+    /// Requests each client keeps in flight over its one connection (1 to 64): that many
+    /// closed-loop tasks share the client. The default, 1, is one request at a time;
+    /// more loads the cluster beyond the 16 client nodes the world allows.
+    pub in_flight: usize,
     /// Load before the window opens, milliseconds.
     pub warmup_ms: u64,
     /// The measured window of each point, milliseconds of virtual time (at least
@@ -103,6 +112,7 @@ impl Default for EtcdCapacityConfig {
             jitter: 0.1,
             writers: 3,
             readers: 3,
+            in_flight: 1,
             warmup_ms: 200,
             window_ms: 1_000,
             window_rtts: 10,
@@ -191,6 +201,12 @@ impl ScenarioConfig for EtcdCapacityConfig {
         if c.leader_wait_ms == 0 {
             return bad("leader_wait_ms must be more than zero".into());
         }
+        if !(1..=MAX_IN_FLIGHT).contains(&c.in_flight) {
+            return bad(format!(
+                "in_flight = {} must be between 1 and {MAX_IN_FLIGHT}",
+                c.in_flight
+            ));
+        }
         Ok(c)
     }
 }
@@ -260,6 +276,23 @@ pub fn run_point(
     faults: &FaultSchedule,
     window: (u64, u64, u64),
 ) -> Result<RunOutput<(SimTime, SimTime)>, ScenarioError> {
+    run_point_in_flight(cluster, (writers, 1), seed, mutants, faults, window)
+}
+
+/// As [`run_point`], each client keeping `load.1` requests in flight (`load.0` writers).
+///
+/// # Errors
+///
+/// If the cluster cannot run (a config error).
+pub fn run_point_in_flight(
+    cluster: &ClusterConfig,
+    load: (usize, usize),
+    seed: u64,
+    mutants: &[String],
+    faults: &FaultSchedule,
+    window: (u64, u64, u64),
+) -> Result<RunOutput<(SimTime, SimTime)>, ScenarioError> {
+    let (writers, in_flight) = load;
     let (leader_wait_ms, warmup_ms, window_ms) = window;
     let start: Arc<Mutex<Option<SimTime>>> = Arc::default();
     let script_start = start.clone();
@@ -268,7 +301,7 @@ pub fn run_point(
         seed,
         mutants,
         faults,
-        move |client, i| closed_loop(client, i, writers, script_start.clone()),
+        move |client, i| closed_loop(client, i, (writers, in_flight), script_start.clone()),
         move |world: sim_core::World<RaftMsg>| async move {
             let give_up = SimTime::from_ms(leader_wait_ms);
             let _ = wait_for_leader(&world, tick, give_up).await;
@@ -283,23 +316,41 @@ pub fn run_point(
 }
 
 /// A client with no think time: writer `i` puts to its own key, a reader reads a writer's
-/// key, as soon as its previous request is answered.
+/// key, as soon as its previous request is answered; `load.1` tasks do so at once over the
+/// one client (`load.0` writers). Values stay unique: the tasks share the sequence.
 async fn closed_loop(
-    mut client: EtcdClient,
+    client: EtcdClient,
     i: usize,
-    writers: usize,
+    load: (usize, usize),
     start: Arc<Mutex<Option<SimTime>>>,
 ) {
+    let (writers, in_flight) = load;
     while start.lock().expect("never poisoned").is_none() {
         client.session().sleep(Duration::from_millis(1)).await;
     }
+    let seq = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    for _ in 1..in_flight {
+        let (task, seq) = (client.clone(), seq.clone());
+        client
+            .ctx()
+            .spawn(async move { requests(task, i, writers, seq).await });
+    }
+    requests(client, i, writers, seq).await;
+}
+
+/// One closed loop of requests (see [`closed_loop`]).
+async fn requests(
+    client: EtcdClient,
+    i: usize,
+    writers: usize,
+    seq: std::rc::Rc<std::cell::Cell<u64>>,
+) {
     let me = client.ctx().id();
     let key = key_name(i % writers);
-    let mut seq = 0u64;
     loop {
-        seq += 1;
+        seq.set(seq.get() + 1);
         if i < writers {
-            let _ = client.put(&key, &format!("{me}-{seq}")).await;
+            let _ = client.put(&key, &format!("{me}-{}", seq.get())).await;
         } else {
             let _ = client.get(&key).await;
         }
@@ -523,6 +574,7 @@ struct CapacityData<'a> {
     warmup_ms: u64,
     writers: usize,
     readers: usize,
+    in_flight: usize,
     heartbeat_ms: u64,
     election_timeout_ms: u64,
     points: &'a [PointResult],
@@ -562,9 +614,9 @@ impl Scenario for EtcdCapacity {
         let mut results = Vec::new();
         let mut verdicts = Vec::new();
         for point in config.points() {
-            let out = run_point(
+            let out = run_point_in_flight(
                 &config.cluster_at(point),
-                config.writers,
+                (config.writers, config.in_flight),
                 input.seed,
                 input.mutants,
                 input.faults,
@@ -605,6 +657,7 @@ impl Scenario for EtcdCapacity {
             warmup_ms: config.warmup_ms,
             writers: config.writers,
             readers: config.readers,
+            in_flight: config.in_flight,
             heartbeat_ms: config.cluster.raft.tick_ms * config.cluster.raft.heartbeat_ticks,
             election_timeout_ms: config.cluster.election_timeout_ms(),
             points: &points,
@@ -678,5 +731,32 @@ mod tests {
         assert!(err("writers = 4").contains("writers + readers"));
         assert!(err("jitter = 1.5").contains("jitter"));
         assert!(err("window_ms = 0").contains("window_ms"));
+        assert!(err("in_flight = 0").contains("in_flight"));
+        assert!(err("in_flight = 65").contains("in_flight"));
+    }
+
+    /// Writes per second at one point with `in_flight` requests per client.
+    fn writes_per_s(in_flight: usize) -> f64 {
+        let config =
+            format!("rtt_ms = [10]\nfsync_ms = [1]\nwindow_ms = 500\nin_flight = {in_flight}\n");
+        let run = crate::runner::run_scenario("etcd-capacity", 1, &config, &[])
+            .expect("the scenario runs");
+        assert_eq!(run.verdict.status(), sim_core::Status::Pass, "{in_flight}");
+        let (_, json) = run
+            .data
+            .iter()
+            .find(|(name, _)| name == "capacity.json")
+            .expect("capacity.json");
+        let json: serde_json::Value = serde_json::from_slice(json).expect("json");
+        assert_eq!(json["in_flight"], in_flight);
+        json["points"][0]["writes_per_s"].as_f64().expect("writes")
+    }
+
+    #[test]
+    fn more_requests_in_flight_per_client_carry_more_writes() {
+        // At 10 ms RTT one request at a time is bound by the round trip; four per client
+        // share each round trip (the leader batches what arrives together).
+        let (one, four) = (writes_per_s(1), writes_per_s(4));
+        assert!(four > 2.0 * one, "in_flight 1: {one} writes/s, 4: {four}");
     }
 }

@@ -35,7 +35,8 @@ use std::time::Duration;
 use raft::etcd::lease::{min_lease_ttl_s, DEFAULT_MIN_LEASE_TTL_S};
 use raft::etcd::{
     ClientError, Compare, CompareResult, CompareTarget, EtcdClient, EtcdError, EventKind, KeyRange,
-    LeaseId, PutRequest, RangeRequest, RequestOp, Response, Revision, TxnRequest, WatchUpdate,
+    LeaseId, PutRequest, RangeRequest, RequestOp, Response, Revision, TxnRequest, Watch,
+    WatchUpdate,
 };
 use serde::{Deserialize, Serialize};
 use sim_core::{Directory, FaultOp, FaultSchedule, NodeId, SimTime};
@@ -414,6 +415,7 @@ async fn acquire(
             if let Ok(id) = client
                 .watch(KeyRange::key(c.lock_key.clone()), Revision(revision.0 + 1))
                 .await
+                .map(Watch::into_id)
             {
                 watching = Some((id, token));
             }

@@ -505,7 +505,7 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Plan> {
 
 /// A writer: unique values to random keys until told to stop; then client 0 reads every
 /// key back (retrying a get that fails until the read-back's deadline).
-async fn writer(mut client: EtcdClient, shared: Shared, c: PowerFailureConfig, i: usize) {
+async fn writer(client: EtcdClient, shared: Shared, c: PowerFailureConfig, i: usize) {
     let cc = &c.cluster.client;
     client
         .session()
@@ -515,7 +515,7 @@ async fn writer(mut client: EtcdClient, shared: Shared, c: PowerFailureConfig, i
     let mut seq = 0u64;
     while !lock(&shared).stop {
         seq += 1;
-        let k = client.session().ctx_mut().rng().gen_range(0..cc.keys);
+        let k = client.session().rng().gen_range(0..cc.keys);
         let _ = client.put(&format!("k{k}"), &format!("{me}-{seq}")).await;
         client
             .session()

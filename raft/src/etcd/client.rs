@@ -2,6 +2,12 @@
 //!
 //! It talks to any member through a [`Session`]: it follows leader hints, resends reads
 //! and keep-alives after a silence, and never resends a write that may have been proposed.
+//! As clientv3 multiplexes every RPC and watch of a process over one gRPC connection, one
+//! client serves every task of its node: its methods take `&self` and a clone is another
+//! handle to the same connection, so many calls can be in flight at once (each matched to
+//! its reply by request id) while watches deliver beside them. Each [`Watch`] has its own
+//! stream of [`WatchUpdate`]s, in its server's order; [`EtcdClient::next_watch`] reads
+//! the updates of every watch not read through a handle.
 //! Every key-value operation lands in the history with its invocation and completion; an
 //! operation whose outcome is unknown (a timeout, a member gone) is recorded as `info`
 //! (indeterminate), never as failed; an etcd error (the request certainly did nothing) is
@@ -12,6 +18,9 @@
 //! Lease, compaction and general txn calls are not key-value history: they are outside the
 //! `kv` model. A client whose keys a lease may delete behind the model's back (a lock
 //! holder) switches recording off with [`EtcdClient::set_recording`].
+
+use std::cell::Cell;
+use std::rc::Rc;
 
 use crate::etcd::events::{EtcdEvent, WatchChange};
 use serde_json::{json, Value};
@@ -79,12 +88,83 @@ pub enum WatchUpdate {
     },
 }
 
-/// See the module docs.
-#[derive(Debug)]
+/// See the module docs. Cloning gives another handle to the same connection (its watch
+/// ids, its recording switch).
+#[derive(Clone, Debug)]
 pub struct EtcdClient {
     session: Session<EtcdStore>,
-    recording: bool,
-    next_watch: u64,
+    shared: Rc<ClientState>,
+}
+
+/// What every handle of one client shares.
+#[derive(Debug, Default)]
+struct ClientState {
+    /// Record key-value operations in the history.
+    recording: Cell<bool>,
+    /// The last watch id given out: ids are unique per client, as the server keys its
+    /// watches by (client, id).
+    next_watch: Cell<u64>,
+}
+
+/// One watch's own stream of updates (see [`EtcdClient::watch`]). Dropping it closes the
+/// stream: updates of the watch still queued, or arriving later, are dropped unread (the
+/// server's watch is not cancelled).
+#[derive(Debug)]
+#[must_use = "dropping a Watch closes its stream"]
+pub struct Watch {
+    client: EtcdClient,
+    id: u64,
+    server: NodeId,
+    /// Left open for [`EtcdClient::next_watch`] (see [`Watch::into_id`]).
+    detached: bool,
+}
+
+impl Watch {
+    /// The watch's id (in every [`WatchUpdate`] and on the trace).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The member that serves it.
+    pub fn server(&self) -> NodeId {
+        self.server
+    }
+
+    /// The watch's next update, waiting until `deadline` at most; updates of other
+    /// watches and calls' replies are not touched. Records each delivery.
+    pub async fn next(&self, deadline: SimTime) -> Option<WatchUpdate> {
+        loop {
+            let (_, response) = self.client.session.next_push_of(self.id, deadline).await?;
+            if let Some(update) = self.client.delivered(response) {
+                return Some(update);
+            }
+        }
+    }
+
+    /// Gives up the handle but keeps the stream open: its updates then come from
+    /// [`EtcdClient::next_watch`], with every other such watch's.
+    pub fn into_id(mut self) -> u64 {
+        self.detached = true;
+        self.id
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if !self.detached {
+            self.client.session.close_stream(self.id);
+        }
+    }
+}
+
+/// The watch a push belongs to.
+fn watch_of(response: &Response) -> Option<u64> {
+    match response {
+        Response::WatchEvents { watch_id, .. }
+        | Response::Progress { watch_id, .. }
+        | Response::WatchCanceled { watch_id, .. } => Some(*watch_id),
+        _ => None,
+    }
 }
 
 /// An operation being recorded.
@@ -95,16 +175,20 @@ struct Pending {
 impl EtcdClient {
     /// A client on `ctx`'s node talking to `servers`.
     pub fn new(ctx: NodeCtx<EtcdMsg>, servers: Vec<NodeId>, config: SessionConfig) -> Self {
+        let session = Session::new(ctx, servers, config);
+        session.set_push_key(watch_of);
         EtcdClient {
-            session: Session::new(ctx, servers, config),
-            recording: true,
-            next_watch: 0,
+            session,
+            shared: Rc::new(ClientState {
+                recording: Cell::new(true),
+                next_watch: Cell::new(0),
+            }),
         }
     }
 
-    /// The session underneath (target member, sleeps that keep watch events).
-    pub fn session(&mut self) -> &mut Session<EtcdStore> {
-        &mut self.session
+    /// The session underneath (target member, sleeps, the node's rng).
+    pub fn session(&self) -> &Session<EtcdStore> {
+        &self.session
     }
 
     /// The node's context.
@@ -113,14 +197,16 @@ impl EtcdClient {
     }
 
     /// Record key-value operations in the history (on by default).
-    pub fn set_recording(&mut self, on: bool) {
-        self.recording = on;
+    pub fn set_recording(&self, on: bool) {
+        self.shared.recording.set(on);
     }
 
     fn begin(&self, f: &str, key: &str, arg: Value, detail: String) -> Pending {
         Pending {
             op: self
+                .shared
                 .recording
+                .get()
                 .then(|| self.ctx().invoke(f, Some(key.to_string()), arg, detail)),
         }
     }
@@ -150,7 +236,7 @@ impl EtcdClient {
     }
 
     async fn call(
-        &mut self,
+        &self,
         op: ClientOp<Command, Query>,
         idempotent: bool,
     ) -> Result<Answer<Response>, ClientError> {
@@ -166,7 +252,7 @@ impl EtcdClient {
     }
 
     /// Reads `key` (linearizable unless the members serve serializable reads).
-    pub async fn get(&mut self, key: &str) -> Result<(Option<KeyValue>, Revision), ClientError> {
+    pub async fn get(&self, key: &str) -> Result<(Option<KeyValue>, Revision), ClientError> {
         let pending = self.begin("get", key, Value::Null, format!("get {key}"));
         let request = RangeRequest::latest(KeyRange::key(key));
         let result = self
@@ -193,7 +279,7 @@ impl EtcdClient {
 
     /// Reads keys in `range` without recording (a listing, not a key-value operation).
     pub async fn range(
-        &mut self,
+        &self,
         request: RangeRequest,
     ) -> Result<(Vec<KeyValue>, Revision), ClientError> {
         let answer = self
@@ -206,13 +292,13 @@ impl EtcdClient {
     }
 
     /// Writes `key = value`; the revision it created.
-    pub async fn put(&mut self, key: &str, value: &str) -> Result<Revision, ClientError> {
+    pub async fn put(&self, key: &str, value: &str) -> Result<Revision, ClientError> {
         self.put_with_lease(key, value, LeaseId::NONE).await
     }
 
     /// Writes `key = value` attached to `lease`.
     pub async fn put_with_lease(
-        &mut self,
+        &self,
         key: &str,
         value: &str,
         lease: LeaseId,
@@ -243,7 +329,7 @@ impl EtcdClient {
     }
 
     /// Deletes `key`; how many keys it deleted (0 or 1).
-    pub async fn delete(&mut self, key: &str) -> Result<u64, ClientError> {
+    pub async fn delete(&self, key: &str) -> Result<u64, ClientError> {
         let pending = self.begin("delete", key, Value::Null, format!("delete {key}"));
         let request = DeleteRangeRequest {
             range: KeyRange::key(key),
@@ -268,7 +354,7 @@ impl EtcdClient {
     /// revision is `expected` ([`Revision::NONE`]: the key is absent). Whether it swapped,
     /// and the txn's revision.
     pub async fn cas(
-        &mut self,
+        &self,
         key: &str,
         expected: Revision,
         value: &str,
@@ -306,7 +392,7 @@ impl EtcdClient {
     /// A general transaction (not recorded): whether the compares held, the branch's
     /// responses, and the txn's revision.
     pub async fn txn(
-        &mut self,
+        &self,
         txn: TxnRequest,
     ) -> Result<(bool, Vec<Response>, Revision), ClientError> {
         let answer = self
@@ -323,7 +409,7 @@ impl EtcdClient {
     }
 
     /// Grants a lease of `ttl_s` seconds; its id and granted TTL.
-    pub async fn lease_grant(&mut self, ttl_s: u64) -> Result<(LeaseId, u64), ClientError> {
+    pub async fn lease_grant(&self, ttl_s: u64) -> Result<(LeaseId, u64), ClientError> {
         let command = Command::LeaseGrant {
             id: LeaseId::NONE,
             ttl_s,
@@ -336,7 +422,7 @@ impl EtcdClient {
     }
 
     /// Refreshes `lease` on the leader; its TTL.
-    pub async fn lease_keep_alive(&mut self, lease: LeaseId) -> Result<u64, ClientError> {
+    pub async fn lease_keep_alive(&self, lease: LeaseId) -> Result<u64, ClientError> {
         let query = Query::LeaseKeepAlive { id: lease };
         let answer = self.call(ClientOp::Query(query), true).await?;
         match answer.output {
@@ -346,7 +432,7 @@ impl EtcdClient {
     }
 
     /// Revokes `lease`, deleting its keys.
-    pub async fn lease_revoke(&mut self, lease: LeaseId) -> Result<Revision, ClientError> {
+    pub async fn lease_revoke(&self, lease: LeaseId) -> Result<Revision, ClientError> {
         let command = Command::LeaseRevoke { id: lease };
         let answer = self.call(ClientOp::Command(command), false).await?;
         match answer.output {
@@ -356,7 +442,7 @@ impl EtcdClient {
     }
 
     /// Compacts history below `revision`.
-    pub async fn compact(&mut self, revision: Revision) -> Result<(), ClientError> {
+    pub async fn compact(&self, revision: Revision) -> Result<(), ClientError> {
         let command = Command::Compact { revision };
         let answer = self.call(ClientOp::Command(command), false).await?;
         match answer.output {
@@ -366,10 +452,11 @@ impl EtcdClient {
     }
 
     /// Watches `range` from `start` ([`Revision::NONE`]: changes after now) on the member
-    /// the session talks to; its id. Updates come from [`EtcdClient::next_watch`].
-    pub async fn watch(&mut self, range: KeyRange, start: Revision) -> Result<u64, ClientError> {
-        self.next_watch += 1;
-        let watch_id = self.next_watch;
+    /// the session talks to. Its updates come from [`Watch::next`] (or, once
+    /// [`Watch::into_id`] let the handle go, from [`EtcdClient::next_watch`]).
+    pub async fn watch(&self, range: KeyRange, start: Revision) -> Result<Watch, ClientError> {
+        let watch_id = self.shared.next_watch.get() + 1;
+        self.shared.next_watch.set(watch_id);
         let request = WatchCreateRequest {
             range: range.clone(),
             start_revision: start,
@@ -395,7 +482,12 @@ impl EtcdClient {
                     start_revision: first,
                     server: answer.from,
                 });
-                Ok(watch_id)
+                Ok(Watch {
+                    client: self.clone(),
+                    id: watch_id,
+                    server: answer.from,
+                    detached: false,
+                })
             }
             Response::WatchCanceled {
                 compact_revision, ..
@@ -404,37 +496,46 @@ impl EtcdClient {
         }
     }
 
-    /// The next watch update, waiting until `deadline` at most. Records each delivery.
-    pub async fn next_watch(&mut self, deadline: SimTime) -> Option<WatchUpdate> {
+    /// The next update of any watch whose handle was let go ([`Watch::into_id`]), waiting
+    /// until `deadline` at most. Records each delivery.
+    pub async fn next_watch(&self, deadline: SimTime) -> Option<WatchUpdate> {
         loop {
             let (_, response) = self.session.next_push(deadline).await?;
-            let update = match response {
-                Response::WatchEvents {
-                    header,
-                    watch_id,
-                    events,
-                } => WatchUpdate::Events {
-                    watch_id,
-                    header_revision: header.revision,
-                    events,
-                },
-                Response::Progress { header, watch_id } => WatchUpdate::Progress {
-                    watch_id,
-                    header_revision: header.revision,
-                },
-                Response::WatchCanceled {
-                    watch_id,
-                    compact_revision,
-                    ..
-                } => WatchUpdate::Canceled {
-                    watch_id,
-                    compact_revision,
-                },
-                _ => continue,
-            };
-            self.ctx().record_layer(delivery_event(&update));
-            return Some(update);
+            if let Some(update) = self.delivered(response) {
+                return Some(update);
+            }
         }
+    }
+
+    /// The update a push carries, recorded on the trace as delivered (`None`: not a watch
+    /// push). The one place watch deliveries are recorded.
+    fn delivered(&self, response: Response) -> Option<WatchUpdate> {
+        let update = match response {
+            Response::WatchEvents {
+                header,
+                watch_id,
+                events,
+            } => WatchUpdate::Events {
+                watch_id,
+                header_revision: header.revision,
+                events,
+            },
+            Response::Progress { header, watch_id } => WatchUpdate::Progress {
+                watch_id,
+                header_revision: header.revision,
+            },
+            Response::WatchCanceled {
+                watch_id,
+                compact_revision,
+                ..
+            } => WatchUpdate::Canceled {
+                watch_id,
+                compact_revision,
+            },
+            _ => return None,
+        };
+        self.ctx().record_layer(delivery_event(&update));
+        Some(update)
     }
 }
 

@@ -48,6 +48,6 @@ mod server;
 pub mod watch_check;
 pub mod workload;
 
-pub use client::{ClientError, EtcdClient, EtcdMsg, WatchUpdate};
+pub use client::{ClientError, EtcdClient, EtcdMsg, Watch, WatchUpdate};
 pub use watch_check::WatchNoGap;
 pub use workload::{run_kv_client, run_watcher, KvClientConfig};

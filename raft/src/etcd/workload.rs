@@ -102,7 +102,7 @@ pub fn key_name(i: usize) -> String {
 }
 
 /// Runs a key-value client: random operations on random keys until `max_ops`.
-pub async fn run_kv_client(mut client: EtcdClient, config: KvClientConfig) {
+pub async fn run_kv_client(client: EtcdClient, config: KvClientConfig) {
     client
         .session()
         .sleep(Duration::from_millis(config.start_ms))
@@ -121,7 +121,7 @@ pub async fn run_kv_client(mut client: EtcdClient, config: KvClientConfig) {
             return;
         }
         let (k, dice) = {
-            let rng = client.session().ctx_mut().rng();
+            let mut rng = client.session().rng();
             (rng.gen_range(0..config.keys.max(1)), rng.gen::<f64>())
         };
         let key = key_name(k);
@@ -154,7 +154,7 @@ pub async fn run_kv_client(mut client: EtcdClient, config: KvClientConfig) {
 /// whenever its member falls silent for `resume_after_ms` (crashed, cut off) it watches
 /// again on another member from the revision after the last one it saw, as etcd clients
 /// resume. Each delivery is on the trace for `watch-no-gap` to judge.
-pub async fn run_watcher(mut client: EtcdClient, start_ms: u64, resume_after_ms: u64) {
+pub async fn run_watcher(client: EtcdClient, start_ms: u64, resume_after_ms: u64) {
     client
         .session()
         .sleep(Duration::from_millis(start_ms))
@@ -162,7 +162,7 @@ pub async fn run_watcher(mut client: EtcdClient, start_ms: u64, resume_after_ms:
     let mut next = Revision(1);
     loop {
         let watch = match client.watch(KeyRange::prefix("k"), next).await {
-            Ok(id) => id,
+            Ok(watch) => watch,
             Err(ClientError::Etcd(_)) => {
                 // Compacted past `next`: real clients re-list; ours starts from now.
                 next = Revision::NONE;
@@ -176,17 +176,14 @@ pub async fn run_watcher(mut client: EtcdClient, start_ms: u64, resume_after_ms:
                 .ctx()
                 .now()
                 .after(Duration::from_millis(resume_after_ms));
-            match client.next_watch(deadline).await {
-                Some(WatchUpdate::Events {
-                    watch_id, events, ..
-                }) if watch_id == watch => {
+            match watch.next(deadline).await {
+                Some(WatchUpdate::Events { events, .. }) => {
                     if let Some(last) = events.last() {
                         next = Revision(last.revision().0 + 1);
                     }
                 }
                 Some(WatchUpdate::Progress { .. }) => {}
-                Some(WatchUpdate::Canceled { watch_id, .. }) if watch_id == watch => break,
-                Some(_) => {}
+                Some(WatchUpdate::Canceled { .. }) => break,
                 None => {
                     client.session().reconnect();
                     break;

@@ -26,7 +26,7 @@ const PUTS_PER_COMPACTION: u64 = 200;
 /// history short: without it the MVCC history (and so every snapshot a restarted server
 /// decodes) grows with the run, and ten thousand restarts cost time quadratic in the run.
 pub(super) async fn compacting_writer(
-    mut client: raft::etcd::EtcdClient,
+    client: raft::etcd::EtcdClient,
     config: raft::etcd::KvClientConfig,
 ) {
     client

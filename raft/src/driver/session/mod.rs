@@ -1,5 +1,24 @@
-//! A client's connection to a Raft cluster: one request at a time, leader hints followed,
-//! deadlines kept, and the server's unasked messages (watch events) kept for later.
+//! A client's connection to a Raft cluster, shared by every task of its node: many
+//! requests in flight at once, each matched to its reply by request id, leader hints
+//! followed, deadlines kept, and the server's unasked messages (watch events) kept in
+//! order for whoever reads them.
+//!
+//! Why shared: etcd's clientv3 multiplexes every RPC and every watch of a process over one
+//! gRPC connection (HTTP/2 streams, each with its own stream id), so an API server serving
+//! many clients waits on many etcd calls at once and holds its watches beside them. Here
+//! the connection is a cheap clonable handle over one state (`Rc<RefCell<..>>`: a node's
+//! tasks are madsim tasks on one thread): one receive loop (`router::dispatch`, spawned on
+//! the node) reads the node's mailbox and routes each reply by its request id (our stream
+//! id) to the call awaiting it, and each push to its stream. A reply nobody waits for any
+//! more (its call timed out or was dropped) is counted ([`Session::late_replies`]) and
+//! dropped: it can never complete another call, whose id differs. The target member is
+//! shared too, so a leader hint one call learns sends the others there.
+//!
+//! What is modelled and what is not: request multiplexing, per-call deadlines, the shared
+//! target, ordered push streams per server and their loss. Not modelled: flow control
+//! and HTTP/2 windows (a call is one datagram), a per-connection limit on concurrent
+//! streams (callers bound their own concurrency), and connection setup (the first
+//! datagram simply goes out).
 //!
 //! The session knows nothing of histories: the typed clients built on it (the register's
 //! [`super::run_client`], etcd's `EtcdClient`) decide what an outcome means. Its one rule
@@ -15,16 +34,21 @@
 //! stream for good, as a broken connection would; the watcher notices the silence and
 //! resumes on another member.
 
-use std::collections::{BTreeMap, VecDeque};
+mod router;
+
+use std::cell::{RefCell, RefMut};
+use std::rc::Rc;
 use std::time::Duration;
 
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sim_core::{NodeCtx, NodeId, SimTime};
 
 use super::app::{ClientOp, ClientReply, Membership, StateMachine};
 use super::message::{Msg, MsgOf};
 use crate::core::ConfChange;
+use router::{Router, Shared};
 
 /// How long a session waits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,82 +118,120 @@ pub enum CallError {
     Timeout,
 }
 
-/// See the module docs.
-#[derive(Debug)]
+/// See the module docs. Cloning gives another handle to the same connection.
 pub struct Session<S: StateMachine> {
-    ctx: NodeCtx<MsgOf<S>>,
-    servers: Vec<NodeId>,
-    target: NodeId,
-    next_request: u64,
-    pushes: VecDeque<(NodeId, S::Output)>,
-    streams: BTreeMap<NodeId, PushStream<S::Output>>,
-    config: SessionConfig,
+    shared: Rc<Shared<S>>,
 }
 
-/// One server's push stream as the client reassembles it.
-#[derive(Debug)]
-struct PushStream<O> {
-    epoch: u64,
-    next_seq: u64,
-    early: BTreeMap<u64, O>,
+impl<S: StateMachine> Clone for Session<S> {
+    fn clone(&self) -> Self {
+        Session {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S: StateMachine> std::fmt::Debug for Session<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let st = self.shared.state.borrow();
+        f.debug_struct("Session")
+            .field("ctx", &self.shared.ctx)
+            .field("target", &st.target)
+            .field("in_flight", &st.in_flight())
+            .field("late_replies", &st.late_replies)
+            .finish()
+    }
 }
 
 impl<S: StateMachine> Session<S> {
-    /// A session from `ctx`'s node to `servers`, starting at a random one.
+    /// A session from `ctx`'s node to `servers`, starting at a random one. It spawns the
+    /// node's receive loop: from now on only the session reads the node's mailbox.
     ///
     /// # Panics
     ///
     /// If `servers` is empty.
     pub fn new(mut ctx: NodeCtx<MsgOf<S>>, servers: Vec<NodeId>, config: SessionConfig) -> Self {
         assert!(!servers.is_empty(), "a client needs servers");
-        let target = servers[ctx.rng().gen_range(0..servers.len())];
-        Session {
+        // The context is shared read-only from now on, so the session keeps its rng (the
+        // same stream of draws the context would have given).
+        let mut rng = ctx.rng().clone();
+        let target = servers[rng.gen_range(0..servers.len())];
+        let shared = Rc::new(Shared {
             ctx,
-            servers,
-            target,
-            next_request: 0,
-            pushes: VecDeque::new(),
-            streams: BTreeMap::new(),
             config,
-        }
+            state: RefCell::new(Router::new(servers, target, rng)),
+        });
+        shared.ctx.spawn(router::dispatch(Rc::downgrade(&shared)));
+        Session { shared }
     }
 
     /// The node's context (clock, history, trace).
     pub fn ctx(&self) -> &NodeCtx<MsgOf<S>> {
-        &self.ctx
+        &self.shared.ctx
     }
 
-    /// The node's context, mutably (its rng).
-    pub fn ctx_mut(&mut self) -> &mut NodeCtx<MsgOf<S>> {
-        &mut self.ctx
+    /// The node's rng (do not hold it across an `.await`).
+    pub fn rng(&self) -> RefMut<'_, ChaCha8Rng> {
+        RefMut::map(self.shared.state.borrow_mut(), |st| &mut st.rng)
     }
 
     /// The session's timeouts.
     pub fn config(&self) -> SessionConfig {
-        self.config
+        self.shared.config
     }
 
     /// The server the next request goes to.
     pub fn target(&self) -> NodeId {
-        self.target
+        self.shared.state.borrow().target
     }
 
-    /// Sends the next request to `node` (a client pinned to one member, as in the
+    /// Sends the next requests to `node` (a client pinned to one member, as in the
     /// quorum-write story).
-    pub fn connect(&mut self, node: NodeId) {
-        self.target = node;
+    pub fn connect(&self, node: NodeId) {
+        self.shared.state.borrow_mut().target = node;
     }
 
     /// Picks another server at random (after a silence the current one may be gone).
-    pub fn reconnect(&mut self) {
-        let next = self.servers[self.ctx.rng().gen_range(0..self.servers.len())];
-        self.target = next;
+    pub fn reconnect(&self) {
+        let st = &mut *self.shared.state.borrow_mut();
+        let count = st.servers.len();
+        st.target = st.servers[st.rng.gen_range(0..count)];
+    }
+
+    /// Picks another server at random if the target is still `failed`: another call may
+    /// already have moved on (to a leader it was told of), and that is kept.
+    fn reconnect_from(&self, failed: NodeId) {
+        if self.target() == failed {
+            self.reconnect();
+        }
+    }
+
+    /// Requests waiting for their answer now (from every task).
+    pub fn in_flight(&self) -> usize {
+        self.shared.state.borrow().in_flight()
+    }
+
+    /// Replies that came after their call had given up (or twice): dropped, completing
+    /// nothing.
+    pub fn late_replies(&self) -> u64 {
+        self.shared.state.borrow().late_replies
+    }
+
+    /// Tells pushes apart by stream (an etcd watch id), for [`Session::next_push_of`].
+    pub fn set_push_key(&self, key: fn(&S::Output) -> Option<u64>) {
+        self.shared.state.borrow_mut().set_push_key(key);
+    }
+
+    /// Nobody reads stream `key` any more: its queued pushes and every later one are
+    /// dropped.
+    pub fn close_stream(&self, key: u64) {
+        self.shared.state.borrow_mut().close_stream(key);
     }
 
     /// Sends `op` and waits for its answer, following leader hints; resends after an
     /// attempt's silence only if `idempotent`.
     pub async fn call(
-        &mut self,
+        &self,
         op: ClientOp<S::Command, S::Query>,
         idempotent: bool,
     ) -> Result<Answer<S::Output>, CallError> {
@@ -202,7 +264,7 @@ impl<S: StateMachine> Session<S> {
     /// timeout leaves the outcome unknown: the caller asks again, and a change that did
     /// take effect is then refused with the configuration that shows it.
     pub async fn conf_change(
-        &mut self,
+        &self,
         change: ConfChange,
     ) -> Result<Answer<Membership>, ConfChangeError> {
         match self.exchange(ClientOp::ConfChange(change), false).await {
@@ -228,129 +290,80 @@ impl<S: StateMachine> Session<S> {
     }
 
     /// Sends `op` until a node gives an answer other than `NotLeader`, following leader
-    /// hints; resends after an attempt's silence only if `idempotent`.
+    /// hints; resends after an attempt's silence only if `idempotent`. Each attempt has
+    /// its own request id, so an answer to an attempt given up on completes nothing.
     async fn exchange(
-        &mut self,
+        &self,
         op: ClientOp<S::Command, S::Query>,
         idempotent: bool,
     ) -> Result<(NodeId, ClientReply<S::Output>), CallError> {
-        let deadline = self
-            .ctx
-            .now()
-            .after(Duration::from_millis(self.config.timeout_ms));
-        while self.ctx.now() < deadline {
-            self.next_request += 1;
-            let request = self.next_request;
-            self.ctx.send(
-                self.target,
+        let config = self.config();
+        let ctx = self.ctx();
+        let deadline = ctx.now().after(Duration::from_millis(config.timeout_ms));
+        let mut asked = self.target();
+        while ctx.now() < deadline {
+            let request = {
+                let mut st = self.shared.state.borrow_mut();
+                asked = st.target;
+                st.open_call()
+            };
+            ctx.send(
+                asked,
                 Msg::Request {
                     request,
                     op: op.clone(),
                 },
             );
             let attempt_end = if idempotent {
-                let end = self
-                    .ctx
+                let end = ctx
                     .now()
-                    .after(Duration::from_millis(self.config.attempt_timeout_ms.max(1)));
+                    .after(Duration::from_millis(config.attempt_timeout_ms.max(1)));
                 end.min(deadline)
             } else {
                 deadline
             };
-            match self.await_reply(request, attempt_end).await {
+            match router::await_reply(&self.shared, request, attempt_end).await {
                 Some((_, ClientReply::NotLeader { leader })) => match leader {
-                    Some(l) if l != self.target => self.target = l,
+                    Some(l) if l != asked => self.connect(l),
                     _ => {
-                        self.ctx
-                            .sleep(Duration::from_millis(self.config.retry_ms))
-                            .await;
-                        self.reconnect();
+                        ctx.sleep(Duration::from_millis(config.retry_ms)).await;
+                        self.reconnect_from(asked);
                     }
                 },
                 Some(answer) => return Ok(answer),
-                None if idempotent => self.reconnect(),
+                None if idempotent => self.reconnect_from(asked),
                 None => break,
             }
         }
         // The node we asked may be gone: the next request tries another.
-        self.reconnect();
+        self.reconnect_from(asked);
         Err(CallError::Timeout)
     }
 
-    /// Waits until `deadline` for the answer to `request`, keeping pushes that arrive.
-    async fn await_reply(
-        &mut self,
-        request: u64,
-        deadline: SimTime,
-    ) -> Option<(NodeId, ClientReply<S::Output>)> {
-        loop {
-            let env = self.ctx.recv_until(deadline).await?;
-            match env.msg {
-                Msg::Reply { request: r, reply } if r == request => return Some((env.from, reply)),
-                Msg::Push { epoch, seq, output } => self.receive_push(env.from, epoch, seq, output),
-                // Answers to attempts given up on, and anything not for a client.
-                _ => {}
-            }
-        }
+    /// The next unasked message from a server, of any stream, in its server's order,
+    /// waiting until `deadline` at most.
+    pub async fn next_push(&self, deadline: SimTime) -> Option<(NodeId, S::Output)> {
+        router::await_push(&self.shared, None, deadline).await
     }
 
-    /// Puts a push in its stream; whatever is now in order becomes available.
-    fn receive_push(&mut self, from: NodeId, epoch: u64, seq: u64, output: S::Output) {
-        let stream = self.streams.entry(from).or_insert(PushStream {
-            epoch,
-            next_seq: 1,
-            early: BTreeMap::new(),
-        });
-        if epoch < stream.epoch {
-            return; // from an incarnation that has since restarted
-        }
-        if epoch > stream.epoch {
-            *stream = PushStream {
-                epoch,
-                next_seq: 1,
-                early: BTreeMap::new(),
-            };
-        }
-        if seq >= stream.next_seq {
-            stream.early.insert(seq, output);
-        }
-        while let Some(output) = stream.early.remove(&stream.next_seq) {
-            stream.next_seq += 1;
-            self.pushes.push_back((from, output));
-        }
+    /// The next push of stream `key` (see [`Session::set_push_key`]), in its server's
+    /// order, waiting until `deadline` at most. Pushes of other streams stay queued.
+    pub async fn next_push_of(&self, key: u64, deadline: SimTime) -> Option<(NodeId, S::Output)> {
+        router::await_push(&self.shared, Some(key), deadline).await
     }
 
-    /// The next unasked message from a server, in its stream's order, waiting until
-    /// `deadline` at most.
-    pub async fn next_push(&mut self, deadline: SimTime) -> Option<(NodeId, S::Output)> {
-        loop {
-            if let Some(push) = self.pushes.pop_front() {
-                return Some(push);
-            }
-            let env = self.ctx.recv_until(deadline).await?;
-            if let Msg::Push { epoch, seq, output } = env.msg {
-                self.receive_push(env.from, epoch, seq, output);
-            }
-        }
+    /// Sleeps (pushes that arrive meanwhile are kept by the receive loop).
+    pub async fn sleep(&self, duration: Duration) {
+        self.ctx().sleep(duration).await;
     }
 
-    /// Sleeps, keeping pushes that arrive meanwhile.
-    pub async fn sleep(&mut self, duration: Duration) {
-        let until = self.ctx.now().after(duration);
-        self.sleep_until(until).await;
-    }
-
-    /// Sleeps until `until`, keeping pushes that arrive meanwhile.
-    pub async fn sleep_until(&mut self, until: SimTime) {
-        while let Some(env) = self.ctx.recv_until(until).await {
-            if let Msg::Push { epoch, seq, output } = env.msg {
-                self.receive_push(env.from, epoch, seq, output);
-            }
-        }
+    /// Sleeps until `until` (pushes that arrive meanwhile are kept).
+    pub async fn sleep_until(&self, until: SimTime) {
+        self.ctx().sleep_until(until).await;
     }
 
     /// Pushes received and not taken yet.
-    pub fn take_pushes(&mut self) -> Vec<(NodeId, S::Output)> {
-        self.pushes.drain(..).collect()
+    pub fn take_pushes(&self) -> Vec<(NodeId, S::Output)> {
+        self.shared.state.borrow_mut().take_pushes(None)
     }
 }
