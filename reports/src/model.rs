@@ -608,6 +608,7 @@ impl RunModel {
                     to,
                     kind,
                     detail,
+                    ..
                 } => {
                     let Some(from) = event.node else { continue };
                     index.insert(*msg, self.messages.len());

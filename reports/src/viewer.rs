@@ -457,11 +457,12 @@ impl Describer {
                 to,
                 kind,
                 detail,
+                ..
             } => {
                 self.message_kinds.insert(*msg, kind.clone());
                 with_detail(format!("{who} sends {kind} {msg} to {to}"), detail)
             }
-            EventKind::Deliver { msg, from } => {
+            EventKind::Deliver { msg, from, .. } => {
                 let kind = self.kind_of(*msg);
                 format!("{who} receives {kind} {msg} from {from}")
             }
@@ -470,6 +471,7 @@ impl Describer {
                 from,
                 to,
                 reason,
+                ..
             } => {
                 let kind = self.kind_of(*msg);
                 format!(

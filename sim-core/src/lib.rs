@@ -10,6 +10,7 @@
 //! Same seed, same binary: byte-identical trace. Nothing here reads the wall clock or the
 //! OS rng, spawns threads, or iterates a hash map (`clippy.toml` bans them).
 
+pub mod address;
 pub mod check;
 pub mod checks;
 pub mod demo;
@@ -23,6 +24,7 @@ pub mod ids;
 pub mod jepsen;
 pub mod linearizability;
 pub mod logging;
+mod mailbox;
 pub mod network;
 pub mod node;
 pub mod rng;
@@ -32,8 +34,9 @@ pub mod time;
 pub mod trace;
 pub mod world;
 
+pub use address::{Address, Port};
 pub use check::{Check, CheckKind, CheckResult, Evidence, Outcome, RunView, Status, Verdict};
-pub use directory::{Directory, DirectoryError, NodeInfo, NodeName};
+pub use directory::{ComponentInfo, Directory, DirectoryError, NodeInfo, NodeName};
 pub use disk::{Disk, DiskConfig};
 pub use fault::{FaultError, FaultOp, FaultSchedule, TimedFault};
 pub use fault_gen::FaultKnobs;

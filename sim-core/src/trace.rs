@@ -17,6 +17,7 @@ use std::io::{self, BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 
+use crate::address::Port;
 use crate::directory::Directory;
 use crate::fault::FaultOp;
 use crate::history::OpOutcome;
@@ -52,6 +53,8 @@ pub enum DropReason {
     ReceiverDown,
     /// The run ended while the message was still in flight.
     RunEnded,
+    /// No component of the receiving node listens on the port it was sent to.
+    NoSuchPort,
 }
 
 impl DropReason {
@@ -63,6 +66,7 @@ impl DropReason {
             DropReason::Lost => "lost",
             DropReason::ReceiverDown => "receiver-down",
             DropReason::RunEnded => "run-ended",
+            DropReason::NoSuchPort => "no-such-port",
         }
     }
 }
@@ -181,6 +185,12 @@ pub enum EventKind {
         msg: MessageId,
         /// Its receiver.
         to: NodeId,
+        /// The sender's port (written only when not the main one).
+        #[serde(default, skip_serializing_if = "Port::is_main")]
+        from_port: Port,
+        /// The receiver's port (written only when not the main one).
+        #[serde(default, skip_serializing_if = "Port::is_main")]
+        to_port: Port,
         /// Its kind, from [`crate::Message::kind`].
         kind: String,
         /// Its key fields, from [`crate::Message::detail`].
@@ -193,6 +203,12 @@ pub enum EventKind {
         msg: MessageId,
         /// Its sender.
         from: NodeId,
+        /// The sender's port (written only when not the main one).
+        #[serde(default, skip_serializing_if = "Port::is_main")]
+        from_port: Port,
+        /// The receiver's port (written only when not the main one).
+        #[serde(default, skip_serializing_if = "Port::is_main")]
+        to_port: Port,
     },
     /// A message was dropped.
     Drop {
@@ -204,6 +220,12 @@ pub enum EventKind {
         to: NodeId,
         /// Why.
         reason: DropReason,
+        /// The sender's port (written only when not the main one).
+        #[serde(default, skip_serializing_if = "Port::is_main")]
+        from_port: Port,
+        /// The receiver's port (written only when not the main one).
+        #[serde(default, skip_serializing_if = "Port::is_main")]
+        to_port: Port,
     },
     /// A fault was applied (from the schedule or by the scenario).
     Fault {
@@ -606,6 +628,8 @@ mod tests {
                     kind: EventKind::Send {
                         msg: MessageId(0),
                         to: NodeId(2),
+                        from_port: Port::MAIN,
+                        to_port: Port::MAIN,
                         kind: "ping".into(),
                         detail: "seq=1".into(),
                     },
@@ -619,6 +643,8 @@ mod tests {
                         from: NodeId(1),
                         to: NodeId(2),
                         reason: DropReason::PartitionedInFlight,
+                        from_port: Port::MAIN,
+                        to_port: Port::MAIN,
                     },
                 },
             ],

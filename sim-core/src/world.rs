@@ -11,7 +11,7 @@
 //! receiver's mailbox at that time, or drops it if the link was cut in flight or the
 //! receiver is down. One task and an ordered map cost less than a timer task per message.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,11 +20,13 @@ use std::task::{Context, Poll, Waker};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::address::{Address, Port};
 use crate::directory::Directory;
 use crate::disk::{CrashLoss, Disk, DiskConfig};
 use crate::fault::FaultOp;
 use crate::history::{EntryType, History, HistoryEntry, OpOutcome};
 use crate::ids::{EventId, MessageId, NodeId, OpId};
+use crate::mailbox::Inboxes;
 use crate::network::{NetConfig, Network};
 use crate::rng::derive_rng;
 use crate::time::{self, SimTime};
@@ -43,18 +45,38 @@ pub trait Message: Send + 'static {
 }
 
 /// A message with its routing facts, as the receiver gets it.
+///
+/// `from` and `to` are nodes, as most actors want them (a Raft peer is a node); the ports
+/// ride beside them (see [`Envelope::reply_to`] to answer the sending component).
 #[derive(Debug)]
 pub struct Envelope<M> {
     /// The message's id (matches its send, deliver and drop events).
     pub id: MessageId,
-    /// Its sender.
+    /// Its sender's node.
     pub from: NodeId,
-    /// Its receiver.
+    /// Its receiver's node.
     pub to: NodeId,
+    /// The sending component's port.
+    pub from_port: Port,
+    /// The receiving component's port.
+    pub to_port: Port,
     /// When it was sent.
     pub sent_at: SimTime,
     /// The message.
     pub msg: M,
+}
+
+impl<M> Envelope<M> {
+    /// Where it came from: the sending component, so a reply reaches it and not its node's
+    /// main actor.
+    pub fn reply_to(&self) -> Address {
+        Address::new(self.from, self.from_port)
+    }
+
+    /// Where it was sent.
+    pub fn to_address(&self) -> Address {
+        Address::new(self.to, self.to_port)
+    }
 }
 
 /// Whether a node is running.
@@ -72,8 +94,13 @@ pub(crate) struct Slot<M> {
     madsim_id: Option<madsim::task::NodeId>,
     pub(crate) status: NodeStatus,
     pub(crate) incarnation: u32,
-    mailbox: VecDeque<Envelope<M>>,
-    recv_waker: Option<Waker>,
+    /// One inbox per open port (see [`Inboxes`]).
+    inboxes: Inboxes<M>,
+    /// The ports the node's components listen on, opened at every start.
+    ports: Vec<Port>,
+    /// The role a component of the node declared last in this incarnation
+    /// ([`crate::NodeCtx::set_role`]), for fault targets like `role:leader`.
+    pub(crate) role: Option<String>,
     pub(crate) disk: Disk,
     pub(crate) skew_us: i64,
     pub(crate) stall_until: SimTime,
@@ -169,10 +196,13 @@ impl<M> State<M> {
             }
             let env = entry.remove();
             let (from, to, msg) = (env.from, env.to, env.id);
+            let (from_port, to_port) = (env.from_port, env.to_port);
             let reason = if self.slot(to).status == NodeStatus::Down {
                 Some(DropReason::ReceiverDown)
             } else if !self.net.is_up(from, to) {
                 Some(DropReason::PartitionedInFlight)
+            } else if !self.slot(to).inboxes.is_open(to_port) {
+                Some(DropReason::NoSuchPort)
             } else {
                 None
             };
@@ -185,17 +215,23 @@ impl<M> State<M> {
                             from,
                             to,
                             reason,
+                            from_port,
+                            to_port,
                         },
                     );
                 }
                 None => {
-                    self.record(Some(to), EventKind::Deliver { msg, from });
+                    self.record(
+                        Some(to),
+                        EventKind::Deliver {
+                            msg,
+                            from,
+                            from_port,
+                            to_port,
+                        },
+                    );
                     self.messages_delivered += 1;
-                    let slot = self.slot(to);
-                    slot.mailbox.push_back(env);
-                    if let Some(waker) = slot.recv_waker.take() {
-                        waker.wake();
-                    }
+                    self.slot(to).inboxes.push(env);
                 }
             }
         }
@@ -216,8 +252,8 @@ impl<M> State<M> {
             return None;
         }
         slot.status = NodeStatus::Down;
-        slot.mailbox.clear();
-        slot.recv_waker = None;
+        slot.inboxes.close_all();
+        slot.role = None;
         let loss: CrashLoss = if torn {
             slot.disk.power_fail_torn(disk_rng)
         } else {
@@ -268,8 +304,9 @@ impl<M: Message> World<M> {
                 madsim_id: None,
                 status: NodeStatus::Down,
                 incarnation: 0,
-                mailbox: VecDeque::new(),
-                recv_waker: None,
+                inboxes: Inboxes::default(),
+                ports: vec![Port::MAIN],
+                role: None,
                 disk: Disk::default(),
                 skew_us: 0,
                 stall_until: SimTime::ZERO,
@@ -506,8 +543,11 @@ impl<M: Message> World<M> {
         let slot = st.slot(node);
         slot.incarnation += 1;
         slot.status = NodeStatus::Up;
-        slot.mailbox.clear();
-        slot.recv_waker = None;
+        slot.role = None;
+        slot.inboxes.close_all();
+        for port in slot.ports.clone() {
+            slot.inboxes.open(port);
+        }
         let incarnation = slot.incarnation;
         st.record(Some(node), EventKind::NodeStart { incarnation });
         (
@@ -525,8 +565,11 @@ impl<M: Message> World<M> {
         }
     }
 
-    /// Sends `msg` from `from` to `to`; the network decides its fate.
-    pub(crate) fn send(&self, from: NodeId, to: NodeId, msg: M) -> MessageId {
+    /// Sends `msg` from `from` to `to`; the network decides its fate (per node: a fault
+    /// cuts every port of a node alike).
+    pub(crate) fn send(&self, from: Address, to: Address, msg: M) -> MessageId {
+        let (from_port, to_port) = (from.port, to.port);
+        let (from, to) = (from.node, to.node);
         let mut st = self.lock();
         let id = MessageId(st.next_msg);
         if st.finished {
@@ -539,6 +582,8 @@ impl<M: Message> World<M> {
             EventKind::Send {
                 msg: id,
                 to,
+                from_port,
+                to_port,
                 kind: msg.kind().to_string(),
                 detail: msg.detail(),
             },
@@ -552,6 +597,8 @@ impl<M: Message> World<M> {
                         from,
                         to,
                         reason,
+                        from_port,
+                        to_port,
                     },
                 );
             }
@@ -564,6 +611,8 @@ impl<M: Message> World<M> {
                         id,
                         from,
                         to,
+                        from_port,
+                        to_port,
                         sent_at: now,
                         msg,
                     },
@@ -579,26 +628,52 @@ impl<M: Message> World<M> {
         id
     }
 
-    /// Takes the next message from a node's mailbox, or registers to be woken.
+    /// Takes the next message from one port's inbox (opening it on first use), or
+    /// registers to be woken.
     pub(crate) fn poll_recv(
         &self,
-        node: NodeId,
+        at: Address,
         incarnation: u32,
         cx: &mut Context<'_>,
     ) -> Poll<Envelope<M>> {
         let mut st = self.lock();
-        let slot = st.slot(node);
-        if slot.incarnation != incarnation {
+        let slot = st.slot(at.node);
+        if slot.incarnation != incarnation || slot.status == NodeStatus::Down {
             // A task of an earlier incarnation; madsim ends it at its next poll.
             return Poll::Pending;
         }
-        match slot.mailbox.pop_front() {
-            Some(env) => Poll::Ready(env),
-            None => {
-                slot.recv_waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
+        slot.inboxes.poll(at.port, cx)
+    }
+
+    /// Sets the ports a node's components listen on (from the builder, before the run).
+    pub(crate) fn set_ports(&self, node: NodeId, ports: Vec<Port>) {
+        self.lock().slot(node).ports = ports;
+    }
+
+    /// Records the role a component of `node` declares (see [`crate::NodeCtx::set_role`]);
+    /// ignored from a task of an earlier incarnation.
+    pub(crate) fn set_role(&self, node: NodeId, incarnation: u32, role: &str) {
+        let mut st = self.lock();
+        let slot = st.slot(node);
+        if slot.incarnation == incarnation && slot.status != NodeStatus::Down {
+            slot.role = Some(role.to_string());
         }
+    }
+
+    /// The role `node` declared in its current incarnation, if any (none once it crashed).
+    pub fn role(&self, node: NodeId) -> Option<String> {
+        self.lock().slot(node).role.clone()
+    }
+
+    /// The nodes whose declared role is `role` now, in id order.
+    pub fn nodes_with_role(&self, role: &str) -> Vec<NodeId> {
+        let st = self.lock();
+        st.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.role.as_deref() == Some(role))
+            .map(|(i, _)| NodeId::from_index(i))
+            .collect()
     }
 
     /// Records a client invocation in the history and the trace.
@@ -677,6 +752,8 @@ impl<M: Message> World<M> {
                     from: env.from,
                     to: env.to,
                     reason: DropReason::RunEnded,
+                    from_port: env.from_port,
+                    to_port: env.to_port,
                 },
             );
         }
