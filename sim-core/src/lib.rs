@@ -18,6 +18,7 @@ pub mod directory;
 pub mod disk;
 pub mod fault;
 pub mod fault_gen;
+pub mod fault_roles;
 pub mod fault_timeline;
 pub mod history;
 pub mod ids;
@@ -33,6 +34,7 @@ pub mod sim;
 pub mod time;
 pub mod trace;
 pub mod world;
+mod world_faults;
 
 pub use address::{Address, Port};
 pub use check::{Check, CheckKind, CheckResult, Evidence, Outcome, RunView, Status, Verdict};
@@ -40,6 +42,7 @@ pub use directory::{ComponentInfo, Directory, DirectoryError, NodeInfo, NodeName
 pub use disk::{Disk, DiskConfig};
 pub use fault::{FaultError, FaultOp, FaultSchedule, TimedFault};
 pub use fault_gen::FaultKnobs;
+pub use fault_roles::{RoleMiss, RoleSlot, RoleTarget};
 pub use fault_timeline::{FaultState, FaultTimeline};
 pub use history::{EntryType, History, HistoryEntry, OpOutcome};
 pub use ids::{EventId, MessageId, NodeId, OpId};

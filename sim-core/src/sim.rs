@@ -30,10 +30,8 @@
 //! machine (in madsim they are tasks of one node). A node built with [`Sim::host`] has
 //! only components, and nothing listens on its main port.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::address::{Address, Port};
@@ -327,7 +325,7 @@ impl<M: Message> Sim<M> {
                 drop(madsim::task::spawn_local(async move {
                     for fault in schedule {
                         time::sleep_until(time::SimTime::from_ms(fault.at_ms)).await;
-                        injector.apply(&fault.op);
+                        injector.apply_timed(&fault);
                     }
                 }));
                 let value = driver(world.clone()).await;
@@ -351,7 +349,8 @@ impl<M: Message> Sim<M> {
 /// One start of a node: a new incarnation, then every component's actor. The main actor
 /// runs in the node's init task, as it did before components, so a node without
 /// components schedules exactly as before; the others run as tasks of the same madsim node,
-/// so a kill ends them all. The node is down once every actor has returned.
+/// so a kill ends them all. The node is down once every actor has returned (madsim ends a
+/// node when its init task returns, so that task waits for them all).
 fn start_node<M: Message>(w: &World<M>, node: NodeId, spec: &NodeSpec<M>) -> Actor {
     let (incarnation, rng) = w.start_incarnation(node);
     let seed = w.seed();
@@ -383,26 +382,17 @@ fn start_node<M: Message>(w: &World<M>, node: NodeId, spec: &NodeSpec<M>) -> Act
             w.actor_exited(node, incarnation);
             return;
         }
-        let live = Rc::new(Cell::new(extras.len() + usize::from(main.is_some())));
-        let ended = {
-            let (w, live) = (w.clone(), live.clone());
-            move || {
-                live.set(live.get() - 1);
-                if live.get() == 0 {
-                    w.actor_exited(node, incarnation);
-                }
-            }
-        };
-        for actor in extras {
-            let ended = ended.clone();
-            drop(madsim::task::spawn_local(async move {
-                actor.await;
-                ended();
-            }));
-        }
+        // madsim ends the node when its init task returns, so it waits for every actor.
+        let others: Vec<_> = extras.into_iter().map(madsim::task::spawn_local).collect();
         if let Some(main) = main {
             main.await;
-            ended();
         }
+        for other in others {
+            // An error means the task was cancelled: the node is being killed.
+            if other.await.is_err() {
+                return;
+            }
+        }
+        w.actor_exited(node, incarnation);
     })
 }

@@ -23,7 +23,6 @@ use rand_chacha::ChaCha8Rng;
 use crate::address::{Address, Port};
 use crate::directory::Directory;
 use crate::disk::{CrashLoss, Disk, DiskConfig};
-use crate::fault::FaultOp;
 use crate::history::{EntryType, History, HistoryEntry, OpOutcome};
 use crate::ids::{EventId, MessageId, NodeId, OpId};
 use crate::mailbox::Inboxes;
@@ -91,7 +90,7 @@ pub enum NodeStatus {
 }
 
 pub(crate) struct Slot<M> {
-    madsim_id: Option<madsim::task::NodeId>,
+    pub(crate) madsim_id: Option<madsim::task::NodeId>,
     pub(crate) status: NodeStatus,
     pub(crate) incarnation: u32,
     /// One inbox per open port (see [`Inboxes`]).
@@ -123,13 +122,13 @@ impl<M> Slot<M> {
 pub(crate) struct State<M> {
     seed: u64,
     /// The nodes' names, for log lines.
-    directory: Directory,
+    pub(crate) directory: Directory,
     trace: Vec<TraceEvent>,
     history: History,
     /// Position of each operation's invocation in the history.
     invocations: BTreeMap<OpId, usize>,
     pub(crate) slots: Vec<Slot<M>>,
-    net: Network,
+    pub(crate) net: Network,
     in_flight: BTreeMap<(SimTime, MessageId), Envelope<M>>,
     pump_waker: Option<Waker>,
     pump_kicked: bool,
@@ -238,7 +237,7 @@ impl<M> State<M> {
     }
 
     /// Stops a node's bookkeeping; returns its madsim id if it was not already down.
-    fn stop(
+    pub(crate) fn stop(
         &mut self,
         node: NodeId,
         cause: CrashCause,
@@ -277,7 +276,7 @@ impl<M> State<M> {
 /// Cloning is cheap; every clone refers to the same world.
 pub struct World<M> {
     state: Arc<Mutex<State<M>>>,
-    nodes: Arc<[NodeId]>,
+    pub(crate) nodes: Arc<[NodeId]>,
 }
 
 impl<M> Clone for World<M> {
@@ -427,113 +426,6 @@ impl<M: Message> World<M> {
                 detail: detail.into(),
             },
         )
-    }
-
-    /// Applies a fault now and records it.
-    ///
-    /// # Panics
-    ///
-    /// If the op names a node this world does not have (schedules are validated before the
-    /// run starts; scenario drivers must pass valid nodes).
-    pub fn apply(&self, op: &FaultOp) {
-        if let Err(e) = op.validate(&self.nodes) {
-            panic!("scenario applied an invalid fault: {e}");
-        }
-        self.lock()
-            .record(None, EventKind::Fault { fault: op.clone() });
-        match op {
-            FaultOp::Partition { .. }
-            | FaultOp::Isolate { .. }
-            | FaultOp::CutLink { .. }
-            | FaultOp::RestoreLink { .. }
-            | FaultOp::Heal
-            | FaultOp::Latency { .. }
-            | FaultOp::LinkLatency { .. }
-            | FaultOp::Loss { .. } => self.lock().net.apply(op),
-            FaultOp::Kill { node } => self.kill_as(*node, CrashCause::Kill, false),
-            FaultOp::Restart { node } => self.restart_node(*node),
-            FaultOp::Pause { node } => self.pause_node(*node),
-            FaultOp::Resume { node } => self.resume_node(*node),
-            FaultOp::PowerFail { nodes, torn_write } => {
-                for node in nodes {
-                    self.kill_as(*node, CrashCause::PowerFail, *torn_write);
-                }
-            }
-            FaultOp::DiskStall { node, duration_ms } => {
-                let until = time::now().after(std::time::Duration::from_millis(*duration_ms));
-                let mut st = self.lock();
-                let slot = st.slot(*node);
-                let until = slot.stall_until.max(until);
-                slot.set_stall(until);
-            }
-            FaultOp::ClockSkew { node, skew_ms } => {
-                self.lock().slot(*node).skew_us = skew_ms.saturating_mul(1000);
-            }
-            FaultOp::HealAll => {
-                self.lock().net.apply(op);
-                for &node in self.nodes.iter() {
-                    {
-                        let mut st = self.lock();
-                        let slot = st.slot(node);
-                        slot.skew_us = 0;
-                        slot.set_stall(SimTime::ZERO);
-                    }
-                    match self.status(node) {
-                        NodeStatus::Paused => self.resume_node(node),
-                        NodeStatus::Down => self.restart_node(node),
-                        NodeStatus::Up => {}
-                    }
-                }
-            }
-        }
-    }
-
-    fn kill_as(&self, node: NodeId, cause: CrashCause, torn: bool) {
-        let madsim_id = self.lock().stop(node, cause, torn);
-        if let Some(id) = madsim_id {
-            madsim::runtime::Handle::current().kill(id);
-        }
-    }
-
-    fn restart_node(&self, node: NodeId) {
-        self.kill_as(node, CrashCause::Restart, false);
-        let id = self
-            .lock()
-            .slot(node)
-            .madsim_id
-            .expect("nodes are built before faults apply");
-        // Runs the node's init, which starts a new incarnation (see `start_incarnation`).
-        madsim::runtime::Handle::current().restart(id);
-    }
-
-    fn pause_node(&self, node: NodeId) {
-        let id = {
-            let mut st = self.lock();
-            if st.slot(node).status != NodeStatus::Up {
-                return;
-            }
-            st.slot(node).status = NodeStatus::Paused;
-            st.record(Some(node), EventKind::NodePause);
-            st.slot(node).madsim_id
-        };
-        if let Some(id) = id {
-            madsim::runtime::Handle::current().pause(id);
-        }
-    }
-
-    fn resume_node(&self, node: NodeId) {
-        let id = {
-            let mut st = self.lock();
-            if st.slot(node).status != NodeStatus::Paused {
-                return;
-            }
-            st.slot(node).status = NodeStatus::Up;
-            st.record(Some(node), EventKind::NodeResume);
-            st.slot(node).madsim_id
-        };
-        if let Some(id) = id {
-            madsim::runtime::Handle::current().resume(id);
-        }
     }
 
     /// Begins a node's next incarnation; called from its madsim init.

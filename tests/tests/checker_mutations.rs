@@ -19,7 +19,7 @@ fn n(i: u32) -> NodeId {
 }
 
 fn at(at_ms: u64, op: FaultOp) -> TimedFault {
-    TimedFault { at_ms, op }
+    TimedFault::new(at_ms, op)
 }
 
 fn ping_mesh(seed: u64, count: usize, faults: Vec<TimedFault>, run_ms: u64) -> RunOutput<()> {
