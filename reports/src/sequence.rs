@@ -488,7 +488,8 @@ fn drop_fraction(reason: DropReason) -> f64 {
     match reason {
         DropReason::Partitioned => 0.35,
         DropReason::PartitionedInFlight | DropReason::Lost | DropReason::RunEnded => 0.55,
-        DropReason::ReceiverDown => 0.88,
+        // Both reach the receiving machine: it is down, or nothing listens on the port.
+        DropReason::ReceiverDown | DropReason::NoSuchPort => 0.88,
     }
 }
 

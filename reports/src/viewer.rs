@@ -470,7 +470,7 @@ impl Describer {
                     .unwrap_or_default();
                 with_detail(format!("{who} sends {kind} {msg} to {to}"), &detail)
             }
-            EventKind::Deliver { msg, from } => {
+            EventKind::Deliver { msg, from, .. } => {
                 let kind = self.kind_of(*msg);
                 format!("{who} receives {kind} {msg} from {from}")
             }
@@ -479,6 +479,7 @@ impl Describer {
                 from,
                 to,
                 reason,
+                ..
             } => {
                 let kind = self.kind_of(*msg);
                 format!(

@@ -10,6 +10,13 @@
 //! expanded to its members where a list is expected): [`Directory::resolve`] turns each
 //! into ids, with an error that lists what exists.
 //!
+//! A node may host several components (an etcd member beside its client; later a kubelet
+//! beside a container runtime on `worker-a`), each on its own port: they are named
+//! `<node>/<component>` (`worker-a/kubelet`). For faults a component stands for its node,
+//! since the components of a node share its fate: killing `worker-a/kubelet` kills
+//! `worker-a`. Components ride in [`NodeInfo`] and so in `run-start` (written only when a
+//! node has any, so older traces keep their bytes).
+//!
 //! sim-core gives no meaning to any name or group: the layer that builds the world chooses
 //! them (the Raft scenarios use `servers`, `clients`, `watchers`).
 
@@ -18,6 +25,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::address::Port;
 use crate::ids::NodeId;
 
 /// The group of a node added without one (`Sim::node`).
@@ -32,6 +40,18 @@ pub struct NodeInfo {
     pub name: String,
     /// Its group (`servers`).
     pub group: String,
+    /// The components it hosts besides its main actor, in the order they were added.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<ComponentInfo>,
+}
+
+/// One component a node hosts: its name and the port it listens on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentInfo {
+    /// Its name on the node (`kubelet`); `worker-a/kubelet` in full.
+    pub name: String,
+    /// Its port.
+    pub port: Port,
 }
 
 /// Every node of a world, in id order (see the module docs).
@@ -66,6 +86,17 @@ pub enum DirectoryError {
         reference: String,
         /// What exists, for the message.
         known: String,
+    },
+    /// A component's port is already another component's (or the main actor's) on the
+    /// same node.
+    #[error("port {port} of `{node}` is taken (by `{by}`)")]
+    PortTaken {
+        /// The node.
+        node: String,
+        /// The port.
+        port: Port,
+        /// What listens on it already.
+        by: String,
     },
     /// A group where one node is expected.
     #[error("`{group}` is a group of {count} nodes; name one node here")]
@@ -105,6 +136,7 @@ impl Directory {
             id,
             name: id.to_string(),
             group: DEFAULT_GROUP.to_string(),
+            components: Vec::new(),
         });
         id
     }
@@ -144,8 +176,65 @@ impl Directory {
             id,
             name: name.to_string(),
             group: group.to_string(),
+            components: Vec::new(),
         });
         Ok(id)
+    }
+
+    /// Adds a component named `component` on port `port` to the node `node` (by name or
+    /// id); `main_port` says whether the node's main actor holds [`Port::MAIN`].
+    ///
+    /// # Errors
+    ///
+    /// An unknown node, a bad or repeated component name, or a taken port.
+    pub fn add_component(
+        &mut self,
+        node: &str,
+        component: &str,
+        port: Port,
+        main_port: bool,
+    ) -> Result<NodeId, DirectoryError> {
+        if !valid_name(component) || component.contains('/') {
+            return Err(DirectoryError::BadName(component.to_string()));
+        }
+        let id = self.resolve_one(node)?;
+        let info = &mut self.nodes[id.index()];
+        let full = format!("{}/{component}", info.name);
+        if info.components.iter().any(|c| c.name == component) {
+            return Err(DirectoryError::Taken(full));
+        }
+        let by = if main_port && port == Port::MAIN {
+            Some(info.name.clone())
+        } else {
+            info.components
+                .iter()
+                .find(|c| c.port == port)
+                .map(|c| format!("{}/{}", info.name, c.name))
+        };
+        if let Some(by) = by {
+            return Err(DirectoryError::PortTaken {
+                node: info.name.clone(),
+                port,
+                by,
+            });
+        }
+        info.components.push(ComponentInfo {
+            name: component.to_string(),
+            port,
+        });
+        Ok(id)
+    }
+
+    /// The full name of the component on `port` of `node` (`worker-a/kubelet`); the node's
+    /// name for its main port or a port no component declared.
+    pub fn address_name(&self, node: NodeId, port: Port) -> String {
+        match self
+            .get(node)
+            .and_then(|n| n.components.iter().find(|c| c.port == port))
+        {
+            Some(c) => format!("{}/{}", self.name(node), c.name),
+            None => self.name(node).to_string(),
+        }
     }
 
     /// Adds `count` nodes named `{prefix}-1`, `{prefix}-2`, ... in `group`; their ids.
@@ -212,8 +301,9 @@ impl Directory {
         self.nodes.iter().map(|n| n.group.as_str()).collect()
     }
 
-    /// The nodes `reference` stands for: an id (`n3`), a name (`etcd-3`) or a group
-    /// (`servers`: every member).
+    /// The nodes `reference` stands for: an id (`n3`), a name (`etcd-3`), a component
+    /// (`worker-a/kubelet`: its node, whose fate it shares) or a group (`servers`: every
+    /// member).
     ///
     /// # Errors
     ///
@@ -221,6 +311,15 @@ impl Directory {
     pub fn resolve(&self, reference: &str) -> Result<Vec<NodeId>, DirectoryError> {
         if let Some(n) = self.nodes.iter().find(|n| n.name == reference) {
             return Ok(vec![n.id]);
+        }
+        if let Some((node, component)) = reference.rsplit_once('/') {
+            let host = self
+                .nodes
+                .iter()
+                .find(|n| n.name == node && n.components.iter().any(|c| c.name == component));
+            if let Some(n) = host {
+                return Ok(vec![n.id]);
+            }
         }
         if let Ok(id) = reference.parse::<NodeId>() {
             if self.get(id).is_some() {
@@ -260,11 +359,22 @@ impl Directory {
             .groups()
             .into_iter()
             .map(|group| {
-                let names: Vec<&str> = self
+                let names: Vec<String> = self
                     .nodes
                     .iter()
                     .filter(|n| n.group == group)
-                    .map(|n| n.name.as_str())
+                    .map(|n| {
+                        let parts: Vec<String> = n
+                            .components
+                            .iter()
+                            .map(|c| format!("{}/{}", n.name, c.name))
+                            .collect();
+                        if parts.is_empty() {
+                            n.name.clone()
+                        } else {
+                            format!("{} ({})", n.name, parts.join(", "))
+                        }
+                    })
                     .collect();
                 format!("{group}: {}", names.join(" "))
             })

@@ -23,6 +23,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::directory::Directory;
+use crate::fault_roles::{role_of, RoleSlot, RoleTarget, ROLE_PLACEHOLDER};
 use crate::ids::{NodeId, ParseNodeIdError};
 
 /// One fault operation. Field names carry their units.
@@ -174,8 +175,18 @@ impl FaultOp {
 
     /// Checks the op against the world's nodes and the limits on its numbers.
     pub fn validate(&self, known: &[NodeId]) -> Result<(), FaultError> {
+        self.validate_with(known, &[])
+    }
+
+    /// As [`FaultOp::validate`], for an op some of whose fields `roles` fill when it applies:
+    /// their placeholders and the lists they join are not judged yet.
+    pub fn validate_with(&self, known: &[NodeId], roles: &[RoleTarget]) -> Result<(), FaultError> {
+        let has = |slot: RoleSlot| roles.iter().any(|r| r.slot == slot);
         self.check_limits()?;
         for node in self.nodes() {
+            if node == ROLE_PLACEHOLDER && !roles.is_empty() {
+                continue;
+            }
             if !known.contains(&node) {
                 return Err(FaultError::UnknownNode {
                     node,
@@ -186,8 +197,8 @@ impl FaultOp {
         match self {
             FaultOp::Partition { groups } => {
                 let mut seen = BTreeSet::new();
-                for group in groups {
-                    if group.is_empty() {
+                for (i, group) in groups.iter().enumerate() {
+                    if group.is_empty() && !has(RoleSlot::Group(i)) {
                         return Err(FaultError::EmptyGroup);
                     }
                     for node in group {
@@ -198,7 +209,7 @@ impl FaultOp {
                 }
             }
             FaultOp::PowerFail { nodes, .. } => {
-                if nodes.is_empty() {
+                if nodes.is_empty() && !has(RoleSlot::Nodes) {
                     return Err(FaultError::NoNodes);
                 }
                 let mut seen = BTreeSet::new();
@@ -222,7 +233,9 @@ impl FaultOp {
                     field: "duration_ms",
                 });
             }
-            FaultOp::CutLink { from, to } | FaultOp::RestoreLink { from, to } if from == to => {
+            FaultOp::CutLink { from, to } | FaultOp::RestoreLink { from, to }
+                if from == to && *from != ROLE_PLACEHOLDER =>
+            {
                 return Err(FaultError::SelfLink { node: *from });
             }
             _ => {}
@@ -258,13 +271,20 @@ impl FaultOp {
 }
 
 /// A fault op and when it applies.
+///
+/// Its file form is a table of `at_ms`, `op` and the op's fields; a node field may name a
+/// role (`node = "role:leader"`), kept in `roles` and resolved when the op applies (see
+/// [`crate::fault_roles`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "toml::Table", into = "toml::Table")]
 pub struct TimedFault {
     /// Virtual time at which it applies, milliseconds since the start of the run.
     pub at_ms: u64,
-    /// The op.
-    #[serde(flatten)]
+    /// The op. A field a role stands in holds [`crate::fault_roles::ROLE_PLACEHOLDER`]
+    /// (single nodes) or leaves the role's nodes out (lists) until it is resolved.
     pub op: FaultOp,
+    /// The roles it names; empty for an op that names its nodes.
+    pub roles: Vec<RoleTarget>,
 }
 
 /// A list of timed fault ops. Applied in time order; ops at the same time in file order.
@@ -388,7 +408,7 @@ impl FaultSchedule {
                 Ok(())
             };
             at_ms
-                .and_then(|()| fault.op.validate(known))
+                .and_then(|()| fault.op.validate_with(known, &fault.roles))
                 .map_err(|e| FaultError::At {
                     index: i + 1,
                     op: fault.op.name(),
@@ -473,10 +493,12 @@ const NODE_GROUPS_KEY: &str = "groups";
 type Expand<'a> = dyn FnMut(&str, bool) -> Result<Vec<String>, String> + 'a;
 
 /// Rewrites every node reference of a fault table with `expand`; an error carries its key.
+/// Role targets (`role:leader`) are left as they are: they resolve when the op applies.
 fn resolve_nodes(table: &mut toml::Table, expand: &mut Expand<'_>) -> Result<(), (String, String)> {
     for (key, value) in table.iter_mut() {
         let failed = |e: String| (key.clone(), e);
         match (key.as_str(), value) {
+            (_, toml::Value::String(reference)) if role_of(reference).is_some() => {}
             (k, toml::Value::String(reference)) if ONE_NODE_KEYS.contains(&k) => {
                 if let [one] = expand(reference, true).map_err(failed)?.as_slice() {
                     *reference = one.clone();
@@ -503,6 +525,9 @@ fn resolve_list(values: &mut Vec<toml::Value>, expand: &mut Expand<'_>) -> Resul
     let mut out = Vec::with_capacity(values.len());
     for value in values.drain(..) {
         match value {
+            toml::Value::String(reference) if role_of(&reference).is_some() => {
+                out.push(toml::Value::String(reference));
+            }
             toml::Value::String(reference) => {
                 out.extend(
                     expand(&reference, false)?
@@ -801,7 +826,7 @@ op = "heal"
     #[test]
     fn validation_names_the_problem() {
         let check = |op: FaultOp| {
-            FaultSchedule::new(vec![TimedFault { at_ms: 5, op }])
+            FaultSchedule::new(vec![TimedFault::new(5, op)])
                 .validate(&nodes(3))
                 .unwrap_err()
                 .to_string()
@@ -820,11 +845,7 @@ op = "heal"
             groups: vec![vec![NodeId(1)], vec![NodeId(2)]],
         };
         assert_eq!(
-            FaultSchedule::new(vec![TimedFault {
-                at_ms: 5,
-                op: partial
-            }])
-            .validate(&nodes(3)),
+            FaultSchedule::new(vec![TimedFault::new(5, partial)]).validate(&nodes(3)),
             Ok(())
         );
         let msg = check(FaultOp::DiskStall {

@@ -225,17 +225,11 @@ impl FaultKnobs {
             let start = rng.gen_range(self.window_start_ms..=latest_start);
             let end = (start + duration).min(self.window_end_ms);
             let (begin, finish) = self.episode(nodes, targets, net, rng, duration);
-            faults.push(TimedFault {
-                at_ms: start,
-                op: begin,
-            });
-            faults.extend(finish.into_iter().map(|op| TimedFault { at_ms: end, op }));
+            faults.push(TimedFault::new(start, begin));
+            faults.extend(finish.into_iter().map(|op| TimedFault::new(end, op)));
         }
         faults.sort_by_key(|f| f.at_ms);
-        faults.push(TimedFault {
-            at_ms: self.window_end_ms,
-            op: FaultOp::HealAll,
-        });
+        faults.push(TimedFault::new(self.window_end_ms, FaultOp::HealAll));
         FaultSchedule::new(faults)
     }
 

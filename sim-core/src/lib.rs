@@ -10,6 +10,7 @@
 //! Same seed, same binary: byte-identical trace. Nothing here reads the wall clock or the
 //! OS rng, spawns threads, or iterates a hash map (`clippy.toml` bans them).
 
+pub mod address;
 pub mod check;
 pub mod checks;
 pub mod demo;
@@ -17,6 +18,7 @@ pub mod directory;
 pub mod disk;
 pub mod fault;
 pub mod fault_gen;
+pub mod fault_roles;
 pub mod fault_timeline;
 pub mod history;
 pub mod ids;
@@ -24,6 +26,7 @@ pub mod jepsen;
 pub mod layer;
 pub mod linearizability;
 pub mod logging;
+mod mailbox;
 pub mod network;
 pub mod node;
 pub mod rng;
@@ -32,12 +35,15 @@ pub mod sim;
 pub mod time;
 pub mod trace;
 pub mod world;
+mod world_faults;
 
+pub use address::{Address, Port};
 pub use check::{Check, CheckKind, CheckResult, Evidence, Outcome, RunView, Status, Verdict};
-pub use directory::{Directory, DirectoryError, NodeInfo, NodeName};
+pub use directory::{ComponentInfo, Directory, DirectoryError, NodeInfo, NodeName};
 pub use disk::{Disk, DiskConfig};
 pub use fault::{FaultError, FaultOp, FaultSchedule, TimedFault};
 pub use fault_gen::FaultKnobs;
+pub use fault_roles::{RoleMiss, RoleSlot, RoleTarget};
 pub use fault_timeline::{FaultState, FaultTimeline};
 pub use history::{EntryType, History, HistoryEntry, OpOutcome};
 pub use ids::{EventId, MessageId, NodeId, OpId};

@@ -5,6 +5,10 @@
 //! sim-core can record it and apply faults: sending and receiving messages, sleeping, its
 //! disk, its local clock, its rng, and client history entries.
 //!
+//! A node may host several components (see [`crate::Sim::component`]); each gets its own
+//! context, bound to its own [`Port`]: it sends from that port and receives only that
+//! port's mail. The components of a node share its disk, clock and fate.
+//!
 //! Clocks: [`NodeCtx::local_now_us`] is the node's wall clock (virtual time plus the skew a
 //! `clock-skew` fault sets). Sleeps and timeouts run on virtual time, as monotonic timers do
 //! in a real OS, so skew changes what a node believes the time is, not how long it waits.
@@ -15,6 +19,7 @@ use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 
+use crate::address::{Address, Port};
 use crate::history::OpOutcome;
 use crate::ids::{MessageId, NodeId, OpId};
 use crate::layer::LayerEvent;
@@ -26,6 +31,10 @@ use crate::world::{Envelope, Message, World};
 pub struct NodeCtx<M> {
     world: World<M>,
     id: NodeId,
+    /// The port this component listens on and sends from.
+    port: Port,
+    /// The component's name (`kubelet`), none for the node's main actor.
+    component: Option<String>,
     incarnation: u32,
     rng: ChaCha8Rng,
 }
@@ -34,16 +43,26 @@ impl<M> std::fmt::Debug for NodeCtx<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NodeCtx")
             .field("id", &self.id)
+            .field("port", &self.port)
+            .field("component", &self.component)
             .field("incarnation", &self.incarnation)
             .finish()
     }
 }
 
 impl<M: Message> NodeCtx<M> {
-    pub(crate) fn new(world: World<M>, id: NodeId, incarnation: u32, rng: ChaCha8Rng) -> Self {
+    pub(crate) fn new(
+        world: World<M>,
+        at: Address,
+        component: Option<String>,
+        incarnation: u32,
+        rng: ChaCha8Rng,
+    ) -> Self {
         NodeCtx {
             world,
-            id,
+            id: at.node,
+            port: at.port,
+            component,
             incarnation,
             rng,
         }
@@ -52,6 +71,29 @@ impl<M: Message> NodeCtx<M> {
     /// This node.
     pub fn id(&self) -> NodeId {
         self.id
+    }
+
+    /// The port this component listens on ([`Port::MAIN`] for a node's main actor).
+    pub fn port(&self) -> Port {
+        self.port
+    }
+
+    /// This component's address: where replies to it go.
+    pub fn address(&self) -> Address {
+        Address::new(self.id, self.port)
+    }
+
+    /// This component's name (`kubelet`), or `None` for the node's main actor.
+    pub fn component(&self) -> Option<&str> {
+        self.component.as_deref()
+    }
+
+    /// Declares this node's role (`leader`, `follower`), so fault files can target it
+    /// (`role:leader`). sim-core gives the label no meaning; it is the node's until another
+    /// declaration or a crash. Declare on every change: a fault resolves against the roles
+    /// declared at the instant it applies.
+    pub fn set_role(&self, role: &str) {
+        self.world.set_role(self.id, self.incarnation, role);
     }
 
     /// 1 on first start, one more per restart.
@@ -89,14 +131,16 @@ impl<M: Message> NodeCtx<M> {
         self.world.local_now_us(self.id)
     }
 
-    /// Sends a message; never blocks. The trace records its fate.
-    pub fn send(&self, to: NodeId, msg: M) -> MessageId {
-        self.world.send(self.id, to, msg)
+    /// Sends a message from this component's port to `to` (a bare node id is its main
+    /// port); never blocks. The trace records its fate.
+    pub fn send(&self, to: impl Into<Address>, msg: M) -> MessageId {
+        self.world.send(self.address(), to.into(), msg)
     }
 
-    /// The next message in this node's mailbox. Only one task per node should receive.
+    /// The next message at this component's port. Only one task per port should receive.
     pub async fn recv(&self) -> Envelope<M> {
-        std::future::poll_fn(|cx| self.world.poll_recv(self.id, self.incarnation, cx)).await
+        let at = self.address();
+        std::future::poll_fn(|cx| self.world.poll_recv(at, self.incarnation, cx)).await
     }
 
     /// The next message, or `None` once virtual time reaches `deadline`.
@@ -104,8 +148,9 @@ impl<M: Message> NodeCtx<M> {
         // The timer is made only if the mailbox is empty: a timer costs a heap entry in
         // madsim until its deadline, even when the wait ends early.
         let mut timer = None;
+        let at = self.address();
         std::future::poll_fn(|cx| {
-            if let Poll::Ready(env) = self.world.poll_recv(self.id, self.incarnation, cx) {
+            if let Poll::Ready(env) = self.world.poll_recv(at, self.incarnation, cx) {
                 return Poll::Ready(Some(env));
             }
             if time::now() >= deadline {

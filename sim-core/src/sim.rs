@@ -23,10 +23,19 @@
 //!     .expect("valid setup");
 //! println!("{} events, hash {}", run.trace.events.len(), run.trace.hash());
 //! ```
+//!
+//! A node may host several components, each an actor on its own port
+//! ([`Sim::component`]): they start together at every start of the node and die together
+//! at its crash, kill or power failure, as the kubelet and the container runtime share one
+//! machine (in madsim they are tasks of one node). A node built with [`Sim::host`] has
+//! only components, and nothing listens on its main port.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+
+use crate::address::{Address, Port};
+use crate::rng::derive_rng;
 
 use crate::directory::{Directory, DirectoryError};
 use crate::disk::DiskConfig;
@@ -41,6 +50,38 @@ use crate::world::{pump, Message, World};
 
 type Actor = Pin<Box<dyn Future<Output = ()>>>;
 type Factory<M> = Arc<dyn Fn(NodeCtx<M>) -> Actor + Send + Sync>;
+
+/// What runs on one node: its main actor (on [`Port::MAIN`]) if it has one, and its
+/// components, each with its name and port.
+struct NodeSpec<M> {
+    main: Option<Factory<M>>,
+    components: Vec<(String, Port, Factory<M>)>,
+}
+
+impl<M> NodeSpec<M> {
+    fn main(factory: Factory<M>) -> Self {
+        NodeSpec {
+            main: Some(factory),
+            components: Vec::new(),
+        }
+    }
+
+    /// The ports something listens on from the node's start.
+    fn ports(&self) -> Vec<Port> {
+        let main = self.main.as_ref().map(|_| Port::MAIN);
+        main.into_iter()
+            .chain(self.components.iter().map(|(_, port, _)| *port))
+            .collect()
+    }
+}
+
+fn factory<M, F, Fut>(actor: F) -> Factory<M>
+where
+    F: Fn(NodeCtx<M>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    Arc::new(move |ctx| Box::pin(actor(ctx)) as Actor)
+}
 
 /// Most nodes one world may have: far above any scenario, low enough that a typo fails fast.
 pub const MAX_NODES: usize = 1024;
@@ -62,7 +103,7 @@ pub enum SimError {
 /// One simulation: seed, nodes, network and disk defaults, fault schedule.
 pub struct Sim<M> {
     seed: u64,
-    factories: Vec<Factory<M>>,
+    factories: Vec<NodeSpec<M>>,
     /// The nodes' names and groups, one entry per factory.
     directory: Directory,
     /// The first bad name given to [`Sim::named_node`], reported by [`Sim::run`].
@@ -123,8 +164,7 @@ impl<M: Message> Sim<M> {
         F: Fn(NodeCtx<M>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + 'static,
     {
-        self.factories
-            .push(Arc::new(move |ctx| Box::pin(actor(ctx)) as Actor));
+        self.factories.push(NodeSpec::main(factory(actor)));
         self.directory.add_numbered();
         self
     }
@@ -135,9 +175,9 @@ impl<M: Message> Sim<M> {
         F: Fn(NodeCtx<M>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + 'static,
     {
-        let factory: Factory<M> = Arc::new(move |ctx| Box::pin(actor(ctx)) as Actor);
+        let factory: Factory<M> = factory(actor);
         for _ in 0..count {
-            self.factories.push(factory.clone());
+            self.factories.push(NodeSpec::main(factory.clone()));
             self.directory.add_numbered();
         }
         self
@@ -151,11 +191,53 @@ impl<M: Message> Sim<M> {
         F: Fn(NodeCtx<M>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + 'static,
     {
-        self.factories
-            .push(Arc::new(move |ctx| Box::pin(actor(ctx)) as Actor));
+        self.factories.push(NodeSpec::main(factory(actor)));
         if let Err(e) = self.directory.add(name, group) {
             self.name_error.get_or_insert(e);
             self.directory.add_numbered();
+        }
+        self
+    }
+
+    /// Adds a node named `name` in `group` with no main actor: it runs only the
+    /// components [`Sim::component`] gives it, and nothing listens on its main port.
+    pub fn host(mut self, name: &str, group: &str) -> Self {
+        self.factories.push(NodeSpec {
+            main: None,
+            components: Vec::new(),
+        });
+        if let Err(e) = self.directory.add(name, group) {
+            self.name_error.get_or_insert(e);
+            self.directory.add_numbered();
+        }
+        self
+    }
+
+    /// Adds a component named `component` listening on `port` to the node `node` (by name
+    /// or id; added before), named `<node>/<component>` in the directory. It starts with
+    /// the node and dies with it; its context sends from and receives at `port`. An
+    /// unknown node, a bad or repeated name or a taken port is reported by [`Sim::run`].
+    pub fn component<F, Fut>(mut self, node: &str, component: &str, port: Port, actor: F) -> Self
+    where
+        F: Fn(NodeCtx<M>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let has_main = |dir: &Directory, factories: &[NodeSpec<M>]| {
+            dir.resolve_one(node)
+                .ok()
+                .and_then(|id| factories.get(id.index()))
+                .is_some_and(|spec| spec.main.is_some())
+        };
+        let main = has_main(&self.directory, &self.factories);
+        match self.directory.add_component(node, component, port, main) {
+            Ok(id) => self.factories[id.index()].components.push((
+                component.to_string(),
+                port,
+                factory(actor),
+            )),
+            Err(e) => {
+                self.name_error.get_or_insert(e);
+            }
         }
         self
     }
@@ -228,20 +310,13 @@ impl<M: Message> Sim<M> {
                     },
                 );
                 let handle = madsim::runtime::Handle::current();
-                for (node, factory) in nodes.iter().copied().zip(self.factories) {
+                for (node, spec) in nodes.iter().copied().zip(self.factories) {
+                    world.set_ports(node, spec.ports());
                     let w = world.clone();
                     let built = handle
                         .create_node()
                         .name(directory.name(node).to_string())
-                        .init(move || {
-                            let (incarnation, rng) = w.start_incarnation(node);
-                            let actor = factory(NodeCtx::new(w.clone(), node, incarnation, rng));
-                            let w = w.clone();
-                            async move {
-                                actor.await;
-                                w.actor_exited(node, incarnation);
-                            }
-                        })
+                        .init(move || start_node(&w, node, &spec))
                         .build();
                     world.set_madsim_id(node, built.id());
                 }
@@ -250,7 +325,7 @@ impl<M: Message> Sim<M> {
                 drop(madsim::task::spawn_local(async move {
                     for fault in schedule {
                         time::sleep_until(time::SimTime::from_ms(fault.at_ms)).await;
-                        injector.apply(&fault.op);
+                        injector.apply_timed(&fault);
                     }
                 }));
                 let value = driver(world.clone()).await;
@@ -269,4 +344,55 @@ impl<M: Message> Sim<M> {
             value,
         })
     }
+}
+
+/// One start of a node: a new incarnation, then every component's actor. The main actor
+/// runs in the node's init task, as it did before components, so a node without
+/// components schedules exactly as before; the others run as tasks of the same madsim node,
+/// so a kill ends them all. The node is down once every actor has returned (madsim ends a
+/// node when its init task returns, so that task waits for them all).
+fn start_node<M: Message>(w: &World<M>, node: NodeId, spec: &NodeSpec<M>) -> Actor {
+    let (incarnation, rng) = w.start_incarnation(node);
+    let seed = w.seed();
+    let extras: Vec<Actor> = spec
+        .components
+        .iter()
+        .map(|(name, port, factory)| {
+            let rng = derive_rng(seed, &format!("node/{node}/{incarnation}/{name}"));
+            let at = Address::new(node, *port);
+            factory(NodeCtx::new(
+                w.clone(),
+                at,
+                Some(name.clone()),
+                incarnation,
+                rng,
+            ))
+        })
+        .collect();
+    let main = spec
+        .main
+        .as_ref()
+        .map(|factory| factory(NodeCtx::new(w.clone(), node.into(), None, incarnation, rng)));
+    let w = w.clone();
+    Box::pin(async move {
+        if extras.is_empty() {
+            if let Some(main) = main {
+                main.await;
+            }
+            w.actor_exited(node, incarnation);
+            return;
+        }
+        // madsim ends the node when its init task returns, so it waits for every actor.
+        let others: Vec<_> = extras.into_iter().map(madsim::task::spawn_local).collect();
+        if let Some(main) = main {
+            main.await;
+        }
+        for other in others {
+            // An error means the task was cancelled: the node is being killed.
+            if other.await.is_err() {
+                return;
+            }
+        }
+        w.actor_exited(node, incarnation);
+    })
 }

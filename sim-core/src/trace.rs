@@ -17,6 +17,7 @@ use std::io::{self, BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 
+use crate::address::Port;
 use crate::directory::Directory;
 use crate::fault::FaultOp;
 use crate::history::OpOutcome;
@@ -70,6 +71,8 @@ pub enum DropReason {
     ReceiverDown,
     /// The run ended while the message was still in flight.
     RunEnded,
+    /// No component of the receiving node listens on the port it was sent to.
+    NoSuchPort,
 }
 
 impl DropReason {
@@ -81,6 +84,7 @@ impl DropReason {
             DropReason::Lost => "lost",
             DropReason::ReceiverDown => "receiver-down",
             DropReason::RunEnded => "run-ended",
+            DropReason::NoSuchPort => "no-such-port",
         }
     }
 }
@@ -138,6 +142,12 @@ pub enum EventKind {
         msg: MessageId,
         /// Its receiver.
         to: NodeId,
+        /// The sender's port (written only when not the main one).
+        #[serde(default, skip_serializing_if = "Port::is_main")]
+        from_port: Port,
+        /// The receiver's port (written only when not the main one).
+        #[serde(default, skip_serializing_if = "Port::is_main")]
+        to_port: Port,
         /// Its kind, from [`crate::Message::kind`].
         kind: String,
         /// Its key fields in its layer's type, from [`crate::Message::fields`].
@@ -150,6 +160,12 @@ pub enum EventKind {
         msg: MessageId,
         /// Its sender.
         from: NodeId,
+        /// The sender's port (written only when not the main one).
+        #[serde(default, skip_serializing_if = "Port::is_main")]
+        from_port: Port,
+        /// The receiver's port (written only when not the main one).
+        #[serde(default, skip_serializing_if = "Port::is_main")]
+        to_port: Port,
     },
     /// A message was dropped.
     Drop {
@@ -161,6 +177,12 @@ pub enum EventKind {
         to: NodeId,
         /// Why.
         reason: DropReason,
+        /// The sender's port (written only when not the main one).
+        #[serde(default, skip_serializing_if = "Port::is_main")]
+        from_port: Port,
+        /// The receiver's port (written only when not the main one).
+        #[serde(default, skip_serializing_if = "Port::is_main")]
+        to_port: Port,
     },
     /// A fault was applied (from the schedule or by the scenario).
     Fault {
@@ -474,6 +496,8 @@ mod tests {
                     kind: EventKind::Send {
                         msg: MessageId(0),
                         to: NodeId(2),
+                        from_port: Port::MAIN,
+                        to_port: Port::MAIN,
                         kind: "ping".into(),
                         fields: Some(LayerRecord::new(crate::demo::PingMsg::Ping { seq: 1 })),
                     },
@@ -487,6 +511,8 @@ mod tests {
                         from: NodeId(1),
                         to: NodeId(2),
                         reason: DropReason::PartitionedInFlight,
+                        from_port: Port::MAIN,
+                        to_port: Port::MAIN,
                     },
                 },
             ],

@@ -11,7 +11,7 @@
 //! receiver's mailbox at that time, or drops it if the link was cut in flight or the
 //! receiver is down. One task and an ordered map cost less than a timer task per message.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,12 +20,13 @@ use std::task::{Context, Poll, Waker};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::address::{Address, Port};
 use crate::directory::Directory;
 use crate::disk::{CrashLoss, Disk, DiskConfig};
-use crate::fault::FaultOp;
 use crate::history::{EntryType, History, HistoryEntry, OpOutcome};
 use crate::ids::{EventId, MessageId, NodeId, OpId};
 use crate::layer::LayerRecord;
+use crate::mailbox::Inboxes;
 use crate::network::{NetConfig, Network};
 use crate::rng::derive_rng;
 use crate::time::{self, SimTime};
@@ -45,18 +46,38 @@ pub trait Message: Send + 'static {
 }
 
 /// A message with its routing facts, as the receiver gets it.
+///
+/// `from` and `to` are nodes, as most actors want them (a Raft peer is a node); the ports
+/// ride beside them (see [`Envelope::reply_to`] to answer the sending component).
 #[derive(Debug)]
 pub struct Envelope<M> {
     /// The message's id (matches its send, deliver and drop events).
     pub id: MessageId,
-    /// Its sender.
+    /// Its sender's node.
     pub from: NodeId,
-    /// Its receiver.
+    /// Its receiver's node.
     pub to: NodeId,
+    /// The sending component's port.
+    pub from_port: Port,
+    /// The receiving component's port.
+    pub to_port: Port,
     /// When it was sent.
     pub sent_at: SimTime,
     /// The message.
     pub msg: M,
+}
+
+impl<M> Envelope<M> {
+    /// Where it came from: the sending component, so a reply reaches it and not its node's
+    /// main actor.
+    pub fn reply_to(&self) -> Address {
+        Address::new(self.from, self.from_port)
+    }
+
+    /// Where it was sent.
+    pub fn to_address(&self) -> Address {
+        Address::new(self.to, self.to_port)
+    }
 }
 
 /// Whether a node is running.
@@ -71,11 +92,16 @@ pub enum NodeStatus {
 }
 
 pub(crate) struct Slot<M> {
-    madsim_id: Option<madsim::task::NodeId>,
+    pub(crate) madsim_id: Option<madsim::task::NodeId>,
     pub(crate) status: NodeStatus,
     pub(crate) incarnation: u32,
-    mailbox: VecDeque<Envelope<M>>,
-    recv_waker: Option<Waker>,
+    /// One inbox per open port (see [`Inboxes`]).
+    inboxes: Inboxes<M>,
+    /// The ports the node's components listen on, opened at every start.
+    ports: Vec<Port>,
+    /// The role a component of the node declared last in this incarnation
+    /// ([`crate::NodeCtx::set_role`]), for fault targets like `role:leader`.
+    pub(crate) role: Option<String>,
     pub(crate) disk: Disk,
     pub(crate) skew_us: i64,
     pub(crate) stall_until: SimTime,
@@ -98,13 +124,13 @@ impl<M> Slot<M> {
 pub(crate) struct State<M> {
     seed: u64,
     /// The nodes' names, for log lines.
-    directory: Directory,
+    pub(crate) directory: Directory,
     trace: Vec<TraceEvent>,
     history: History,
     /// Position of each operation's invocation in the history.
     invocations: BTreeMap<OpId, usize>,
     pub(crate) slots: Vec<Slot<M>>,
-    net: Network,
+    pub(crate) net: Network,
     in_flight: BTreeMap<(SimTime, MessageId), Envelope<M>>,
     pump_waker: Option<Waker>,
     pump_kicked: bool,
@@ -171,10 +197,13 @@ impl<M> State<M> {
             }
             let env = entry.remove();
             let (from, to, msg) = (env.from, env.to, env.id);
+            let (from_port, to_port) = (env.from_port, env.to_port);
             let reason = if self.slot(to).status == NodeStatus::Down {
                 Some(DropReason::ReceiverDown)
             } else if !self.net.is_up(from, to) {
                 Some(DropReason::PartitionedInFlight)
+            } else if !self.slot(to).inboxes.is_open(to_port) {
+                Some(DropReason::NoSuchPort)
             } else {
                 None
             };
@@ -187,24 +216,30 @@ impl<M> State<M> {
                             from,
                             to,
                             reason,
+                            from_port,
+                            to_port,
                         },
                     );
                 }
                 None => {
-                    self.record(Some(to), EventKind::Deliver { msg, from });
+                    self.record(
+                        Some(to),
+                        EventKind::Deliver {
+                            msg,
+                            from,
+                            from_port,
+                            to_port,
+                        },
+                    );
                     self.messages_delivered += 1;
-                    let slot = self.slot(to);
-                    slot.mailbox.push_back(env);
-                    if let Some(waker) = slot.recv_waker.take() {
-                        waker.wake();
-                    }
+                    self.slot(to).inboxes.push(env);
                 }
             }
         }
     }
 
     /// Stops a node's bookkeeping; returns its madsim id if it was not already down.
-    fn stop(
+    pub(crate) fn stop(
         &mut self,
         node: NodeId,
         cause: CrashCause,
@@ -218,8 +253,8 @@ impl<M> State<M> {
             return None;
         }
         slot.status = NodeStatus::Down;
-        slot.mailbox.clear();
-        slot.recv_waker = None;
+        slot.inboxes.close_all();
+        slot.role = None;
         let loss: CrashLoss = if torn {
             slot.disk.power_fail_torn(disk_rng)
         } else {
@@ -243,7 +278,7 @@ impl<M> State<M> {
 /// Cloning is cheap; every clone refers to the same world.
 pub struct World<M> {
     state: Arc<Mutex<State<M>>>,
-    nodes: Arc<[NodeId]>,
+    pub(crate) nodes: Arc<[NodeId]>,
 }
 
 impl<M> Clone for World<M> {
@@ -270,8 +305,9 @@ impl<M: Message> World<M> {
                 madsim_id: None,
                 status: NodeStatus::Down,
                 incarnation: 0,
-                mailbox: VecDeque::new(),
-                recv_waker: None,
+                inboxes: Inboxes::default(),
+                ports: vec![Port::MAIN],
+                role: None,
                 disk: Disk::default(),
                 skew_us: 0,
                 stall_until: SimTime::ZERO,
@@ -394,113 +430,6 @@ impl<M: Message> World<M> {
         )
     }
 
-    /// Applies a fault now and records it.
-    ///
-    /// # Panics
-    ///
-    /// If the op names a node this world does not have (schedules are validated before the
-    /// run starts; scenario drivers must pass valid nodes).
-    pub fn apply(&self, op: &FaultOp) {
-        if let Err(e) = op.validate(&self.nodes) {
-            panic!("scenario applied an invalid fault: {e}");
-        }
-        self.lock()
-            .record(None, EventKind::Fault { fault: op.clone() });
-        match op {
-            FaultOp::Partition { .. }
-            | FaultOp::Isolate { .. }
-            | FaultOp::CutLink { .. }
-            | FaultOp::RestoreLink { .. }
-            | FaultOp::Heal
-            | FaultOp::Latency { .. }
-            | FaultOp::LinkLatency { .. }
-            | FaultOp::Loss { .. } => self.lock().net.apply(op),
-            FaultOp::Kill { node } => self.kill_as(*node, CrashCause::Kill, false),
-            FaultOp::Restart { node } => self.restart_node(*node),
-            FaultOp::Pause { node } => self.pause_node(*node),
-            FaultOp::Resume { node } => self.resume_node(*node),
-            FaultOp::PowerFail { nodes, torn_write } => {
-                for node in nodes {
-                    self.kill_as(*node, CrashCause::PowerFail, *torn_write);
-                }
-            }
-            FaultOp::DiskStall { node, duration_ms } => {
-                let until = time::now().after(std::time::Duration::from_millis(*duration_ms));
-                let mut st = self.lock();
-                let slot = st.slot(*node);
-                let until = slot.stall_until.max(until);
-                slot.set_stall(until);
-            }
-            FaultOp::ClockSkew { node, skew_ms } => {
-                self.lock().slot(*node).skew_us = skew_ms.saturating_mul(1000);
-            }
-            FaultOp::HealAll => {
-                self.lock().net.apply(op);
-                for &node in self.nodes.iter() {
-                    {
-                        let mut st = self.lock();
-                        let slot = st.slot(node);
-                        slot.skew_us = 0;
-                        slot.set_stall(SimTime::ZERO);
-                    }
-                    match self.status(node) {
-                        NodeStatus::Paused => self.resume_node(node),
-                        NodeStatus::Down => self.restart_node(node),
-                        NodeStatus::Up => {}
-                    }
-                }
-            }
-        }
-    }
-
-    fn kill_as(&self, node: NodeId, cause: CrashCause, torn: bool) {
-        let madsim_id = self.lock().stop(node, cause, torn);
-        if let Some(id) = madsim_id {
-            madsim::runtime::Handle::current().kill(id);
-        }
-    }
-
-    fn restart_node(&self, node: NodeId) {
-        self.kill_as(node, CrashCause::Restart, false);
-        let id = self
-            .lock()
-            .slot(node)
-            .madsim_id
-            .expect("nodes are built before faults apply");
-        // Runs the node's init, which starts a new incarnation (see `start_incarnation`).
-        madsim::runtime::Handle::current().restart(id);
-    }
-
-    fn pause_node(&self, node: NodeId) {
-        let id = {
-            let mut st = self.lock();
-            if st.slot(node).status != NodeStatus::Up {
-                return;
-            }
-            st.slot(node).status = NodeStatus::Paused;
-            st.record(Some(node), EventKind::NodePause);
-            st.slot(node).madsim_id
-        };
-        if let Some(id) = id {
-            madsim::runtime::Handle::current().pause(id);
-        }
-    }
-
-    fn resume_node(&self, node: NodeId) {
-        let id = {
-            let mut st = self.lock();
-            if st.slot(node).status != NodeStatus::Paused {
-                return;
-            }
-            st.slot(node).status = NodeStatus::Up;
-            st.record(Some(node), EventKind::NodeResume);
-            st.slot(node).madsim_id
-        };
-        if let Some(id) = id {
-            madsim::runtime::Handle::current().resume(id);
-        }
-    }
-
     /// Begins a node's next incarnation; called from its madsim init.
     pub(crate) fn start_incarnation(&self, node: NodeId) -> (u32, ChaCha8Rng) {
         let mut st = self.lock();
@@ -508,8 +437,11 @@ impl<M: Message> World<M> {
         let slot = st.slot(node);
         slot.incarnation += 1;
         slot.status = NodeStatus::Up;
-        slot.mailbox.clear();
-        slot.recv_waker = None;
+        slot.role = None;
+        slot.inboxes.close_all();
+        for port in slot.ports.clone() {
+            slot.inboxes.open(port);
+        }
         let incarnation = slot.incarnation;
         st.record(Some(node), EventKind::NodeStart { incarnation });
         (
@@ -527,8 +459,11 @@ impl<M: Message> World<M> {
         }
     }
 
-    /// Sends `msg` from `from` to `to`; the network decides its fate.
-    pub(crate) fn send(&self, from: NodeId, to: NodeId, msg: M) -> MessageId {
+    /// Sends `msg` from `from` to `to`; the network decides its fate (per node: a fault
+    /// cuts every port of a node alike).
+    pub(crate) fn send(&self, from: Address, to: Address, msg: M) -> MessageId {
+        let (from_port, to_port) = (from.port, to.port);
+        let (from, to) = (from.node, to.node);
         let mut st = self.lock();
         let id = MessageId(st.next_msg);
         if st.finished {
@@ -541,6 +476,8 @@ impl<M: Message> World<M> {
             EventKind::Send {
                 msg: id,
                 to,
+                from_port,
+                to_port,
                 kind: msg.kind().to_string(),
                 fields: msg.fields(),
             },
@@ -554,6 +491,8 @@ impl<M: Message> World<M> {
                         from,
                         to,
                         reason,
+                        from_port,
+                        to_port,
                     },
                 );
             }
@@ -566,6 +505,8 @@ impl<M: Message> World<M> {
                         id,
                         from,
                         to,
+                        from_port,
+                        to_port,
                         sent_at: now,
                         msg,
                     },
@@ -581,26 +522,52 @@ impl<M: Message> World<M> {
         id
     }
 
-    /// Takes the next message from a node's mailbox, or registers to be woken.
+    /// Takes the next message from one port's inbox (opening it on first use), or
+    /// registers to be woken.
     pub(crate) fn poll_recv(
         &self,
-        node: NodeId,
+        at: Address,
         incarnation: u32,
         cx: &mut Context<'_>,
     ) -> Poll<Envelope<M>> {
         let mut st = self.lock();
-        let slot = st.slot(node);
-        if slot.incarnation != incarnation {
+        let slot = st.slot(at.node);
+        if slot.incarnation != incarnation || slot.status == NodeStatus::Down {
             // A task of an earlier incarnation; madsim ends it at its next poll.
             return Poll::Pending;
         }
-        match slot.mailbox.pop_front() {
-            Some(env) => Poll::Ready(env),
-            None => {
-                slot.recv_waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
+        slot.inboxes.poll(at.port, cx)
+    }
+
+    /// Sets the ports a node's components listen on (from the builder, before the run).
+    pub(crate) fn set_ports(&self, node: NodeId, ports: Vec<Port>) {
+        self.lock().slot(node).ports = ports;
+    }
+
+    /// Records the role a component of `node` declares (see [`crate::NodeCtx::set_role`]);
+    /// ignored from a task of an earlier incarnation.
+    pub(crate) fn set_role(&self, node: NodeId, incarnation: u32, role: &str) {
+        let mut st = self.lock();
+        let slot = st.slot(node);
+        if slot.incarnation == incarnation && slot.status != NodeStatus::Down {
+            slot.role = Some(role.to_string());
         }
+    }
+
+    /// The role `node` declared in its current incarnation, if any (none once it crashed).
+    pub fn role(&self, node: NodeId) -> Option<String> {
+        self.lock().slot(node).role.clone()
+    }
+
+    /// The nodes whose declared role is `role` now, in id order.
+    pub fn nodes_with_role(&self, role: &str) -> Vec<NodeId> {
+        let st = self.lock();
+        st.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.role.as_deref() == Some(role))
+            .map(|(i, _)| NodeId::from_index(i))
+            .collect()
     }
 
     /// Records a client invocation in the history and the trace.
@@ -679,6 +646,8 @@ impl<M: Message> World<M> {
                     from: env.from,
                     to: env.to,
                     reason: DropReason::RunEnded,
+                    from_port: env.from_port,
+                    to_port: env.to_port,
                 },
             );
         }

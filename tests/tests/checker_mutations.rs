@@ -11,7 +11,7 @@ use sim_core::checks::{MessageAccounting, NetworkRespectsFaults};
 use sim_core::demo::{ping_node, MeshReconnects, PingConfig};
 use sim_core::{
     Check, DropReason, EventId, EventKind, FaultOp, FaultSchedule, MessageId, NodeId, Outcome,
-    RunOutput, RunView, Sim, TimedFault, Trace, TraceEvent,
+    Port, RunOutput, RunView, Sim, TimedFault, Trace, TraceEvent,
 };
 
 fn n(i: u32) -> NodeId {
@@ -19,7 +19,7 @@ fn n(i: u32) -> NodeId {
 }
 
 fn at(at_ms: u64, op: FaultOp) -> TimedFault {
-    TimedFault { at_ms, op }
+    TimedFault::new(at_ms, op)
 }
 
 fn ping_mesh(seed: u64, count: usize, faults: Vec<TimedFault>, run_ms: u64) -> RunOutput<()> {
@@ -93,9 +93,21 @@ fn first_drop(trace: &Trace, reason: DropReason) -> usize {
 /// A drop turned into a delivery of the same message to the same node.
 fn as_delivery(event: &TraceEvent) -> TraceEvent {
     match event.kind {
-        EventKind::Drop { msg, from, to, .. } => TraceEvent {
+        EventKind::Drop {
+            msg,
+            from,
+            to,
+            from_port,
+            to_port,
+            ..
+        } => TraceEvent {
             node: Some(to),
-            kind: EventKind::Deliver { msg, from },
+            kind: EventKind::Deliver {
+                msg,
+                from,
+                from_port,
+                to_port,
+            },
             ..event.clone()
         },
         _ => panic!("not a drop: {event:?}"),
@@ -169,7 +181,7 @@ fn network_respects_faults_catches_a_drop_blamed_on_a_partition_that_is_not_ther
             .position(|e| matches!(e.kind, EventKind::Deliver { .. }))
             .expect("a delivery after heal");
     let (msg, from, to) = match events[i].kind {
-        EventKind::Deliver { msg, from } => (msg, from, events[i].node.unwrap()),
+        EventKind::Deliver { msg, from, .. } => (msg, from, events[i].node.unwrap()),
         _ => unreachable!(),
     };
     for reason in [DropReason::Partitioned, DropReason::PartitionedInFlight] {
@@ -178,6 +190,8 @@ fn network_respects_faults_catches_a_drop_blamed_on_a_partition_that_is_not_ther
             from,
             to,
             reason,
+            from_port: Port::MAIN,
+            to_port: Port::MAIN,
         };
         let corrupted = renumber(events.clone());
         assert_eq!(judge(&MessageAccounting, &run, &corrupted), Outcome::Pass);
@@ -234,6 +248,8 @@ fn message_accounting_catches_a_new_message_delivered_after_the_receivers_crash(
         kind: EventKind::Send {
             msg,
             to: n(3),
+            from_port: Port::MAIN,
+            to_port: Port::MAIN,
             kind: "ping".into(),
             fields: None,
         },
@@ -242,7 +258,12 @@ fn message_accounting_catches_a_new_message_delivered_after_the_receivers_crash(
         id: EventId(0),
         t_us: t,
         node: Some(n(3)),
-        kind: EventKind::Deliver { msg, from: n(1) },
+        kind: EventKind::Deliver {
+            msg,
+            from: n(1),
+            from_port: Port::MAIN,
+            to_port: Port::MAIN,
+        },
     };
     events.insert(crash + 1, send);
     events.insert(crash + 2, deliver);

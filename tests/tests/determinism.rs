@@ -145,14 +145,9 @@ fn an_extra_fault_changes_what_happens_not_only_the_fault_record() {
     let count = 4;
     let base = faults_for(seed, count);
     let mut more = base.clone();
-    more.faults.push(TimedFault {
-        at_ms: 300,
-        op: FaultOp::Isolate { node: NodeId(1) },
-    });
-    more.faults.push(TimedFault {
-        at_ms: 400,
-        op: FaultOp::Heal,
-    });
+    more.faults
+        .push(TimedFault::new(300, FaultOp::Isolate { node: NodeId(1) }));
+    more.faults.push(TimedFault::new(400, FaultOp::Heal));
     let a = run_mesh(seed, count, base);
     let b = run_mesh(seed, count, more);
     let without_faults = |trace: &Trace| -> Vec<EventKind> {

@@ -147,12 +147,12 @@ fn without_randomness_every_trial_elects_fails() {
 #[test]
 fn a_server_down_for_good_is_a_story_not_reached_not_a_failure() {
     let mut file = scenarios::runner::file_for("election-timing", 1, SMALL, &[]).unwrap();
-    file.faults = Some(vec![sim_core::TimedFault {
-        at_ms: 0,
-        op: sim_core::FaultOp::Kill {
+    file.faults = Some(vec![sim_core::TimedFault::new(
+        0,
+        sim_core::FaultOp::Kill {
             node: sim_core::NodeId::from_index(4),
         },
-    }]);
+    )]);
     let r = scenarios::runner::execute(&scenarios::runner::prepare(&file).unwrap()).unwrap();
     assert_eq!(r.verdict.status(), Status::Pass, "{:?}", r.failing_checks());
     let outcome = |name: &str| {

@@ -119,12 +119,12 @@ fn a_client_cut_off_is_not_the_story_and_leadership_is_not_judged() {
         &[],
     )
     .unwrap();
-    file.faults = Some(vec![sim_core::TimedFault {
-        at_ms: 0,
-        op: sim_core::FaultOp::Isolate {
+    file.faults = Some(vec![sim_core::TimedFault::new(
+        0,
+        sim_core::FaultOp::Isolate {
             node: sim_core::NodeId::from_index(3),
         },
-    }]);
+    )]);
     let r = scenarios::runner::execute(&scenarios::runner::prepare(&file).unwrap()).unwrap();
     assert_eq!(r.verdict.status(), Status::Pass, "{:?}", r.failing_checks());
     let outcome = |name: &str| {

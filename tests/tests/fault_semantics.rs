@@ -43,7 +43,7 @@ fn n(i: u32) -> NodeId {
 }
 
 fn at(at_ms: u64, op: FaultOp) -> TimedFault {
-    TimedFault { at_ms, op }
+    TimedFault::new(at_ms, op)
 }
 
 fn schedule(faults: Vec<TimedFault>) -> FaultSchedule {

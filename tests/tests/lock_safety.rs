@@ -170,10 +170,10 @@ fn with_b_cut_off_the_story_does_not_happen_and_fencing_is_not_judged() {
             seed: 1,
             config: toml::from_str(&format!("fencing = {fencing}")).unwrap(),
             mutants: vec![],
-            faults: Some(vec![sim_core::TimedFault {
-                at_ms: 0,
-                op: sim_core::FaultOp::Isolate { node: b },
-            }]),
+            faults: Some(vec![sim_core::TimedFault::new(
+                0,
+                sim_core::FaultOp::Isolate { node: b },
+            )]),
         };
         let r = scenarios::runner::execute(&scenarios::runner::prepare(&file).unwrap()).unwrap();
         assert_eq!(r.verdict.status(), Status::Pass, "{:?}", failing_checks(&r));

@@ -248,10 +248,10 @@ fn an_operator_cut_off_from_the_cluster_is_a_story_that_did_not_happen() {
         mutants: vec![],
         faults: None,
     };
-    file.faults = Some(vec![sim_core::TimedFault {
-        at_ms: 1_000,
-        op: FaultOp::Isolate { node: operator },
-    }]);
+    file.faults = Some(vec![sim_core::TimedFault::new(
+        1_000,
+        FaultOp::Isolate { node: operator },
+    )]);
     let r = execute(&prepare(&file).unwrap()).unwrap();
     assert_eq!(r.verdict.status(), Status::Pass, "{:?}", failing(&r));
     assert_eq!(story(&r)["completed"], false);

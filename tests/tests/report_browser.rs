@@ -250,10 +250,7 @@ fn check_run_in_browser(prepared: &Prepared, result: &ScenarioRun) {
         .map_or(0, |i| i + 1);
     wanted.insert(
         at,
-        TimedFault {
-            at_ms: fork_at_ms,
-            op: FaultOp::Kill { node: fork_node },
-        },
+        TimedFault::new(fork_at_ms, FaultOp::Kill { node: fork_node }),
     );
     assert_eq!(parsed.faults, wanted);
     assert!(fork.ends_with(&format!("EOF\n{rerun} --faults fork-faults.toml\n")));

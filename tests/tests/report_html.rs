@@ -385,13 +385,7 @@ fn the_fork_schedule_parses_back_with_the_new_fault() {
     texts.insert(at, new_block.to_string());
     let parsed = FaultSchedule::from_toml(&texts.join("\n"), "fork-faults.toml").unwrap();
     let mut wanted = schedule.clone();
-    wanted.insert(
-        at,
-        TimedFault {
-            at_ms: 1500,
-            op: FaultOp::Kill { node: NodeId(2) },
-        },
-    );
+    wanted.insert(at, TimedFault::new(1500, FaultOp::Kill { node: NodeId(2) }));
     assert_eq!(parsed.faults, wanted);
     assert_eq!(
         data["fork"]["rerun"],

@@ -186,7 +186,7 @@ fn world_and_schedule(
     counts
         .prop_flat_map(move |count| {
             let fault = (0..=limits.at_ms, fault_op(count, limits))
-                .prop_map(|(at_ms, op)| TimedFault { at_ms, op });
+                .prop_map(|(at_ms, op)| TimedFault::new(at_ms, op));
             (
                 Just(count),
                 proptest::collection::vec(fault, 0..=max_ops).prop_map(FaultSchedule::new),
@@ -254,10 +254,7 @@ fn the_schedule_generator_produces_every_fault_op() {
 /// so validation refuses times that TOML could not hold.
 #[test]
 fn a_valid_schedule_with_a_time_beyond_i64_max_serializes_or_is_rejected() {
-    let schedule = FaultSchedule::new(vec![TimedFault {
-        at_ms: i64::MAX as u64 + 1,
-        op: FaultOp::Heal,
-    }]);
+    let schedule = FaultSchedule::new(vec![TimedFault::new(i64::MAX as u64 + 1, FaultOp::Heal)]);
     let verdict = schedule.validate(&ids(1));
     assert!(
         verdict
@@ -375,7 +372,7 @@ fn no_op_and_overlapping_lifecycle_ops_are_harmless() {
     ];
     let schedule = FaultSchedule::new(
         ops.into_iter()
-            .map(|(at_ms, op)| TimedFault { at_ms, op })
+            .map(|(at_ms, op)| TimedFault::new(at_ms, op))
             .collect(),
     );
     for seed in 0..8 {

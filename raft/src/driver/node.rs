@@ -552,6 +552,8 @@ impl<S: StateMachine> Node<S> {
                     term: term.0,
                     leader: leader.map(sim_id),
                 });
+                // So fault files can target `role:leader` (sim-core gives it no meaning).
+                self.ctx.set_role(role.as_str());
             }
         }
         self.persist(ready).await;

@@ -78,7 +78,7 @@ impl Check for NetworkRespectsFaults {
                     let from = event.node.expect("sends have a node");
                     up_at_send.insert(*msg, links.up(from, *to));
                 }
-                EventKind::Deliver { msg, from } => {
+                EventKind::Deliver { msg, from, .. } => {
                     let to = event.node.expect("deliveries have a node");
                     let sent_up = up_at_send.get(msg).copied().unwrap_or(true);
                     if !sent_up || !links.up(*from, to) {
@@ -93,6 +93,7 @@ impl Check for NetworkRespectsFaults {
                     from,
                     to,
                     reason,
+                    ..
                 } => {
                     let wrongly = match reason {
                         DropReason::Partitioned => up_at_send.get(msg).copied().unwrap_or(true),
