@@ -44,9 +44,10 @@ use crate::history::History;
 use crate::ids::NodeId;
 use crate::network::NetConfig;
 use crate::node::NodeCtx;
+use crate::observe::{Monitor, Stop};
 use crate::time;
 use crate::trace::{EventKind, Trace};
-use crate::world::{pump, Message, World};
+use crate::world::{pump, stop_at_violation, Message, World};
 
 type Actor = Pin<Box<dyn Future<Output = ()>>>;
 type Factory<M> = Arc<dyn Fn(NodeCtx<M>) -> Actor + Send + Sync>;
@@ -111,6 +112,8 @@ pub struct Sim<M> {
     net: NetConfig,
     disk: DiskConfig,
     faults: FaultSchedule,
+    /// Online checks that end the run at their first violation (none: run to the end).
+    monitors: Vec<Box<dyn Monitor>>,
 }
 
 impl<M> std::fmt::Debug for Sim<M> {
@@ -140,6 +143,9 @@ pub struct RunOutput<T> {
     pub history: History,
     /// What the driver returned.
     pub value: T,
+    /// The online check that ended the run early, if one did
+    /// ([`Sim::stop_at_first_violation`]).
+    pub stopped: Option<Stop>,
 }
 
 impl<M: Message> Sim<M> {
@@ -153,7 +159,17 @@ impl<M: Message> Sim<M> {
             net: NetConfig::default(),
             disk: DiskConfig::default(),
             faults: FaultSchedule::default(),
+            monitors: Vec::new(),
         }
+    }
+
+    /// Judges the run with `checks` as it happens and ends it at the first violation (see
+    /// [`crate::observe`]): the trace ends right after the event that broke the property,
+    /// and [`RunOutput::stopped`] says which check fired. The trace up to there is the one
+    /// the same seed writes without the checks. With no checks the run goes to its end.
+    pub fn stop_at_first_violation(mut self, checks: Vec<Box<dyn Monitor>>) -> Self {
+        self.monitors = checks;
+        self
     }
 
     /// Adds one node (ids are given in order: n1, n2, ...), named by its id. `actor` runs
@@ -293,6 +309,8 @@ impl<M: Message> Sim<M> {
         let runtime =
             madsim::runtime::Runtime::with_seed_and_config(self.seed, madsim::Config::default());
         let world = World::new(self.seed, self.directory.clone(), self.net, self.disk);
+        let watched = !self.monitors.is_empty();
+        world.set_monitors(self.monitors);
         let schedule = self.faults.in_time_order();
         let seed = self.seed;
         let directory = self.directory;
@@ -321,6 +339,9 @@ impl<M: Message> Sim<M> {
                     world.set_madsim_id(node, built.id());
                 }
                 drop(madsim::task::spawn_local(pump(world.clone())));
+                if watched {
+                    drop(madsim::task::spawn_local(stop_at_violation(world.clone())));
+                }
                 let injector = world.clone();
                 drop(madsim::task::spawn_local(async move {
                     for fault in schedule {
@@ -333,6 +354,7 @@ impl<M: Message> Sim<M> {
                 value
             }
         });
+        let stopped = world.stopped();
         let (events, history) = world.take_records();
         drop(runtime);
         Ok(RunOutput {
@@ -342,6 +364,7 @@ impl<M: Message> Sim<M> {
             trace: Trace { events },
             history,
             value,
+            stopped,
         })
     }
 }

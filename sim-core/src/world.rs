@@ -28,6 +28,7 @@ use crate::ids::{EventId, MessageId, NodeId, OpId};
 use crate::layer::LayerRecord;
 use crate::mailbox::Inboxes;
 use crate::network::{NetConfig, Network};
+use crate::observe::{Monitor, Monitors, Observer, Stop, TraceCursor};
 use crate::rng::derive_rng;
 use crate::time::{self, SimTime};
 use crate::trace::{CrashCause, DropReason, EventKind, TraceEvent};
@@ -143,6 +144,10 @@ pub(crate) struct State<M> {
     /// Set when the run ends: madsim may still poll ready tasks in that instant, and
     /// nothing they do may reach the record after `run-end`.
     finished: bool,
+    /// Online checks fed as events are recorded ([`crate::Sim::stop_at_first_violation`]).
+    monitors: Monitors,
+    /// The task that ends the run at the first violation, waiting for one.
+    stop_waker: Option<Waker>,
     /// madsim's clock, taken from the runtime at the first reading: every event reads the
     /// time, and looking the handle up each time (a thread-local and two reference counts)
     /// costs more than reading it.
@@ -182,6 +187,14 @@ impl<M> State<M> {
             tracing::debug!(target: crate::logging::TRACE_TARGET, node = %node, "{id} {kind}");
         }
         self.trace.push(event);
+        if self.monitors.active() {
+            let event = self.trace.last().expect("just pushed");
+            if self.monitors.feed(event) {
+                if let Some(waker) = self.stop_waker.take() {
+                    waker.wake();
+                }
+            }
+        }
         id
     }
 
@@ -333,6 +346,8 @@ impl<M: Message> World<M> {
             disk_rng: derive_rng(seed, "disk"),
             messages_delivered: 0,
             finished: false,
+            monitors: Monitors::default(),
+            stop_waker: None,
             clock: None,
         };
         World {
@@ -407,6 +422,27 @@ impl<M: Message> World<M> {
     /// `f` must not call back into the world.
     pub fn with_trace<R>(&self, f: impl FnOnce(&[TraceEvent]) -> R) -> R {
         f(&self.lock().trace)
+    }
+
+    /// Folds the events recorded since `cursor` into `view` and moves the cursor past
+    /// them: a supervisor's view of the run kept up to date without reading the trace again
+    /// (see [`crate::observe`]).
+    pub fn observe(&self, cursor: &mut TraceCursor, view: &mut impl Observer) {
+        let st = self.lock();
+        for event in cursor.advance(&st.trace) {
+            view.observe(event);
+        }
+    }
+
+    /// The first violation an online check found, if the run was stopped by one.
+    pub fn stopped(&self) -> Option<Stop> {
+        self.lock().monitors.stop.clone()
+    }
+
+    /// Whether the run has ended (its supervisor returned, or an online check stopped it):
+    /// nothing reaches the record any more, and faults no longer apply.
+    pub fn has_ended(&self) -> bool {
+        self.lock().finished
     }
 
     /// Messages delivered so far.
@@ -655,6 +691,26 @@ impl<M: Message> World<M> {
         st.finished = true;
     }
 
+    /// Installs the online checks fed by every recorded event (before the run starts).
+    pub(crate) fn set_monitors(&self, checks: Vec<Box<dyn Monitor>>) {
+        self.lock().monitors = Monitors::new(checks);
+    }
+
+    /// Ends the run at once because an online check fired: the record closes as at a
+    /// normal end (in-flight messages dropped, `run-end`), and every node is paused, so
+    /// nothing more is simulated; the supervisor runs out on a frozen world.
+    pub(crate) fn halt(&self) {
+        self.finish();
+        let ids: Vec<madsim::task::NodeId> = {
+            let st = self.lock();
+            st.slots.iter().filter_map(|s| s.madsim_id).collect()
+        };
+        let handle = madsim::runtime::Handle::current();
+        for id in ids {
+            handle.pause(id);
+        }
+    }
+
     /// Takes the trace and history out at the end of the run.
     pub(crate) fn take_records(&self) -> (Vec<TraceEvent>, History) {
         let mut st = self.lock();
@@ -687,6 +743,21 @@ pub(crate) async fn pump<M: Message>(world: World<M>) {
         }
         .await;
     }
+}
+
+/// Waits until an online check finds a violation, then ends the run ([`World::halt`]).
+pub(crate) async fn stop_at_violation<M: Message>(world: World<M>) {
+    std::future::poll_fn(|cx| {
+        let mut st = world.lock();
+        if st.monitors.stop.is_some() {
+            Poll::Ready(())
+        } else {
+            st.stop_waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    })
+    .await;
+    world.halt();
 }
 
 /// Waits until the earliest arrival time, or until `send` files an earlier one.

@@ -19,6 +19,10 @@ impl<M: Message> World<M> {
     /// If the op names a node this world does not have (schedules are validated before the
     /// run starts; scenario drivers must pass valid nodes).
     pub fn apply(&self, op: &FaultOp) {
+        if self.has_ended() {
+            // A stopped run is frozen: nothing may restart or heal what it left.
+            return;
+        }
         if let Err(e) = op.validate(&self.nodes) {
             panic!("scenario applied an invalid fault: {e}");
         }
@@ -80,6 +84,9 @@ impl<M: Message> World<M> {
     ///
     /// As [`World::apply`], for a fault without roles.
     pub fn apply_timed(&self, fault: &TimedFault) {
+        if self.has_ended() {
+            return;
+        }
         if fault.roles.is_empty() {
             return self.apply(&fault.op);
         }

@@ -2,53 +2,46 @@
 
 use std::collections::BTreeMap;
 
-use sim_core::{Check, CheckKind, Evidence, NodeId, Outcome, RunView, TraceEvent};
+use sim_core::{Evidence, NodeId, OnlineCheck, TraceEvent, Violation};
 
 use crate::core::Role;
 use crate::events::RaftEvent;
 
-/// See the module docs.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ElectionSafety;
+/// See the module docs. Judged online: the state is the first leader seen for each term.
+#[derive(Clone, Debug, Default)]
+pub struct ElectionSafety {
+    /// Each term's first leader, and where it took office.
+    leaders: BTreeMap<u64, (NodeId, Evidence)>,
+}
 
-impl Check for ElectionSafety {
-    fn name(&self) -> &'static str {
-        "election-safety"
-    }
+impl OnlineCheck for ElectionSafety {
+    const NAME: &'static str = "election-safety";
 
-    fn kind(&self) -> CheckKind {
-        CheckKind::Always
-    }
-
-    fn check(&self, run: &RunView<'_>) -> Outcome {
-        let mut leaders: BTreeMap<u64, (NodeId, &TraceEvent)> = BTreeMap::new();
-        for event in &run.trace.events {
-            let Some(RaftEvent::Role {
-                role: Role::Leader,
-                term,
-                ..
-            }) = event.layer::<RaftEvent>()
-            else {
-                continue;
-            };
-            let node = event.node.expect("role events have a node");
-            match leaders.get(term) {
-                Some((first, first_event)) if *first != node => {
-                    return Outcome::violation(
-                        format!("two leaders in term {term}: {first} and {node}"),
-                        vec![
-                            Evidence::event(first_event, format!("{first} leads term {term}")),
-                            Evidence::event(event, format!("{node} also leads term {term}")),
-                        ],
-                    );
-                }
-                Some(_) => {}
-                None => {
-                    leaders.insert(*term, (node, event));
-                }
+    fn observe(&mut self, event: &TraceEvent) -> Option<Violation> {
+        let Some(RaftEvent::Role {
+            role: Role::Leader,
+            term,
+            ..
+        }) = event.layer::<RaftEvent>()
+        else {
+            return None;
+        };
+        let node = event.node.expect("role events have a node");
+        match self.leaders.get(term) {
+            Some((first, first_event)) if *first != node => Some(Violation::new(
+                format!("two leaders in term {term}: {first} and {node}"),
+                vec![
+                    first_event.clone(),
+                    Evidence::event(event, format!("{node} also leads term {term}")),
+                ],
+            )),
+            Some(_) => None,
+            None => {
+                let took_office = Evidence::event(event, format!("{node} leads term {term}"));
+                self.leaders.insert(*term, (node, took_office));
+                None
             }
         }
-        Outcome::Pass
     }
 }
 
@@ -61,13 +54,13 @@ mod tests {
     fn one_leader_per_term_passes() {
         let mut b = TraceBuilder::new(3);
         b.leader(1, 1).leader(2, 2).leader(2, 2);
-        assert!(judge(&ElectionSafety, &b).is_pass());
+        assert!(judge(&ElectionSafety::default(), &b).is_pass());
     }
 
     #[test]
     fn two_leaders_in_one_term_fail() {
         let mut b = TraceBuilder::new(4);
         b.leader(1, 3).leader(3, 3);
-        assert!(is_violation(&judge(&ElectionSafety, &b)));
+        assert!(is_violation(&judge(&ElectionSafety::default(), &b)));
     }
 }

@@ -36,6 +36,7 @@ pub use stale_reads::ReadsNotStale;
 pub use state_machine_safety::StateMachineSafety;
 pub use term_vote::TermAndVoteDurable;
 
+use sim_core::observe::{monitor, Monitor};
 use sim_core::Check;
 
 /// Whether a history function only reads: the register's `read`, the etcd client's `get`.
@@ -45,10 +46,17 @@ pub(crate) fn is_read_op(f: &str) -> bool {
     matches!(f, "read" | "get")
 }
 
+/// The Raft safety checks that judge the trace as it grows ([`sim_core::OnlineCheck`]),
+/// for [`sim_core::Sim::stop_at_first_violation`]: each is also in [`safety_checks`], where
+/// the same fold judges the finished run.
+pub fn online_safety_checks() -> Vec<Box<dyn Monitor>> {
+    vec![monitor::<ElectionSafety>()]
+}
+
 /// Every Raft safety check.
 pub fn safety_checks() -> Vec<Box<dyn Check>> {
     vec![
-        Box::new(ElectionSafety),
+        Box::new(ElectionSafety::default()),
         Box::new(LeaderAppendOnly),
         Box::new(LogMatching),
         Box::new(LeaderCompleteness),
