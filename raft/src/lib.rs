@@ -22,6 +22,7 @@ pub mod core;
 pub mod driver;
 pub mod etcd;
 pub mod events;
+pub mod view;
 
 pub use crate::core::{
     Config, Entry, EntryKind, Event, HardState, InitialState, LogIndex, Message, MessageKind,

@@ -64,6 +64,10 @@ enum Command {
         /// Write only the run's data (no charts, diagrams, report.html or Perfetto export).
         #[arg(long)]
         no_report: bool,
+        /// Judge the Raft safety checks as the run goes and end it at the first violation
+        /// (sets `cluster.stop_at_first_violation`); liveness is then not judged.
+        #[arg(long)]
+        stop_at_first_violation: bool,
     },
     /// Draw (again) the report of a run folder: charts, diagrams, report.html, Perfetto export.
     Report {
@@ -173,13 +177,14 @@ where
             mutants,
             read_mode,
             no_report,
+            stop_at_first_violation,
         } => run(
             out,
             &scenario,
             seed,
             dir,
             faults,
-            (config, read_mode),
+            (config, read_mode, stop_at_first_violation),
             (mutants, no_report),
         ),
         Command::Report {
@@ -249,7 +254,7 @@ fn run(
     seed: u64,
     dir: Option<PathBuf>,
     faults: Option<PathBuf>,
-    (config, read_mode): (Option<PathBuf>, Option<String>),
+    (config, read_mode, stop): (Option<PathBuf>, Option<String>, bool),
     (mutants, no_report): (Vec<String>, bool),
 ) -> Result<i32, Failure> {
     let found = crate::catalog::find(scenario)?;
@@ -259,6 +264,9 @@ fn run(
     };
     if let Some(mode) = read_mode {
         config.insert("read_mode".into(), toml::Value::String(mode));
+    }
+    if stop {
+        stop_at_first_violation(found, &mut config)?;
     }
     let faults = match faults {
         Some(path) => {
@@ -387,6 +395,32 @@ fn execute_reporting_crashes(prepared: &Prepared) -> Result<ScenarioRun, Failure
             std::panic::resume_unwind(panic)
         }
     }
+}
+
+/// Sets `cluster.stop_at_first_violation` in `config`, or says why the scenario has none.
+fn stop_at_first_violation(
+    found: &'static dyn crate::scenario::AnyScenario,
+    config: &mut toml::Table,
+) -> Result<(), Failure> {
+    let has_cluster = found
+        .configure(config)?
+        .table()
+        .get("cluster")
+        .is_some_and(toml::Value::is_table);
+    if !has_cluster {
+        return Err(Failure::Usage(format!(
+            "--stop-at-first-violation: {} has no Raft cluster whose safety checks could run online",
+            found.name()
+        )));
+    }
+    let cluster = config
+        .entry("cluster")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let Some(cluster) = cluster.as_table_mut() else {
+        return Err(Failure::Usage("config: `cluster` must be a table".into()));
+    };
+    cluster.insert("stop_at_first_violation".into(), toml::Value::Boolean(true));
+    Ok(())
 }
 
 fn print_run(out: &mut dyn Write, prepared: &Prepared, run: &ScenarioRun) {

@@ -32,7 +32,7 @@ use sim_core::{
     FaultTimeline, History, NodeId, Outcome, RunView, SimTime,
 };
 
-use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig};
+use crate::raft_world::{judge, leader_periods, ms, ClusterConfig, ClusterWatch};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// The disk-stall scenario's config.
@@ -209,6 +209,7 @@ impl Scenario for DiskStall {
             input.mutants,
             input.faults,
             |world| async move {
+                let mut leaders = ClusterWatch::new(&world);
                 let tick = c.cluster.raft.tick_ms;
                 let mut bands = Vec::new();
                 for i in 0..c.stalls {
@@ -217,7 +218,7 @@ impl Scenario for DiskStall {
                     // Normally a leader is up; if an earlier stall's election is still
                     // running, this stall waits for its winner (at most a gap).
                     let give_up = start.after(Duration::from_millis(c.gap_ms));
-                    if let Some((node, term)) = wait_for_leader(&world, tick, give_up).await {
+                    if let Some((node, term)) = leaders.wait_for_leader(tick, give_up).await {
                         world.apply(&FaultOp::DiskStall {
                             node,
                             duration_ms: c.stall_ms,

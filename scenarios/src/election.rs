@@ -11,7 +11,7 @@ use sim_core::{
     RunView, SimTime, World,
 };
 
-use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig, RaftMsg};
+use crate::raft_world::{judge, leader_periods, ms, ClusterConfig, ClusterWatch, RaftMsg};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 use crate::story::leader_loss::{LeaderLoss, LeaderLost, NewLeaderAfter};
 
@@ -138,17 +138,18 @@ impl Scenario for Election {
             input.mutants,
             input.faults,
             |world| async move {
+                let mut leaders = ClusterWatch::new(&world);
                 let tick = c.cluster.raft.tick_ms;
                 if c.crash_first_voter {
                     crash_first_voter(&world, SimTime::from_ms(c.duration_ms / 2)).await;
                 }
-                let first =
-                    wait_for_leader(&world, tick, SimTime::from_ms(c.duration_ms / 2)).await;
+                let first = leaders
+                    .wait_for_leader(tick, SimTime::from_ms(c.duration_ms / 2))
+                    .await;
                 let mut isolated = None;
                 if let Some((leader, _)) = first {
                     world.sleep(Duration::from_millis(c.isolate_after_ms)).await;
-                    let target =
-                        crate::raft_world::current_leader(&world).map_or(leader, |(l, _)| l);
+                    let target = leaders.leader().map_or(leader, |(l, _)| l);
                     world.apply(&FaultOp::Isolate { node: target });
                     isolated = Some(target);
                     world.sleep(Duration::from_millis(c.isolate_for_ms)).await;

@@ -46,7 +46,7 @@ use sim_core::{
     LatencyRange, NodeId, Outcome, RunOutput, RunView, SimTime, Trace, TraceEvent, Verdict,
 };
 
-use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig, RaftMsg};
+use crate::raft_world::{judge, leader_periods, ms, ClusterConfig, ClusterWatch, RaftMsg};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 use crate::capacity_story::load_missing;
@@ -303,8 +303,9 @@ pub fn run_point_in_flight(
         faults,
         move |client, i| closed_loop(client, i, (writers, in_flight), script_start.clone()),
         move |world: sim_core::World<RaftMsg>| async move {
+            let mut leaders = ClusterWatch::new(&world);
             let give_up = SimTime::from_ms(leader_wait_ms);
-            let _ = wait_for_leader(&world, tick, give_up).await;
+            let _ = leaders.wait_for_leader(tick, give_up).await;
             let began = world.now();
             *start.lock().expect("never poisoned") = Some(began);
             let open = began.after(Duration::from_millis(warmup_ms));

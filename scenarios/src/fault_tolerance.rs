@@ -34,7 +34,7 @@ use sim_core::{
     FaultState, FaultTimeline, History, NodeId, Outcome, RunView, SimTime, Status, Trace, Verdict,
 };
 
-use crate::raft_world::{current_leader, judge, leader_at, ms, wait_for_leader, ClusterConfig};
+use crate::raft_world::{judge, leader_at, ms, ClusterConfig, ClusterWatch};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 use crate::story::read::node_list;
 
@@ -549,13 +549,14 @@ impl Scenario for FaultTolerance {
             };
             let c = config.clone();
             let out = cluster.run(seed, input.mutants, input.faults, |world| async move {
+                let mut leaders = ClusterWatch::new(&world);
                 let tick = c.cluster.raft.tick_ms;
                 let servers: Vec<NodeId> = (0..n).map(NodeId::from_index).collect();
                 let deadline = SimTime::from_ms(c.leader_deadline_ms);
-                if wait_for_leader(&world, tick, deadline).await.is_some() {
+                if leaders.wait_for_leader(tick, deadline).await.is_some() {
                     world.sleep(Duration::from_millis(c.warmup_ms)).await;
                 }
-                let leader = current_leader(&world).map(|(l, _)| l);
+                let leader = leaders.leader().map(|(l, _)| l);
                 let mut others: Vec<NodeId> = servers
                     .iter()
                     .copied()

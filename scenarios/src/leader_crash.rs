@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sim_core::{Check, Directory, EntryType, FaultOp, FaultSchedule, History, NodeId, SimTime};
 
-use crate::raft_world::{judge, leader_periods, ms, wait_for_leader, ClusterConfig};
+use crate::raft_world::{judge, leader_periods, ms, ClusterConfig, ClusterWatch};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 use crate::story::leader_loss::{LeaderLoss, LeaderLost, NewLeaderAfter};
 
@@ -135,14 +135,15 @@ impl Scenario for LeaderCrash {
             input.mutants,
             input.faults,
             |world| async move {
+                let mut leaders = ClusterWatch::new(&world);
                 let tick = c.cluster.raft.tick_ms;
                 let mut killed = None;
                 let give_up = SimTime::from_ms(c.duration_ms / 2);
-                if wait_for_leader(&world, tick, give_up).await.is_some() {
+                if leaders.wait_for_leader(tick, give_up).await.is_some() {
                     world.sleep(Duration::from_millis(c.kill_after_ms)).await;
                     // Under `cluster.chaos` the first leader may be gone by now: kill
                     // whoever leads next.
-                    if let Some((leader, _)) = wait_for_leader(&world, tick, give_up).await {
+                    if let Some((leader, _)) = leaders.wait_for_leader(tick, give_up).await {
                         world.apply(&FaultOp::Kill { node: leader });
                         killed = Some((leader, world.now()));
                         world.sleep(Duration::from_millis(c.down_for_ms)).await;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sim_core::checks::{MessageAccounting, NetworkRespectsFaults};
-use sim_core::demo::{ping_node, MeshReconnects, PingConfig};
+use sim_core::demo::{ping_node, FaultsCutMessages, MeshHealed, MeshReconnects, PingConfig};
 use sim_core::rng::derive_rng;
 use sim_core::{
     Check, Directory, DiskConfig, EventKind, FaultKnobs, FaultSchedule, NetConfig, NodeId, RunView,
@@ -160,7 +160,16 @@ impl Scenario for PingMesh {
         let liveness = MeshReconnects {
             bound_ms: config.liveness_bound_ms,
         };
-        let checks: [&dyn Check; 3] = [&MessageAccounting, &NetworkRespectsFaults, &liveness];
+        let healed = MeshHealed {
+            bound_ms: config.liveness_bound_ms,
+        };
+        let checks: [&dyn Check; 5] = [
+            &MessageAccounting,
+            &NetworkRespectsFaults,
+            &liveness,
+            &FaultsCutMessages,
+            &healed,
+        ];
         let verdict = Verdict::judge(&view, &checks);
         let summary = network_summary(&out.trace.events, &out.nodes);
         Ok(ScenarioRun {

@@ -38,7 +38,7 @@ use sim_core::{
     History, NodeId, Outcome, RunView, SimTime, World,
 };
 
-use crate::raft_world::{current_leader, judge, ms, wait_for_leader, ClusterConfig, RaftMsg};
+use crate::raft_world::{judge, ms, ClusterConfig, ClusterWatch, RaftMsg};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// The power-failure-wal scenario's config.
@@ -744,6 +744,7 @@ impl Scenario for PowerFailure {
             input.faults,
             move |client, i| writer(client, script_shared.clone(), script_config.clone(), i),
             |world| async move {
+                let mut leaders = ClusterWatch::new(&world);
                 let tick = c.cluster.raft.tick_ms;
                 let servers = c.cluster.servers();
                 let mut rng = sim_core::rng::derive_rng(seed, "power-failure");
@@ -751,12 +752,12 @@ impl Scenario for PowerFailure {
                 let mut watch = AppliedWatch::default();
                 let first = SimTime::from_ms(c.leader_deadline_ms);
                 let mut last_fault = SimTime::ZERO;
-                if wait_for_leader(&world, tick, first).await.is_some() {
+                if leaders.wait_for_leader(tick, first).await.is_some() {
                     for _ in 0..c.failures {
                         let gap = rng.gen_range(c.gap_min_ms..=c.gap_max_ms);
                         world.sleep(Duration::from_millis(gap)).await;
                         let aimed_at = aim(&world, &servers, &c, &mut watch).await;
-                        let leader_before = current_leader(&world).map(|(l, _)| l);
+                        let leader_before = leaders.leader().map(|(l, _)| l);
                         let before = disks(&world, &servers);
                         let in_window = before.iter().any(|d| d.unsynced_bytes() > 0);
                         let writing = before.iter().filter(|d| d.unsynced_bytes() > 0).count();
@@ -784,7 +785,8 @@ impl Scenario for PowerFailure {
                         last_fault = restarted_at;
                         let deadline =
                             restarted_at.after(Duration::from_millis(c.leader_deadline_ms));
-                        let leader_after = wait_for_leader(&world, tick, deadline)
+                        let leader_after = leaders
+                            .wait_for_leader(tick, deadline)
                             .await
                             .map(|(l, _)| (l, world.now()));
                         driven.failures.push(Seen {

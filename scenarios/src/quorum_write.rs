@@ -17,7 +17,7 @@ use raft::etcd::EtcdClient;
 use serde::{Deserialize, Serialize};
 use sim_core::{Directory, FaultOp, FaultSchedule, NodeId, SimTime};
 
-use crate::raft_world::{judge, ms, wait_for_leader, ClusterConfig};
+use crate::raft_world::{judge, ms, ClusterConfig, ClusterWatch};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// How the followers serve reads.
@@ -261,9 +261,10 @@ impl Scenario for QuorumWrite {
                 }
             },
             |world| async move {
+                let mut leaders = ClusterWatch::new(&world);
                 let tick = c.cluster.raft.tick_ms;
                 let give_up = SimTime::from_ms(c.duration_ms / 2);
-                if let Some((leader, term)) = wait_for_leader(&world, tick, give_up).await {
+                if let Some((leader, term)) = leaders.wait_for_leader(tick, give_up).await {
                     let servers = c.cluster.servers();
                     let follower = servers.iter().copied().find(|n| *n != leader);
                     if let Some(follower) = follower {

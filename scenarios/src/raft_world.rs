@@ -2,21 +2,19 @@
 //! server (the MVCC store as the replicated state machine), key-value clients and watchers,
 //! the Raft and etcd checks, and helpers to find the leader from the trace.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use raft::checks::{safety_checks, LeaderAfterHeal};
-use raft::core::Role;
 use raft::driver::{run_node, DriverConfig, RaftMutants};
 use raft::etcd::workload::client_of;
 use raft::etcd::{
     run_kv_client, run_watcher, EtcdClient, EtcdMsg, EtcdStore, KvClientConfig, WatchNoGap,
 };
-use raft::events::RaftEvent;
+use raft::view::ClusterView;
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, Directory, DiskConfig, EventKind, FaultKnobs, FaultSchedule, NetConfig, NodeId,
-    NodeStatus, RunOutput, RunView, Sim, SimTime, TraceEvent, Verdict, World,
+    Check, Directory, DiskConfig, FaultKnobs, FaultSchedule, NetConfig, NodeId, RunOutput, RunView,
+    Sim, SimTime, TraceCursor, TraceEvent, Verdict, World,
 };
 
 use crate::scenario::ScenarioError;
@@ -48,6 +46,12 @@ pub struct ClusterConfig {
     /// Extra faults drawn from the seed on top of the scenario's story (none by default):
     /// node faults hit the Raft nodes only; partitions place clients too.
     pub chaos: FaultKnobs,
+    /// Judge the Raft safety checks as the run goes and end it at the first violation
+    /// (off by default: a run goes to its end and every check judges it). A fuzzer turns
+    /// it on so a failing seed costs only its prefix; the trace up to the stop is the one
+    /// the seed writes without it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stop_at_first_violation: bool,
 }
 
 impl Default for ClusterConfig {
@@ -65,6 +69,7 @@ impl Default for ClusterConfig {
             net: NetConfig::default(),
             disk: DiskConfig::default(),
             chaos: FaultKnobs::none(),
+            stop_at_first_violation: false,
         }
     }
 }
@@ -192,6 +197,20 @@ impl ClusterConfig {
         self.raft.tick_ms * self.raft.election_ticks
     }
 
+    /// A world with this cluster's network, disk and online checks, and `faults`; the
+    /// nodes are the caller's to add.
+    pub fn sim(&self, seed: u64, faults: &FaultSchedule) -> Sim<RaftMsg> {
+        let sim = Sim::new(seed)
+            .network(self.net)
+            .disk(self.disk)
+            .faults(faults.clone());
+        if self.stop_at_first_violation {
+            sim.stop_at_first_violation(raft::checks::online_safety_checks())
+        } else {
+            sim
+        }
+    }
+
     /// Runs the cluster with `mutants` and `faults`; `driver` is the scenario's supervisor.
     /// The clients run the random key-value workload.
     pub fn run<T, D, Fut>(
@@ -288,10 +307,7 @@ impl ClusterConfig {
         };
         live.set(self.raft.clone());
         let servers = self.servers();
-        let mut sim = Sim::new(seed)
-            .network(self.net)
-            .disk(self.disk)
-            .faults(faults.clone());
+        let mut sim = self.sim(seed, faults);
         let cfg = live.clone();
         let voters: Vec<NodeId> = servers.iter().copied().take(founders.max(1)).collect();
         let directory = self.directory();
@@ -383,51 +399,63 @@ pub fn judge<T>(
         checks.push(l);
     }
     checks.extend_from_slice(extra);
-    Verdict::judge(&view, &checks)
+    Verdict::judge_until(&view, &checks, out.stopped.as_ref())
 }
 
-/// The node currently leading the highest term, if it is up, from the trace so far.
-pub fn current_leader(world: &World<RaftMsg>) -> Option<(NodeId, u64)> {
-    let (leader, term) = world.with_trace(|events| leader_at(events, SimTime(u64::MAX)))?;
-    (world.status(leader) == NodeStatus::Up).then_some((leader, term))
+/// A supervisor's view of the cluster, kept up to date as the run goes: each poll folds
+/// only the events recorded since the last one into one [`ClusterView`] (it used to fold
+/// the whole trace again at every poll).
+#[derive(Debug)]
+pub struct ClusterWatch {
+    world: World<RaftMsg>,
+    cursor: TraceCursor,
+    view: ClusterView,
 }
 
-/// The leader of the highest term as of time `t`, from `events`.
+impl ClusterWatch {
+    /// A watch on `world` that has read nothing yet.
+    pub fn new(world: &World<RaftMsg>) -> Self {
+        ClusterWatch {
+            world: world.clone(),
+            cursor: TraceCursor::start(),
+            view: ClusterView::new(),
+        }
+    }
+
+    /// The view, caught up with the trace so far.
+    pub fn view(&mut self) -> &ClusterView {
+        self.world.observe(&mut self.cursor, &mut self.view);
+        &self.view
+    }
+
+    /// The node leading the highest term, if it is up, and that term.
+    pub fn leader(&mut self) -> Option<(NodeId, u64)> {
+        self.view().leader()
+    }
+
+    /// Waits (polling every `poll_ms`) until a leader is up, or until `deadline`.
+    pub async fn wait_for_leader(
+        &mut self,
+        poll_ms: u64,
+        deadline: SimTime,
+    ) -> Option<(NodeId, u64)> {
+        loop {
+            if let Some(found) = self.leader() {
+                return Some(found);
+            }
+            if self.world.now() >= deadline {
+                return None;
+            }
+            self.world
+                .sleep(std::time::Duration::from_millis(poll_ms))
+                .await;
+        }
+    }
+}
+
+/// The leader of the highest term as of time `t` (a crash ends a role), from `events`.
 pub fn leader_at(events: &[TraceEvent], t: SimTime) -> Option<(NodeId, u64)> {
-    let mut roles: BTreeMap<NodeId, (Role, u64)> = BTreeMap::new();
-    for e in events.iter().take_while(|e| e.t_us <= t) {
-        match (e.layer::<RaftEvent>(), &e.kind, e.node) {
-            (Some(RaftEvent::Role { role, term, .. }), _, Some(n)) => {
-                roles.insert(n, (*role, *term));
-            }
-            (_, EventKind::NodeCrash { .. }, Some(n)) => {
-                roles.remove(&n);
-            }
-            _ => {}
-        }
-    }
-    roles
-        .into_iter()
-        .filter(|(_, (role, _))| *role == Role::Leader)
-        .max_by_key(|(_, (_, term))| *term)
-        .map(|(n, (_, term))| (n, term))
-}
-
-/// Waits (polling every tick) until a leader is up, or until `deadline`.
-pub async fn wait_for_leader(
-    world: &World<RaftMsg>,
-    poll_ms: u64,
-    deadline: SimTime,
-) -> Option<(NodeId, u64)> {
-    loop {
-        if let Some(found) = current_leader(world) {
-            return Some(found);
-        }
-        if world.now() >= deadline {
-            return None;
-        }
-        world.sleep(std::time::Duration::from_millis(poll_ms)).await;
-    }
+    ClusterView::at(events, t).leader_by_role()
 }
 
 /// Virtual time in milliseconds, for the scenarios' data files.
@@ -435,27 +463,12 @@ pub fn ms(t: SimTime) -> f64 {
     t.as_us() as f64 / 1000.0
 }
 
-/// Every leadership period of a run: (node, term, elected at, ended at or None).
+/// Every leadership period of a run: (node, term, elected at, ended at or None), as
+/// [`ClusterView::periods`] gives them, in the tuple the scenarios' analyses destructure.
 pub fn leader_periods(events: &[TraceEvent]) -> Vec<(NodeId, u64, SimTime, Option<SimTime>)> {
-    let mut periods: Vec<(NodeId, u64, SimTime, Option<SimTime>)> = Vec::new();
-    for e in events {
-        let Some(n) = e.node else { continue };
-        match (e.layer::<RaftEvent>(), &e.kind) {
-            (
-                Some(RaftEvent::Role {
-                    role: Role::Leader,
-                    term,
-                    ..
-                }),
-                _,
-            ) => periods.push((n, *term, e.t_us, None)),
-            (Some(RaftEvent::Role { .. }), _) | (_, EventKind::NodeCrash { .. }) => {
-                if let Some(p) = periods.iter_mut().rev().find(|p| p.0 == n && p.3.is_none()) {
-                    p.3 = Some(e.t_us);
-                }
-            }
-            _ => {}
-        }
-    }
-    periods
+    ClusterView::of(events)
+        .periods()
+        .iter()
+        .map(|p| (p.node, p.term, p.from, p.to))
+        .collect()
 }

@@ -322,6 +322,44 @@ impl Verdict {
         }
     }
 
+    /// As [`Verdict::judge`], for a run that `stop` may have ended early
+    /// ([`crate::Sim::stop_at_first_violation`]): its trace ends at a safety violation,
+    /// so the liveness checks, whose bounds ran past the end, are not applicable rather
+    /// than judged on a run cut short.
+    pub fn judge_until(
+        run: &RunView<'_>,
+        checks: &[&dyn Check],
+        stop: Option<&crate::observe::Stop>,
+    ) -> Self {
+        let Some(stop) = stop else {
+            return Verdict::judge(run, checks);
+        };
+        let judged: Vec<&dyn Check> = checks
+            .iter()
+            .copied()
+            .filter(|c| c.kind() != CheckKind::Eventually)
+            .collect();
+        let mut verdict = Verdict::judge(run, &judged);
+        let reason = format!(
+            "the run stopped at {}'s first violation at {:.3} ms",
+            stop.check,
+            stop.t_us.as_us() as f64 / 1000.0
+        );
+        let mut rest = std::mem::take(&mut verdict.checks).into_iter();
+        verdict.checks = checks
+            .iter()
+            .map(|c| match c.kind() {
+                CheckKind::Eventually => CheckResult {
+                    name: c.name().to_string(),
+                    kind: c.kind(),
+                    outcome: Outcome::not_applicable(reason.clone()),
+                },
+                _ => rest.next().expect("one result a judged check"),
+            })
+            .collect();
+        verdict
+    }
+
     /// The checks whose story did not happen: Sometimes checks not reached, and the checks
     /// that were therefore (or for their own reasons) not applicable.
     pub fn stories_missing(&self) -> impl Iterator<Item = &CheckResult> {

@@ -13,11 +13,12 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::check::{Check, CheckKind, Evidence, Outcome, RunView};
+use crate::fault_timeline::FaultTimeline;
 use crate::ids::NodeId;
 use crate::layer::{LayerEvent, LayerRecord};
 use crate::node::NodeCtx;
 use crate::time::SimTime;
-use crate::trace::EventKind;
+use crate::trace::{DropReason, EventKind};
 use crate::world::Message;
 
 /// The file a ping node keeps its pong count in.
@@ -133,12 +134,30 @@ pub async fn ping_node(mut ctx: NodeCtx<PingMsg>, config: PingConfig) {
     }
 }
 
-/// `mesh-reconnects` (liveness): once the last fault has applied, every ordered pair of
-/// nodes delivers a message within `bound_ms`.
+/// `mesh-reconnects` (liveness): once every fault is really gone (the trace's
+/// [`FaultTimeline`]: links whole, every node up, unpaused and unskewed, not at the last fault
+/// op, since a restart is only done when its node starts), every ordered pair of nodes
+/// delivers a message within `bound_ms`. Not applicable when the run never became whole
+/// with `bound_ms` left ([`MeshHealed`] says whether it did).
 #[derive(Clone, Copy, Debug)]
 pub struct MeshReconnects {
-    /// How long after the last fault every pair must have talked, milliseconds.
+    /// How long after the faults are gone every pair must have talked, milliseconds.
     pub bound_ms: u64,
+}
+
+/// When the run became whole for good with at least `bound_ms` left, if it did.
+fn healed_with_room(run: &RunView<'_>, bound_ms: u64) -> Result<SimTime, String> {
+    let Some(calm) = FaultTimeline::of(run.trace).calm_since() else {
+        return Err("some fault was still in force when the run ended".into());
+    };
+    let deadline = calm.after(Duration::from_millis(bound_ms));
+    if run.trace.end_time() < deadline {
+        return Err(format!(
+            "every fault was gone at {calm}, less than {bound_ms} ms before the end at {}",
+            run.trace.end_time()
+        ));
+    }
+    Ok(calm)
 }
 
 impl Check for MeshReconnects {
@@ -152,21 +171,11 @@ impl Check for MeshReconnects {
 
     fn check(&self, run: &RunView<'_>) -> Outcome {
         let events = &run.trace.events;
-        let last_fault = events
-            .iter()
-            .filter(|e| matches!(e.kind, EventKind::Fault { .. }))
-            .map(|e| e.t_us)
-            .max()
-            .unwrap_or(SimTime::ZERO);
+        let last_fault = match healed_with_room(run, self.bound_ms) {
+            Ok(calm) => calm,
+            Err(why) => return Outcome::not_applicable(why),
+        };
         let deadline = SimTime(last_fault.as_us() + self.bound_ms * 1000);
-        if run.trace.end_time() < deadline {
-            return Outcome::Unknown {
-                reason: format!(
-                    "the run ended at {} before the bound {deadline} (last fault at {last_fault})",
-                    run.trace.end_time()
-                ),
-            };
-        }
         let mut missing: Vec<(NodeId, NodeId)> = Vec::new();
         for &from in run.nodes {
             for &to in run.nodes {
@@ -189,7 +198,7 @@ impl Check for MeshReconnects {
         } else {
             Outcome::violation(
                 format!(
-                    "{} link(s) carried nothing between the last fault at {last_fault} and {deadline}",
+                    "{} link(s) carried nothing between the faults' end at {last_fault} and {deadline}",
                     missing.len()
                 ),
                 missing
@@ -198,6 +207,69 @@ impl Check for MeshReconnects {
                     .map(|(a, b)| Evidence::note(format!("{a} -> {b} silent")))
                     .collect(),
             )
+        }
+    }
+}
+
+/// `mesh-healed` (story): every fault was gone for good with at least `bound_ms` of the run
+/// left, so [`MeshReconnects`] had something to judge.
+#[derive(Clone, Copy, Debug)]
+pub struct MeshHealed {
+    /// As [`MeshReconnects::bound_ms`].
+    pub bound_ms: u64,
+}
+
+impl Check for MeshHealed {
+    fn name(&self) -> &'static str {
+        "mesh-healed"
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Sometimes
+    }
+
+    fn check(&self, run: &RunView<'_>) -> Outcome {
+        match healed_with_room(run, self.bound_ms) {
+            Ok(_) => Outcome::Pass,
+            Err(why) => Outcome::not_reached(why),
+        }
+    }
+}
+
+/// `faults-cut-messages` (story): a fault really cost the mesh a message (dropped as
+/// partitioned, lost, or for a receiver that was down), so the run was the demo's story of
+/// pings under faults and not a quiet one.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FaultsCutMessages;
+
+impl Check for FaultsCutMessages {
+    fn name(&self) -> &'static str {
+        "faults-cut-messages"
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Sometimes
+    }
+
+    fn check(&self, run: &RunView<'_>) -> Outcome {
+        let by_fault = |reason: DropReason| {
+            matches!(
+                reason,
+                DropReason::Partitioned
+                    | DropReason::PartitionedInFlight
+                    | DropReason::Lost
+                    | DropReason::ReceiverDown
+            )
+        };
+        let dropped = run
+            .trace
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Drop { reason, .. } if by_fault(reason)));
+        if dropped {
+            Outcome::Pass
+        } else {
+            Outcome::not_reached("no message was dropped by a partition, loss or a down node")
         }
     }
 }

@@ -358,6 +358,14 @@ impl FaultTimeline {
     }
 }
 
+/// The fault state is one of the observation layer's views: it folds the trace as it
+/// grows (a supervisor with a [`crate::TraceCursor`]) or after the run.
+impl crate::observe::Observer for FaultState {
+    fn observe(&mut self, event: &TraceEvent) {
+        FaultState::observe(self, event);
+    }
+}
+
 /// Whether an event can change what is broken.
 fn changes_faults(kind: &EventKind) -> bool {
     matches!(

@@ -47,7 +47,7 @@ use crate::node::NodeCtx;
 use crate::observe::{Monitor, Stop};
 use crate::time;
 use crate::trace::{EventKind, Trace};
-use crate::world::{pump, stop_at_violation, Message, World};
+use crate::world::{pump, Message, World};
 
 type Actor = Pin<Box<dyn Future<Output = ()>>>;
 type Factory<M> = Arc<dyn Fn(NodeCtx<M>) -> Actor + Send + Sync>;
@@ -309,7 +309,6 @@ impl<M: Message> Sim<M> {
         let runtime =
             madsim::runtime::Runtime::with_seed_and_config(self.seed, madsim::Config::default());
         let world = World::new(self.seed, self.directory.clone(), self.net, self.disk);
-        let watched = !self.monitors.is_empty();
         world.set_monitors(self.monitors);
         let schedule = self.faults.in_time_order();
         let seed = self.seed;
@@ -339,9 +338,6 @@ impl<M: Message> Sim<M> {
                     world.set_madsim_id(node, built.id());
                 }
                 drop(madsim::task::spawn_local(pump(world.clone())));
-                if watched {
-                    drop(madsim::task::spawn_local(stop_at_violation(world.clone())));
-                }
                 let injector = world.clone();
                 drop(madsim::task::spawn_local(async move {
                     for fault in schedule {

@@ -146,8 +146,6 @@ pub(crate) struct State<M> {
     finished: bool,
     /// Online checks fed as events are recorded ([`crate::Sim::stop_at_first_violation`]).
     monitors: Monitors,
-    /// The task that ends the run at the first violation, waiting for one.
-    stop_waker: Option<Waker>,
     /// madsim's clock, taken from the runtime at the first reading: every event reads the
     /// time, and looking the handle up each time (a thread-local and two reference counts)
     /// costs more than reading it.
@@ -190,12 +188,47 @@ impl<M> State<M> {
         if self.monitors.active() {
             let event = self.trace.last().expect("just pushed");
             if self.monitors.feed(event) {
-                if let Some(waker) = self.stop_waker.take() {
-                    waker.wake();
-                }
+                self.halt();
             }
         }
         id
+    }
+
+    /// Ends the run at once because an online check fired: the record closes as at a
+    /// normal end, and every node is paused, so nothing more is simulated; the supervisor
+    /// runs out on a frozen world. Done right here, inside the recording, rather than by
+    /// a task woken for it: one more task would change madsim's scheduling, and a watched
+    /// run must be the same run as an unwatched one up to its violation.
+    fn halt(&mut self) {
+        self.close();
+        let handle = madsim::runtime::Handle::current();
+        for id in self.slots.iter().filter_map(|s| s.madsim_id) {
+            handle.pause(id);
+        }
+    }
+
+    /// Closes the record: messages still in flight are recorded as dropped, then
+    /// `run-end`; nothing is recorded after it.
+    fn close(&mut self) {
+        if self.finished {
+            return;
+        }
+        let in_flight = std::mem::take(&mut self.in_flight);
+        for (_, env) in in_flight {
+            self.record(
+                Some(env.to),
+                EventKind::Drop {
+                    msg: env.id,
+                    from: env.from,
+                    to: env.to,
+                    reason: DropReason::RunEnded,
+                    from_port: env.from_port,
+                    to_port: env.to_port,
+                },
+            );
+        }
+        self.record(None, EventKind::RunEnd);
+        self.finished = true;
     }
 
     pub(crate) fn slot(&mut self, node: NodeId) -> &mut Slot<M> {
@@ -347,7 +380,6 @@ impl<M: Message> World<M> {
             messages_delivered: 0,
             finished: false,
             monitors: Monitors::default(),
-            stop_waker: None,
             clock: None,
         };
         World {
@@ -672,43 +704,12 @@ impl<M: Message> World<M> {
 
     /// Ends the run: messages still in flight are recorded as dropped, then `run-end`.
     pub(crate) fn finish(&self) {
-        let mut st = self.lock();
-        let in_flight = std::mem::take(&mut st.in_flight);
-        for (_, env) in in_flight {
-            st.record(
-                Some(env.to),
-                EventKind::Drop {
-                    msg: env.id,
-                    from: env.from,
-                    to: env.to,
-                    reason: DropReason::RunEnded,
-                    from_port: env.from_port,
-                    to_port: env.to_port,
-                },
-            );
-        }
-        st.record(None, EventKind::RunEnd);
-        st.finished = true;
+        self.lock().close();
     }
 
     /// Installs the online checks fed by every recorded event (before the run starts).
     pub(crate) fn set_monitors(&self, checks: Vec<Box<dyn Monitor>>) {
         self.lock().monitors = Monitors::new(checks);
-    }
-
-    /// Ends the run at once because an online check fired: the record closes as at a
-    /// normal end (in-flight messages dropped, `run-end`), and every node is paused, so
-    /// nothing more is simulated; the supervisor runs out on a frozen world.
-    pub(crate) fn halt(&self) {
-        self.finish();
-        let ids: Vec<madsim::task::NodeId> = {
-            let st = self.lock();
-            st.slots.iter().filter_map(|s| s.madsim_id).collect()
-        };
-        let handle = madsim::runtime::Handle::current();
-        for id in ids {
-            handle.pause(id);
-        }
     }
 
     /// Takes the trace and history out at the end of the run.
@@ -743,21 +744,6 @@ pub(crate) async fn pump<M: Message>(world: World<M>) {
         }
         .await;
     }
-}
-
-/// Waits until an online check finds a violation, then ends the run ([`World::halt`]).
-pub(crate) async fn stop_at_violation<M: Message>(world: World<M>) {
-    std::future::poll_fn(|cx| {
-        let mut st = world.lock();
-        if st.monitors.stop.is_some() {
-            Poll::Ready(())
-        } else {
-            st.stop_waker = Some(cx.waker().clone());
-            Poll::Pending
-        }
-    })
-    .await;
-    world.halt();
 }
 
 /// Waits until the earliest arrival time, or until `send` files an earlier one.

@@ -133,7 +133,7 @@ fn a_given_fault_file_is_what_runs() {
 }
 
 #[test]
-fn a_run_that_never_heals_is_a_liveness_failure() {
+fn a_run_that_never_heals_is_a_story_that_did_not_happen_not_a_failure() {
     let tmp = tempfile::tempdir().unwrap();
     let faults = write(
         tmp.path(),
@@ -146,11 +146,34 @@ fn a_run_that_never_heals_is_a_liveness_failure() {
         "ping-mesh",
         "--faults",
         &faults,
+        "--no-report",
+        "--out",
+        &dir.display().to_string(),
+    ]);
+    // The liveness bound starts when every fault is gone; this run never got there.
+    assert_eq!(o.code, 0, "{}", o.out);
+    assert!(o.out.contains("mesh-healed"), "{}", o.out);
+    assert!(o.out.contains("not-reached"), "{}", o.out);
+}
+
+#[test]
+fn a_liveness_bug_exits_4() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    // Seed 2 is one the planted_bugs hunt finds (any of its seeds would do).
+    let o = ksim(&[
+        "run",
+        "election",
+        "--seed",
+        "2",
+        "--mutant",
+        "fixed-election-timeout",
+        "--no-report",
         "--out",
         &dir.display().to_string(),
     ]);
     assert_eq!(o.code, 4, "{}", o.out);
-    assert!(o.out.contains("mesh-reconnects"), "{}", o.out);
+    assert!(o.out.contains("new-leader-after-isolation"), "{}", o.out);
 }
 
 #[test]
@@ -470,4 +493,20 @@ fn a_run_folders_scenario_toml_is_a_config_that_reruns_the_same_trace() {
         ]),
         "is a scenario file for leader-crash, not election",
     );
+}
+
+#[test]
+fn stop_at_first_violation_needs_a_raft_cluster() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run").display().to_string();
+    let o = ksim(&[
+        "run",
+        "ping-mesh",
+        "--stop-at-first-violation",
+        "--no-report",
+        "--out",
+        &dir,
+    ]);
+    assert_eq!(o.code, 2, "{}{}", o.out, o.err);
+    assert!(o.err.contains("ping-mesh has no Raft cluster"), "{}", o.err);
 }

@@ -31,6 +31,7 @@ fn describe(run: &ScenarioRun) -> String {
 #[test]
 fn every_story_happens_on_the_stock_scenarios() {
     let cases: &[(&str, &str)] = &[
+        ("ping-mesh", ""),
         ("election", ""),
         ("election", "[cluster]\nnodes = 5\n"),
         ("leader-crash", ""),
@@ -73,6 +74,7 @@ fn every_story_happens_on_the_stock_scenarios() {
 #[test]
 fn each_story_scenario_has_sometimes_checks() {
     for scenario in [
+        "ping-mesh",
         "election",
         "leader-crash",
         "partition-5node",

@@ -130,3 +130,49 @@ fn leadership_holds_on_short_stall_fires_on_a_slow_disk() {
         0..10,
     );
 }
+
+/// The ping mesh's stories: with no faults drawn nothing is cut, so `faults-cut-messages`
+/// is not reached; with a node killed for good the mesh is never whole again, so
+/// `mesh-healed` is not reached and `mesh-reconnects` (which would otherwise fail: the dead
+/// node's links stay silent) is not applicable rather than a violation.
+#[test]
+fn ping_mesh_stories_are_not_reached_when_they_did_not_happen() {
+    let quiet = run(
+        "ping-mesh",
+        1,
+        "[faults]\nepisodes_min = 0\nepisodes_max = 0\n",
+        &[],
+    );
+    assert!(
+        matches!(
+            outcome(&quiet, "faults-cut-messages"),
+            Outcome::NotReached { .. }
+        ),
+        "{:?}",
+        outcome(&quiet, "faults-cut-messages")
+    );
+    assert!(outcome(&quiet, "mesh-healed").is_pass());
+    assert!(outcome(&quiet, "mesh-reconnects").is_pass());
+
+    let file = scenarios::ScenarioFile::from_toml(
+        "scenario = \"ping-mesh\"\nseed = 1\n\n[[faults]]\nat_ms = 3000\nop = \"kill\"\nnode = \"peer-2\"\n",
+        "scenario.toml",
+    )
+    .expect("a valid scenario file");
+    let killed = scenarios::runner::execute(&scenarios::runner::prepare(&file).unwrap()).unwrap();
+    assert!(outcome(&killed, "faults-cut-messages").is_pass());
+    assert!(
+        matches!(outcome(&killed, "mesh-healed"), Outcome::NotReached { .. }),
+        "{:?}",
+        outcome(&killed, "mesh-healed")
+    );
+    assert!(
+        matches!(
+            outcome(&killed, "mesh-reconnects"),
+            Outcome::NotApplicable { .. }
+        ),
+        "{:?}",
+        outcome(&killed, "mesh-reconnects")
+    );
+    assert_eq!(killed.verdict.status(), sim_core::Status::Pass);
+}

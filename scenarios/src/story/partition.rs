@@ -13,9 +13,9 @@ use raft::driver::{run_node, RaftMutants};
 use raft::etcd::workload::client_of;
 use raft::etcd::{run_kv_client, EtcdStore};
 use rand::seq::SliceRandom;
-use sim_core::{FaultOp, FaultSchedule, NodeId, RunOutput, Sim, SimTime, World};
+use sim_core::{FaultOp, FaultSchedule, NodeId, RunOutput, SimTime, World};
 
-use crate::raft_world::{current_leader, wait_for_leader, ClusterConfig, RaftMsg};
+use crate::raft_world::{ClusterConfig, ClusterWatch, RaftMsg};
 use crate::scenario::ScenarioError;
 
 /// When a partition story happens: the timing knobs both partition scenarios share.
@@ -107,10 +107,7 @@ where
     }
     raft.mutants = planted;
     let servers = cluster.servers();
-    let mut sim = Sim::new(seed)
-        .network(cluster.net)
-        .disk(cluster.disk)
-        .faults(faults.clone());
+    let mut sim = cluster.sim(seed, faults);
     let directory = cluster.directory();
     let info = |id: NodeId| directory.get(id).expect("the directory lists every node");
     for server in &servers {
@@ -222,6 +219,7 @@ pub(crate) async fn partition_story(
     client_side: impl Fn(usize) -> usize,
 ) -> Option<Story> {
     let tick = cluster.raft.tick_ms.max(1);
+    let mut leaders = ClusterWatch::new(&world);
     let servers = cluster.servers();
     let clients: Vec<NodeId> = cluster.all_nodes()[cluster.nodes..].to_vec();
     let set_routes = |of: &dyn Fn(usize) -> Vec<NodeId>| {
@@ -232,7 +230,10 @@ pub(crate) async fn partition_story(
             r.insert(*c, of(k));
         }
     };
-    let Some(first) = wait_for_leader(&world, tick, timing.leader_deadline(&cluster)).await else {
+    let Some(first) = leaders
+        .wait_for_leader(tick, timing.leader_deadline(&cluster))
+        .await
+    else {
         set_routes(&|_| servers.clone());
         world
             .sleep_until(SimTime::from_ms(timing.duration_ms))
@@ -256,13 +257,13 @@ pub(crate) async fn partition_story(
     // The leader may have changed meanwhile (without other faults it does not): split
     // around the one in office now. The clients keep the servers they were given (a client
     // takes its server list when it starts), so they may then time out against the far side.
-    let leading = match current_leader(&world) {
+    let leading = match leaders.leader() {
         Some(l) => l,
         None => {
             let by = world
                 .now()
                 .after(Duration::from_millis(timing.bound_ms(&cluster)));
-            wait_for_leader(&world, tick, by).await.unwrap_or(first)
+            leaders.wait_for_leader(tick, by).await.unwrap_or(first)
         }
     };
     if leading.0 != first.0 {

@@ -1,0 +1,251 @@
+//! The cluster as the trace shows it so far: each member's liveness, role and term, the
+//! leader of each term, every leadership period, commits, durable logs and membership.
+//!
+//! One fold over the trace ([`sim_core::Observer`]), so a supervisor that polls "who leads
+//! now?" ([`ClusterView::leader`]), a post-run analysis ("who led at 3.2 s?",
+//! [`ClusterView::leader_at`] after folding up to then) and a check read the same facts
+//! the same way. A supervisor keeps one view for the whole run and folds only what is new
+//! at each poll ([`sim_core::World::observe`] with a [`sim_core::TraceCursor`]), so a poll
+//! costs the events since the last one, not the whole trace.
+//!
+//! Everything here comes from the trace: the Raft driver's typed events
+//! ([`crate::events::RaftEvent`]) and sim-core's node events (start, crash, pause,
+//! resume). Nothing reads the Raft code it describes.
+
+use std::collections::BTreeMap;
+
+use sim_core::{EventKind, NodeId, Observer, SimTime, TraceEvent};
+
+use crate::checks::{DurableLogs, NodeLog};
+use crate::core::Role;
+use crate::events::RaftEvent;
+
+/// One member as the trace shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberView {
+    /// Running (started and not crashed since); a paused member is running.
+    pub running: bool,
+    /// Paused (running, but its tasks are not polled).
+    pub paused: bool,
+    /// Its role and term, as its last role change said (none before the first one and
+    /// after a crash, until it says again).
+    pub role: Option<(Role, u64)>,
+    /// The highest commit index it reported (kept across restarts: it is durable).
+    pub commit: u64,
+    /// The voters of its latest membership (empty before its first membership event).
+    pub voters: Vec<NodeId>,
+}
+
+impl MemberView {
+    /// The term it leads now, if it is up (running, not paused) and its last role is
+    /// leader.
+    pub fn leads(&self) -> Option<u64> {
+        match self.role {
+            Some((Role::Leader, term)) if self.running && !self.paused => Some(term),
+            _ => None,
+        }
+    }
+}
+
+/// One leadership period: `node` led `term` from `from` until `to` (none: still leading
+/// when the trace ends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaderPeriod {
+    /// The leader.
+    pub node: NodeId,
+    /// Its term.
+    pub term: u64,
+    /// When it became leader.
+    pub from: SimTime,
+    /// When it stopped (changed role or crashed).
+    pub to: Option<SimTime>,
+}
+
+/// See the module docs.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterView {
+    members: BTreeMap<NodeId, MemberView>,
+    periods: Vec<LeaderPeriod>,
+    /// The first leader of each term (two would break election safety).
+    term_leaders: BTreeMap<u64, NodeId>,
+    logs: DurableLogs,
+    /// The time of the last event folded.
+    now: SimTime,
+}
+
+impl ClusterView {
+    /// A view before the first event.
+    pub fn new() -> Self {
+        ClusterView::default()
+    }
+
+    /// The view of `events` up to and including time `t`.
+    pub fn at(events: &[TraceEvent], t: SimTime) -> Self {
+        let mut view = ClusterView::new();
+        for e in events.iter().take_while(|e| e.t_us <= t) {
+            view.observe(e);
+        }
+        view
+    }
+
+    /// The view of all of `events`.
+    pub fn of(events: &[TraceEvent]) -> Self {
+        ClusterView::at(events, SimTime(u64::MAX))
+    }
+
+    /// The leader of the highest term, if it is up (running, not paused): what a supervisor
+    /// means by "the leader now". A paused leader of the highest term means no leader,
+    /// even if a stale leader of an older term still thinks it leads.
+    pub fn leader(&self) -> Option<(NodeId, u64)> {
+        let (node, term) = self.leader_by_role()?;
+        let member = &self.members[&node];
+        (member.running && !member.paused).then_some((node, term))
+    }
+
+    /// The leader of the highest term among the members whose last role is leader,
+    /// paused or not (what the trace says of roles alone; a crash ends a role).
+    pub fn leader_by_role(&self) -> Option<(NodeId, u64)> {
+        self.members
+            .iter()
+            .filter_map(|(n, m)| match m.role {
+                Some((Role::Leader, term)) => Some((*n, term)),
+                _ => None,
+            })
+            .max_by_key(|(_, t)| *t)
+    }
+
+    /// Who was elected leader of `term`, if anyone was.
+    pub fn leader_of(&self, term: u64) -> Option<NodeId> {
+        self.term_leaders.get(&term).copied()
+    }
+
+    /// Every leadership period so far, in the order they began.
+    pub fn periods(&self) -> &[LeaderPeriod] {
+        &self.periods
+    }
+
+    /// One member's view (a member the trace has not mentioned yet is down and roleless).
+    pub fn member(&self, node: NodeId) -> MemberView {
+        self.members.get(&node).cloned().unwrap_or_default()
+    }
+
+    /// A member's durable log.
+    pub fn log(&self, node: NodeId) -> NodeLog {
+        self.logs.of(node)
+    }
+
+    /// The highest term any member has been in.
+    pub fn max_term(&self) -> u64 {
+        self.members
+            .values()
+            .filter_map(|m| m.role.map(|(_, t)| t))
+            .chain(self.term_leaders.keys().copied())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The time of the last event folded.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    fn end_period(&mut self, node: NodeId, at: SimTime) {
+        if let Some(p) = self
+            .periods
+            .iter_mut()
+            .rev()
+            .find(|p| p.node == node && p.to.is_none())
+        {
+            p.to = Some(at);
+        }
+    }
+}
+
+impl Observer for ClusterView {
+    fn observe(&mut self, event: &TraceEvent) {
+        self.now = event.t_us;
+        self.logs.apply(event);
+        let Some(node) = event.node else { return };
+        if let Some(raft) = event.layer::<RaftEvent>() {
+            let member = self.members.entry(node).or_default();
+            match raft {
+                RaftEvent::Role { role, term, .. } => {
+                    member.role = Some((*role, *term));
+                    if *role == Role::Leader {
+                        self.term_leaders.entry(*term).or_insert(node);
+                        self.periods.push(LeaderPeriod {
+                            node,
+                            term: *term,
+                            from: event.t_us,
+                            to: None,
+                        });
+                    } else {
+                        self.end_period(node, event.t_us);
+                    }
+                }
+                RaftEvent::Commit { index, .. } => member.commit = member.commit.max(*index),
+                RaftEvent::Membership { voters, .. } => member.voters = voters.clone(),
+                _ => {}
+            }
+            return;
+        }
+        match &event.kind {
+            EventKind::NodeStart { .. } => {
+                let member = self.members.entry(node).or_default();
+                member.running = true;
+                member.paused = false;
+            }
+            EventKind::NodeCrash { .. } => {
+                let member = self.members.entry(node).or_default();
+                member.running = false;
+                member.paused = false;
+                member.role = None;
+                self.end_period(node, event.t_us);
+            }
+            EventKind::NodePause => self.members.entry(node).or_default().paused = true,
+            EventKind::NodeResume => self.members.entry(node).or_default().paused = false,
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::fixtures::TraceBuilder;
+
+    #[test]
+    fn the_view_follows_leaders_crashes_and_pauses() {
+        let mut b = TraceBuilder::new(3);
+        b.leader(1, 2).follower(2, 2);
+        let view = ClusterView::of(&b.events);
+        assert_eq!(view.leader(), Some((NodeId(1), 2)));
+        assert_eq!(view.leader_of(2), Some(NodeId(1)));
+        assert_eq!(view.member(NodeId(2)).role, Some((Role::Follower, 2)));
+
+        b.push(Some(NodeId(1)), EventKind::NodePause);
+        let view = ClusterView::of(&b.events);
+        assert_eq!(view.leader(), None, "a paused leader leads no one");
+        assert_eq!(view.leader_by_role(), Some((NodeId(1), 2)));
+
+        b.push(Some(NodeId(1)), EventKind::NodeResume);
+        let crash_at = SimTime(b.events.len() as u64 * 1_000);
+        b.push(
+            Some(NodeId(1)),
+            EventKind::NodeCrash {
+                cause: sim_core::trace::CrashCause::Kill,
+                lost_bytes: 0,
+                torn_bytes_kept: 0,
+            },
+        );
+        let view = ClusterView::of(&b.events);
+        assert_eq!(view.leader_by_role(), None, "a crash ends the role");
+        assert_eq!(view.periods().len(), 1);
+        assert_eq!(view.periods()[0].to, Some(crash_at));
+        assert!(!view.member(NodeId(1)).running);
+
+        // Folding up to a time sees the leader of that moment.
+        let before = ClusterView::at(&b.events, SimTime(crash_at.as_us() - 1));
+        assert_eq!(before.leader(), Some((NodeId(1), 2)));
+    }
+}
