@@ -7,8 +7,8 @@ use std::time::Duration;
 use raft::events::RaftEvent;
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, CheckKind, Directory, EventKind, Evidence, FaultOp, FaultSchedule, NodeId, Outcome,
-    RunView, SimTime, World,
+    Check, CheckKind, Directory, EventKind, Evidence, FaultOp, FaultSchedule, NodeId, Observer,
+    Outcome, RunView, SimTime, TraceCursor, TraceEvent, World,
 };
 
 use crate::raft_world::{judge, leader_periods, ms, ClusterConfig, ClusterWatch, RaftMsg};
@@ -243,22 +243,26 @@ impl Scenario for Election {
 /// Watches the trace (every 50 µs of virtual time, well inside an fsync) for the first
 /// granted vote, then kills the voter and restarts it.
 async fn crash_first_voter(world: &World<RaftMsg>, deadline: SimTime) {
-    let mut seen = 0;
+    /// The first granted (real) vote's voter.
+    #[derive(Default)]
+    struct FirstVoter(Option<NodeId>);
+    impl Observer for FirstVoter {
+        fn observe(&mut self, e: &TraceEvent) {
+            if let Some(RaftEvent::Vote {
+                refused: None,
+                pre_vote: false,
+                ..
+            }) = e.layer::<RaftEvent>()
+            {
+                self.0 = self.0.or(e.node);
+            }
+        }
+    }
+    let mut cursor = TraceCursor::start();
     while world.now() < deadline {
-        let voter = world.with_trace(|events| {
-            let found = events[seen..]
-                .iter()
-                .find_map(|e| match e.layer::<RaftEvent>() {
-                    Some(RaftEvent::Vote {
-                        refused: None,
-                        pre_vote: false,
-                        ..
-                    }) => e.node,
-                    _ => None,
-                });
-            seen = events.len();
-            found
-        });
+        let mut first = FirstVoter::default();
+        world.observe(&mut cursor, &mut first);
+        let voter = first.0;
         if let Some(voter) = voter {
             world.apply(&FaultOp::Kill { node: voter });
             world.apply(&FaultOp::Restart { node: voter });

@@ -35,7 +35,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sim_core::{
     Check, CheckKind, Directory, Disk, EntryType, EventKind, Evidence, FaultOp, FaultSchedule,
-    History, NodeId, Outcome, RunView, SimTime, World,
+    History, NodeId, Observer, Outcome, RunView, SimTime, TraceCursor, TraceEvent, World,
 };
 
 use crate::raft_world::{judge, ms, ClusterConfig, ClusterWatch, RaftMsg};
@@ -556,26 +556,24 @@ pub enum AimedAt {
 /// The highest index any member has applied, read from the trace as it grows.
 #[derive(Debug, Default)]
 struct AppliedWatch {
-    cursor: usize,
+    cursor: TraceCursor,
     applied: u64,
 }
 
 impl AppliedWatch {
     fn applied(&mut self, world: &World<RaftMsg>) -> u64 {
-        let (cursor, applied) = world.with_trace(|events| {
-            let newest = events[self.cursor..]
-                .iter()
-                .filter_map(|e| match e.layer::<RaftEvent>() {
-                    Some(RaftEvent::Apply { index, .. }) => Some(*index),
-                    _ => None,
-                })
-                .max()
-                .unwrap_or(0);
-            (events.len(), newest)
-        });
+        let mut cursor = self.cursor;
+        world.observe(&mut cursor, self);
         self.cursor = cursor;
-        self.applied = self.applied.max(applied);
         self.applied
+    }
+}
+
+impl Observer for AppliedWatch {
+    fn observe(&mut self, event: &TraceEvent) {
+        if let Some(RaftEvent::Apply { index, .. }) = event.layer::<RaftEvent>() {
+            self.applied = self.applied.max(*index);
+        }
     }
 }
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 use raft::core::Role;
 use raft::events::RaftEvent;
 use rand::Rng;
-use sim_core::{EventKind, FaultOp, NodeId, NodeStatus, SimTime, World};
+use sim_core::{
+    EventKind, FaultOp, NodeId, NodeStatus, Observer, SimTime, TraceCursor, TraceEvent, World,
+};
 
 use crate::raft_world::{LiveDriverConfig, RaftMsg};
 
@@ -165,11 +167,14 @@ pub(super) async fn supervise(
     story
 }
 
-/// The supervisor's view of the cluster, read incrementally from the trace.
+/// The supervisor's view of the cluster, read incrementally from the trace (an
+/// [`Observer`] fed through a [`TraceCursor`]). It keeps more than [`raft::view::ClusterView`]
+/// (each trial's expected winner, the heartbeat broadcasts) and its own last-index rule, which
+/// the trial timing depends on.
 struct Watch {
     servers: Vec<NodeId>,
     /// Trace events already read.
-    cursor: usize,
+    cursor: TraceCursor,
     /// Each live server's role and term.
     roles: BTreeMap<NodeId, (Role, u64)>,
     max_term: u64,
@@ -189,7 +194,7 @@ impl Watch {
     fn new(servers: Vec<NodeId>) -> Self {
         Watch {
             servers,
-            cursor: 0,
+            cursor: TraceCursor::start(),
             roles: BTreeMap::new(),
             max_term: 0,
             last_index: BTreeMap::new(),
@@ -209,65 +214,9 @@ impl Watch {
 
     /// Reads the events recorded since the last call.
     fn update(&mut self, world: &World<RaftMsg>) {
-        world.with_trace(|events| {
-            for e in &events[self.cursor..] {
-                let Some(n) = e.node else { continue };
-                match (e.layer::<RaftEvent>(), &e.kind) {
-                    (Some(RaftEvent::Role { role, term, .. }), _) => {
-                        self.roles.insert(n, (*role, *term));
-                        self.max_term = self.max_term.max(*term);
-                        if let Some((crashed, at_crash)) = self.expect {
-                            if *role == Role::Leader
-                                && *term > at_crash
-                                && n != crashed
-                                && self.elected.is_none()
-                            {
-                                self.elected = Some((n, *term, e.t_us));
-                                let mut survivors = self
-                                    .servers
-                                    .iter()
-                                    .filter(|s| **s != crashed)
-                                    .map(|s| self.last_index.get(s).copied().unwrap_or(0));
-                                let first = survivors.next();
-                                self.unequal_logs = survivors.any(|i| Some(i) != first);
-                            }
-                        }
-                    }
-                    (_, EventKind::NodeCrash { .. }) => {
-                        self.roles.remove(&n);
-                    }
-                    (Some(RaftEvent::LogAppend { entries }), _) => {
-                        if let Some(last) = entries.last() {
-                            self.last_index.insert(n, last.index);
-                        }
-                    }
-                    (Some(RaftEvent::LogTruncate { from_index }), _) => {
-                        let last = self.last_index.entry(n).or_insert(0);
-                        *last = (*last).min(from_index.saturating_sub(1));
-                    }
-                    (
-                        Some(RaftEvent::Snapshot {
-                            index,
-                            installed: true,
-                            ..
-                        }),
-                        _,
-                    ) => {
-                        let last = self.last_index.entry(n).or_insert(0);
-                        *last = (*last).max(*index);
-                    }
-                    (Some(RaftEvent::Commit { index, term }), _) => {
-                        self.commit.insert(n, (*index, *term));
-                    }
-                    (_, EventKind::Send { kind, .. }) if kind == "heartbeat" => {
-                        // One broadcast is several sends at the same instant.
-                        self.last_heartbeat.insert(n, e.t_us);
-                    }
-                    _ => {}
-                }
-            }
-            self.cursor = events.len();
-        });
+        let mut cursor = self.cursor;
+        world.observe(&mut cursor, self);
+        self.cursor = cursor;
     }
 
     /// The leader and its term if the cluster is settled: every server up, one leader
@@ -304,5 +253,64 @@ impl Watch {
             && commit_term == term
             && self.last_heartbeat.contains_key(&leader))
         .then_some((leader, term))
+    }
+}
+
+impl Observer for Watch {
+    fn observe(&mut self, e: &TraceEvent) {
+        let Some(n) = e.node else { return };
+        match (e.layer::<RaftEvent>(), &e.kind) {
+            (Some(RaftEvent::Role { role, term, .. }), _) => {
+                self.roles.insert(n, (*role, *term));
+                self.max_term = self.max_term.max(*term);
+                if let Some((crashed, at_crash)) = self.expect {
+                    if *role == Role::Leader
+                        && *term > at_crash
+                        && n != crashed
+                        && self.elected.is_none()
+                    {
+                        self.elected = Some((n, *term, e.t_us));
+                        let mut survivors = self
+                            .servers
+                            .iter()
+                            .filter(|s| **s != crashed)
+                            .map(|s| self.last_index.get(s).copied().unwrap_or(0));
+                        let first = survivors.next();
+                        self.unequal_logs = survivors.any(|i| Some(i) != first);
+                    }
+                }
+            }
+            (_, EventKind::NodeCrash { .. }) => {
+                self.roles.remove(&n);
+            }
+            (Some(RaftEvent::LogAppend { entries }), _) => {
+                if let Some(last) = entries.last() {
+                    self.last_index.insert(n, last.index);
+                }
+            }
+            (Some(RaftEvent::LogTruncate { from_index }), _) => {
+                let last = self.last_index.entry(n).or_insert(0);
+                *last = (*last).min(from_index.saturating_sub(1));
+            }
+            (
+                Some(RaftEvent::Snapshot {
+                    index,
+                    installed: true,
+                    ..
+                }),
+                _,
+            ) => {
+                let last = self.last_index.entry(n).or_insert(0);
+                *last = (*last).max(*index);
+            }
+            (Some(RaftEvent::Commit { index, term }), _) => {
+                self.commit.insert(n, (*index, *term));
+            }
+            (_, EventKind::Send { kind, .. }) if kind == "heartbeat" => {
+                // One broadcast is several sends at the same instant.
+                self.last_heartbeat.insert(n, e.t_us);
+            }
+            _ => {}
+        }
     }
 }
