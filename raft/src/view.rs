@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use sim_core::{EventKind, NodeId, Observer, SimTime, TraceEvent};
+use sim_core::{EventId, EventKind, NodeId, Observer, SimTime, TraceEvent};
 
 use crate::checks::{DurableLogs, NodeLog};
 use crate::core::Role;
@@ -61,11 +61,59 @@ pub struct LeaderPeriod {
     pub to: Option<SimTime>,
 }
 
+/// One stretch of a member in one role: from its role event until the next one, or its
+/// crash (none: still so when the trace ends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoleStretch {
+    /// The member.
+    pub node: NodeId,
+    /// Its role.
+    pub role: Role,
+    /// Its term.
+    pub term: u64,
+    /// The leader it knew of.
+    pub leader: Option<NodeId>,
+    /// When it began (the role event).
+    pub from: SimTime,
+    /// The role event that began it.
+    pub event: EventId,
+    /// When it ended.
+    pub to: Option<SimTime>,
+}
+
+/// Down (killed, powered off, exited) or paused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutageKind {
+    /// Not running; ends when it starts again.
+    Down,
+    /// Paused; ends when it resumes (or turns into `Down` if it is killed meanwhile).
+    Paused,
+}
+
+/// A stretch in which a node was not running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outage {
+    /// The node.
+    pub node: NodeId,
+    /// Down or paused.
+    pub kind: OutageKind,
+    /// When it began.
+    pub from: SimTime,
+    /// When it ended (none: still so when the trace ends).
+    pub to: Option<SimTime>,
+}
+
 /// See the module docs.
 #[derive(Clone, Debug, Default)]
 pub struct ClusterView {
     members: BTreeMap<NodeId, MemberView>,
-    periods: Vec<LeaderPeriod>,
+    /// Every role stretch, in the order they began.
+    stretches: Vec<RoleStretch>,
+    /// Each member's open stretch (an index into `stretches`).
+    open_stretch: BTreeMap<NodeId, usize>,
+    /// Every outage, in the order they began.
+    outages: Vec<Outage>,
+    open_outage: BTreeMap<NodeId, usize>,
     /// The first leader of each term (two would break election safety).
     term_leaders: BTreeMap<u64, NodeId>,
     logs: DurableLogs,
@@ -119,9 +167,29 @@ impl ClusterView {
         self.term_leaders.get(&term).copied()
     }
 
-    /// Every leadership period so far, in the order they began.
-    pub fn periods(&self) -> &[LeaderPeriod] {
-        &self.periods
+    /// Every leadership period so far, in the order they began: the leader stretches.
+    pub fn periods(&self) -> Vec<LeaderPeriod> {
+        self.stretches
+            .iter()
+            .filter(|r| r.role == Role::Leader)
+            .map(|r| LeaderPeriod {
+                node: r.node,
+                term: r.term,
+                from: r.from,
+                to: r.to,
+            })
+            .collect()
+    }
+
+    /// Every stretch of every member in one role, in the order they began (what the
+    /// timeline's lanes draw).
+    pub fn role_stretches(&self) -> &[RoleStretch] {
+        &self.stretches
+    }
+
+    /// Every stretch in which a node was down or paused, in the order they began.
+    pub fn outages(&self) -> &[Outage] {
+        &self.outages
     }
 
     /// One member's view (a member the trace has not mentioned yet is down and roleless).
@@ -149,15 +217,26 @@ impl ClusterView {
         self.now
     }
 
-    fn end_period(&mut self, node: NodeId, at: SimTime) {
-        if let Some(p) = self
-            .periods
-            .iter_mut()
-            .rev()
-            .find(|p| p.node == node && p.to.is_none())
-        {
-            p.to = Some(at);
+    fn end_stretch(&mut self, node: NodeId, at: SimTime) {
+        if let Some(i) = self.open_stretch.remove(&node) {
+            self.stretches[i].to = Some(at);
         }
+    }
+
+    fn end_outage(&mut self, node: NodeId, at: SimTime) {
+        if let Some(i) = self.open_outage.remove(&node) {
+            self.outages[i].to = Some(at);
+        }
+    }
+
+    fn begin_outage(&mut self, node: NodeId, kind: OutageKind, at: SimTime) {
+        self.open_outage.insert(node, self.outages.len());
+        self.outages.push(Outage {
+            node,
+            kind,
+            from: at,
+            to: None,
+        });
     }
 }
 
@@ -169,18 +248,21 @@ impl Observer for ClusterView {
         if let Some(raft) = event.layer::<RaftEvent>() {
             let member = self.members.entry(node).or_default();
             match raft {
-                RaftEvent::Role { role, term, .. } => {
+                RaftEvent::Role { role, term, leader } => {
                     member.role = Some((*role, *term));
+                    self.end_stretch(node, event.t_us);
+                    self.open_stretch.insert(node, self.stretches.len());
+                    self.stretches.push(RoleStretch {
+                        node,
+                        role: *role,
+                        term: *term,
+                        leader: *leader,
+                        from: event.t_us,
+                        event: event.id,
+                        to: None,
+                    });
                     if *role == Role::Leader {
                         self.term_leaders.entry(*term).or_insert(node);
-                        self.periods.push(LeaderPeriod {
-                            node,
-                            term: *term,
-                            from: event.t_us,
-                            to: None,
-                        });
-                    } else {
-                        self.end_period(node, event.t_us);
                     }
                 }
                 RaftEvent::Commit { index, .. } => member.commit = member.commit.max(*index),
@@ -194,16 +276,26 @@ impl Observer for ClusterView {
                 let member = self.members.entry(node).or_default();
                 member.running = true;
                 member.paused = false;
+                self.end_outage(node, event.t_us);
             }
             EventKind::NodeCrash { .. } => {
                 let member = self.members.entry(node).or_default();
                 member.running = false;
                 member.paused = false;
                 member.role = None;
-                self.end_period(node, event.t_us);
+                self.end_stretch(node, event.t_us);
+                // A paused node that is killed: the pause ends, the outage goes on.
+                self.end_outage(node, event.t_us);
+                self.begin_outage(node, OutageKind::Down, event.t_us);
             }
-            EventKind::NodePause => self.members.entry(node).or_default().paused = true,
-            EventKind::NodeResume => self.members.entry(node).or_default().paused = false,
+            EventKind::NodePause => {
+                self.members.entry(node).or_default().paused = true;
+                self.begin_outage(node, OutageKind::Paused, event.t_us);
+            }
+            EventKind::NodeResume => {
+                self.members.entry(node).or_default().paused = false;
+                self.end_outage(node, event.t_us);
+            }
             _ => {}
         }
     }
@@ -242,6 +334,24 @@ mod tests {
         assert_eq!(view.leader_by_role(), None, "a crash ends the role");
         assert_eq!(view.periods().len(), 1);
         assert_eq!(view.periods()[0].to, Some(crash_at));
+        let stretches: Vec<(u32, Role, Option<SimTime>)> = view
+            .role_stretches()
+            .iter()
+            .map(|r| (r.node.0, r.role, r.to))
+            .collect();
+        assert_eq!(
+            stretches,
+            vec![(1, Role::Leader, Some(crash_at)), (2, Role::Follower, None)]
+        );
+        let outages: Vec<(OutageKind, bool)> = view
+            .outages()
+            .iter()
+            .map(|o| (o.kind, o.to.is_some()))
+            .collect();
+        assert_eq!(
+            outages,
+            vec![(OutageKind::Paused, true), (OutageKind::Down, false)]
+        );
         assert!(!view.member(NodeId(1)).running);
 
         // Folding up to a time sees the leader of that moment.
