@@ -160,7 +160,11 @@ impl Scenario for PingMesh {
         let liveness = MeshReconnects {
             bound_ms: config.liveness_bound_ms,
         };
-        let checks: [&dyn Check; 3] = [&MessageAccounting, &NetworkRespectsFaults, &liveness];
+        let checks: [&dyn Check; 3] = [
+            &MessageAccounting,
+            &NetworkRespectsFaults::default(),
+            &liveness,
+        ];
         let verdict = Verdict::judge(&view, &checks);
         let summary = network_summary(&out.trace.events, &out.nodes);
         Ok(ScenarioRun {
