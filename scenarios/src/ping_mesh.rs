@@ -165,7 +165,7 @@ impl Scenario for PingMesh {
         };
         let checks: [&dyn Check; 5] = [
             &MessageAccounting,
-            &NetworkRespectsFaults,
+            &NetworkRespectsFaults::default(),
             &liveness,
             &FaultsCutMessages,
             &healed,

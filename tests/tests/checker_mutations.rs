@@ -125,7 +125,10 @@ fn the_uncorrupted_trace_passes_both_network_checks() {
     assert!(partition < cut_drop && cut_drop < heal);
     first_drop(trace, DropReason::ReceiverDown);
     assert_eq!(judge(&MessageAccounting, &run, trace), Outcome::Pass);
-    assert_eq!(judge(&NetworkRespectsFaults, &run, trace), Outcome::Pass);
+    assert_eq!(
+        judge(&NetworkRespectsFaults::default(), &run, trace),
+        Outcome::Pass
+    );
     // And the renumbering helper alone changes nothing the checks see.
     let same = renumber(trace.events.clone());
     assert_eq!(&same, trace);
@@ -165,7 +168,7 @@ fn network_respects_faults_catches_a_delivery_across_an_active_partition() {
     let corrupted = renumber(events);
     // Still one fate per message, to a live node: only the network check can see it.
     assert_eq!(judge(&MessageAccounting, &run, &corrupted), Outcome::Pass);
-    let outcome = judge(&NetworkRespectsFaults, &run, &corrupted);
+    let outcome = judge(&NetworkRespectsFaults::default(), &run, &corrupted);
     assert!(is_violation(&outcome), "{outcome:?}");
 }
 
@@ -195,7 +198,7 @@ fn network_respects_faults_catches_a_drop_blamed_on_a_partition_that_is_not_ther
         };
         let corrupted = renumber(events.clone());
         assert_eq!(judge(&MessageAccounting, &run, &corrupted), Outcome::Pass);
-        let outcome = judge(&NetworkRespectsFaults, &run, &corrupted);
+        let outcome = judge(&NetworkRespectsFaults::default(), &run, &corrupted);
         assert!(is_violation(&outcome), "{}: {outcome:?}", reason.as_str());
     }
 }
@@ -211,7 +214,7 @@ fn network_respects_faults_catches_a_partition_drop_relabelled_as_lost() {
         *reason = DropReason::Lost;
     }
     let corrupted = renumber(events);
-    let outcome = judge(&NetworkRespectsFaults, &run, &corrupted);
+    let outcome = judge(&NetworkRespectsFaults::default(), &run, &corrupted);
     assert!(is_violation(&outcome), "{outcome:?}");
 }
 
@@ -224,7 +227,7 @@ fn message_accounting_catches_a_delivery_to_a_crashed_node() {
     events[i] = as_delivery(&events[i]);
     let corrupted = renumber(events);
     assert_eq!(
-        judge(&NetworkRespectsFaults, &run, &corrupted),
+        judge(&NetworkRespectsFaults::default(), &run, &corrupted),
         Outcome::Pass
     );
     let outcome = judge(&MessageAccounting, &run, &corrupted);
@@ -269,7 +272,7 @@ fn message_accounting_catches_a_new_message_delivered_after_the_receivers_crash(
     events.insert(crash + 2, deliver);
     let corrupted = renumber(events);
     assert_eq!(
-        judge(&NetworkRespectsFaults, &run, &corrupted),
+        judge(&NetworkRespectsFaults::default(), &run, &corrupted),
         Outcome::Pass
     );
     let outcome = judge(&MessageAccounting, &run, &corrupted);
@@ -292,7 +295,7 @@ fn message_accounting_catches_a_message_delivered_to_the_wrong_node() {
     let corrupted = renumber(events);
     let outcomes = [
         judge(&MessageAccounting, &run, &corrupted),
-        judge(&NetworkRespectsFaults, &run, &corrupted),
+        judge(&NetworkRespectsFaults::default(), &run, &corrupted),
     ];
     assert!(outcomes.iter().any(is_violation), "{outcomes:?}");
 }
@@ -365,7 +368,7 @@ fn mesh_reconnects_is_not_applicable_while_a_fault_is_in_force() {
     // The safety checks still pass: the network did what it was told.
     assert_eq!(judge(&MessageAccounting, &cut, &cut.trace), Outcome::Pass);
     assert_eq!(
-        judge(&NetworkRespectsFaults, &cut, &cut.trace),
+        judge(&NetworkRespectsFaults::default(), &cut, &cut.trace),
         Outcome::Pass
     );
 }

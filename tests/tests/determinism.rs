@@ -77,7 +77,11 @@ fn check_all(run: &RunOutput<()>) -> Vec<(&'static str, Outcome)> {
     let reconnects = MeshReconnects {
         bound_ms: RECONNECT_BOUND_MS,
     };
-    let checks: [&dyn Check; 3] = [&MessageAccounting, &NetworkRespectsFaults, &reconnects];
+    let checks: [&dyn Check; 3] = [
+        &MessageAccounting,
+        &NetworkRespectsFaults::default(),
+        &reconnects,
+    ];
     checks.iter().map(|c| (c.name(), c.check(&view))).collect()
 }
 

@@ -296,7 +296,7 @@ fn run_and_check(
         trace: &run.trace,
         history: &run.history,
     };
-    let checks: [&dyn Check; 2] = [&MessageAccounting, &NetworkRespectsFaults];
+    let checks: [&dyn Check; 2] = [&MessageAccounting, &NetworkRespectsFaults::default()];
     for check in checks {
         let outcome = check.check(&view);
         if outcome != Outcome::Pass {

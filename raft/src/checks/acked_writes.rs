@@ -8,6 +8,11 @@
 //!
 //! Reads the client's answer from the history (`value.index`, `value.term` of an `ok`
 //! `write`), and the logs from the trace.
+//!
+//! Not an online check ([`sim_core::OnlineCheck`] folds trace events only): which writes
+//! were acknowledged is in the client history, and an acknowledgement may be recorded
+//! after the loss it makes a violation (a node drops an entry, then the client hears that
+//! the write was applied), so the judgement needs the whole run.
 
 use super::logs::DurableLogs;
 use crate::events::RaftEvent;

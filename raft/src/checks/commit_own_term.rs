@@ -8,42 +8,33 @@
 //! bug `commit-old-term` breaks every time it acts.
 
 use crate::events::RaftEvent;
-use sim_core::{Check, CheckKind, Evidence, Outcome, RunView};
+use sim_core::{Evidence, OnlineCheck, TraceEvent, Violation};
 
 use super::leaders::Leaders;
 
-/// See the module docs.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct LeaderCommitsOwnTerm;
+/// See the module docs. Judged online: the state is who leads.
+#[derive(Clone, Debug, Default)]
+pub struct LeaderCommitsOwnTerm {
+    leaders: Leaders,
+}
 
-impl Check for LeaderCommitsOwnTerm {
-    fn name(&self) -> &'static str {
-        "leader-commits-own-term"
-    }
+impl OnlineCheck for LeaderCommitsOwnTerm {
+    const NAME: &'static str = "leader-commits-own-term";
 
-    fn kind(&self) -> CheckKind {
-        CheckKind::Always
-    }
-
-    fn check(&self, run: &RunView<'_>) -> Outcome {
-        let mut leaders = Leaders::default();
-        for event in &run.trace.events {
-            leaders.observe(event);
-            let (Some(node), Some(RaftEvent::Commit { index, term })) =
-                (event.node, event.layer::<RaftEvent>())
-            else {
-                continue;
-            };
-            if let Some(own) = leaders.term_of(node).filter(|own| own != term) {
-                return Outcome::violation(
-                    format!(
-                        "leader {node} of term {own} committed index {index}, an entry of term {term}, by counting replicas"
-                    ),
-                    vec![Evidence::event(event, "a commit at an earlier term's entry")],
-                );
-            }
-        }
-        Outcome::Pass
+    fn observe(&mut self, event: &TraceEvent) -> Option<Violation> {
+        self.leaders.observe(event);
+        let (Some(node), Some(RaftEvent::Commit { index, term })) =
+            (event.node, event.layer::<RaftEvent>())
+        else {
+            return None;
+        };
+        let own = self.leaders.term_of(node).filter(|own| own != term)?;
+        Some(Violation::new(
+            format!(
+                "leader {node} of term {own} committed index {index}, an entry of term {term}, by counting replicas"
+            ),
+            vec![Evidence::event(event, "a commit at an earlier term's entry")],
+        ))
     }
 }
 
@@ -59,13 +50,22 @@ mod tests {
             .commit(1, 5, 3)
             .follower(2, 3)
             .commit(2, 4, 2);
-        assert!(judge(&LeaderCommitsOwnTerm, &b).is_pass());
+        assert!(judge(&LeaderCommitsOwnTerm::default(), &b).is_pass());
     }
 
     #[test]
     fn committing_at_an_old_term_entry_fails() {
         let mut b = TraceBuilder::new(3);
         b.leader(1, 3).commit(1, 4, 2);
-        assert!(is_violation(&judge(&LeaderCommitsOwnTerm, &b)));
+        assert!(is_violation(&judge(&LeaderCommitsOwnTerm::default(), &b)));
+    }
+
+    #[test]
+    fn online_it_fires_at_the_first_old_term_commit_and_not_before() {
+        let mut b = TraceBuilder::new(3);
+        b.leader(1, 2).commit(1, 3, 2).commit(2, 1, 1).leader(1, 3);
+        let bad = b.events.len();
+        b.commit(1, 3, 2).commit(1, 4, 1);
+        assert_fires_at::<LeaderCommitsOwnTerm>(&b, bad);
     }
 }

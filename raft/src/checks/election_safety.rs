@@ -63,4 +63,13 @@ mod tests {
         b.leader(1, 3).leader(3, 3);
         assert!(is_violation(&judge(&ElectionSafety::default(), &b)));
     }
+
+    #[test]
+    fn online_it_fires_at_the_second_leader_of_a_term_and_not_before() {
+        let mut b = TraceBuilder::new(3);
+        b.leader(1, 1).leader(2, 2).leader(1, 1).leader(3, 3);
+        let bad = b.events.len();
+        b.leader(1, 3).leader(2, 3);
+        assert_fires_at::<ElectionSafety>(&b, bad);
+    }
 }

@@ -9,6 +9,9 @@
 //! `node-start` is recorded; a disk stall lasts its duration). Latency changes do not count
 //! against recovery: they slow Raft down without stopping it. A run that never recovers, or
 //! recovers less than the bound before its end, is not applicable: nothing was promised.
+//!
+//! Not an online check: a liveness property is judged at the end of the run (whether the
+//! final stretch began, and lasted the bound), which no prefix of the trace can decide.
 
 use std::collections::BTreeMap;
 

@@ -48,23 +48,34 @@ pub(crate) fn is_read_op(f: &str) -> bool {
 
 /// The Raft safety checks that judge the trace as it grows ([`sim_core::OnlineCheck`]),
 /// for [`sim_core::Sim::stop_at_first_violation`]: each is also in [`safety_checks`], where
-/// the same fold judges the finished run.
+/// the same fold judges the finished run. The history checks (`acked-writes-survive`,
+/// `reads-not-stale`) and the liveness check are not here: they need the end of the run.
 pub fn online_safety_checks() -> Vec<Box<dyn Monitor>> {
-    vec![monitor::<ElectionSafety>()]
+    vec![
+        monitor::<ElectionSafety>(),
+        monitor::<LeaderAppendOnly>(),
+        monitor::<LogMatching>(),
+        monitor::<LeaderCompleteness>(),
+        monitor::<StateMachineSafety>(),
+        monitor::<CommitNeedsMajority>(),
+        monitor::<CommittedEntriesKept>(),
+        monitor::<LeaderCommitsOwnTerm>(),
+        monitor::<TermAndVoteDurable>(),
+    ]
 }
 
-/// Every Raft safety check.
+/// Every Raft safety check that reads the trace alone.
 pub fn safety_checks() -> Vec<Box<dyn Check>> {
     vec![
         Box::new(ElectionSafety::default()),
-        Box::new(LeaderAppendOnly),
-        Box::new(LogMatching),
-        Box::new(LeaderCompleteness),
-        Box::new(StateMachineSafety),
-        Box::new(CommitNeedsMajority),
-        Box::new(CommittedEntriesKept),
-        Box::new(LeaderCommitsOwnTerm),
-        Box::new(TermAndVoteDurable),
+        Box::new(LeaderAppendOnly::default()),
+        Box::new(LogMatching::default()),
+        Box::new(LeaderCompleteness::default()),
+        Box::new(StateMachineSafety::default()),
+        Box::new(CommitNeedsMajority::default()),
+        Box::new(CommittedEntriesKept::default()),
+        Box::new(LeaderCommitsOwnTerm::default()),
+        Box::new(TermAndVoteDurable::default()),
     ]
 }
 
@@ -242,5 +253,47 @@ pub(crate) mod fixtures {
 
     pub fn is_violation(o: &sim_core::Outcome) -> bool {
         matches!(o, sim_core::Outcome::Violation { .. })
+    }
+
+    /// Feeds `b`'s events one at a time to a fresh `C`, as a world does while it records:
+    /// the position of the first event it fires at, and what it said.
+    pub fn first_firing<C: sim_core::OnlineCheck>(
+        b: &TraceBuilder,
+    ) -> Option<(usize, sim_core::Violation)> {
+        let mut check = C::default();
+        b.events
+            .iter()
+            .enumerate()
+            .find_map(|(i, event)| check.observe(event).map(|v| (i, v)))
+    }
+
+    /// That `C`, fed event by event, is silent before the event at position `bad`, fires
+    /// there, names that event as evidence, and says what judging the finished trace says
+    /// (so a run stopped at its first violation reports what the whole run would).
+    ///
+    /// # Panics
+    ///
+    /// When any of that does not hold (this is a test helper).
+    pub fn assert_fires_at<C: sim_core::OnlineCheck>(b: &TraceBuilder, bad: usize) {
+        let (at, violation) = first_firing::<C>(b)
+            .unwrap_or_else(|| panic!("{} never fired; expected event {bad}", C::NAME));
+        assert_eq!(
+            at,
+            bad,
+            "{} fired at the wrong event: {violation:?}",
+            C::NAME
+        );
+        let bad_id = b.events[bad].id;
+        assert!(
+            violation.evidence.iter().any(|e| e.event == Some(bad_id)),
+            "{} fired at {bad_id} but its evidence does not name it: {violation:?}",
+            C::NAME
+        );
+        assert_eq!(
+            judge(&C::default(), b),
+            sim_core::Outcome::from(violation),
+            "{}: the finished run is judged differently",
+            C::NAME
+        );
     }
 }

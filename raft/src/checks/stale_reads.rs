@@ -7,6 +7,9 @@
 //! confirming its leadership (the planted bug `no-check-quorum`), or a follower serving
 //! local reads, can return. This is a cheap, sound subset of linearizability for the
 //! register; the full checker comes with the etcd scenarios.
+//!
+//! Not an online check ([`sim_core::OnlineCheck`] folds trace events only): both the reads
+//! and the acknowledgements it compares are client history entries, not trace events.
 
 use sim_core::{Check, CheckKind, EntryType, Evidence, Outcome, RunView};
 

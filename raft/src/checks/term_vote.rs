@@ -9,95 +9,88 @@
 
 use std::collections::BTreeMap;
 
-use sim_core::{Check, CheckKind, Evidence, NodeId, Outcome, RunView, TraceEvent};
+use sim_core::{Evidence, NodeId, OnlineCheck, TraceEvent, Violation};
 
 use crate::events::RaftEvent;
 
-/// See the module docs.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TermAndVoteDurable;
+/// See the module docs. Judged online: the state is each node's last durable hard state,
+/// the vote it granted in each term, and the newest vote it granted.
+#[derive(Clone, Debug, Default)]
+pub struct TermAndVoteDurable {
+    /// Each node's last durable (term, vote), and where it was recorded.
+    hard: BTreeMap<NodeId, (u64, Option<NodeId>, Evidence)>,
+    /// The vote each node granted in each term, and where.
+    votes: BTreeMap<(NodeId, u64), (NodeId, Evidence)>,
+    /// The newest vote each node has granted: (term, candidate, where).
+    promised: BTreeMap<NodeId, (u64, NodeId, Evidence)>,
+}
 
-impl Check for TermAndVoteDurable {
-    fn name(&self) -> &'static str {
-        "term-and-vote-durable"
-    }
+impl OnlineCheck for TermAndVoteDurable {
+    const NAME: &'static str = "term-and-vote-durable";
 
-    fn kind(&self) -> CheckKind {
-        CheckKind::Always
-    }
-
-    fn check(&self, run: &RunView<'_>) -> Outcome {
-        let mut hard: BTreeMap<NodeId, (u64, Option<NodeId>, &TraceEvent)> = BTreeMap::new();
-        let mut votes: BTreeMap<(NodeId, u64), (NodeId, &TraceEvent)> = BTreeMap::new();
-        // The newest vote each node has granted: (term, candidate, where).
-        let mut promised: BTreeMap<NodeId, (u64, NodeId, &TraceEvent)> = BTreeMap::new();
-        for event in &run.trace.events {
-            let Some(node) = event.node else { continue };
-            match event.layer::<RaftEvent>() {
-                Some(RaftEvent::HardState { term, vote, .. }) => {
-                    if let Some((promised_term, candidate, promise)) = promised.get(&node) {
-                        let forgot = term < promised_term
-                            || (term == promised_term && *vote != Some(*candidate));
-                        if forgot {
-                            return Outcome::violation(
-                                format!(
-                                    "{node} voted for {candidate} in term {promised_term}, then its durable state said term {term} vote {}",
-                                    show(*vote)
-                                ),
-                                vec![
-                                    Evidence::event(promise, "the vote it gave"),
-                                    Evidence::event(event, "a durable state that forgot it"),
-                                ],
-                            );
-                        }
-                    }
-                    if let Some((prev_term, prev_vote, prev)) = hard.get(&node) {
-                        let back = term < prev_term;
-                        let vote_changed =
-                            term == prev_term && prev_vote.is_some() && vote != prev_vote;
-                        if back || vote_changed {
-                            return Outcome::violation(
-                                format!(
-                                    "{node} went from term {prev_term} vote {} to term {term} vote {}",
-                                    show(*prev_vote),
-                                    show(*vote)
-                                ),
-                                vec![
-                                    Evidence::event(prev, "before"),
-                                    Evidence::event(event, "after"),
-                                ],
-                            );
-                        }
-                    }
-                    hard.insert(node, (*term, *vote, event));
-                }
-                Some(RaftEvent::Vote {
-                    candidate,
-                    term,
-                    pre_vote: false,
-                    refused: None,
-                }) => {
-                    if let Some((first, first_event)) = votes.get(&(node, *term)) {
-                        if first != candidate {
-                            return Outcome::violation(
-                                format!("{node} voted twice in term {term}: for {first} and for {candidate}"),
-                                vec![
-                                    Evidence::event(first_event, "first vote"),
-                                    Evidence::event(event, "second vote"),
-                                ],
-                            );
-                        }
-                    } else {
-                        votes.insert((node, *term), (*candidate, event));
-                    }
-                    if promised.get(&node).is_none_or(|(t, _, _)| t <= term) {
-                        promised.insert(node, (*term, *candidate, event));
+    fn observe(&mut self, event: &TraceEvent) -> Option<Violation> {
+        let node = event.node?;
+        match event.layer::<RaftEvent>() {
+            Some(RaftEvent::HardState { term, vote, .. }) => {
+                if let Some((promised_term, candidate, promise)) = self.promised.get(&node) {
+                    let forgot = term < promised_term
+                        || (term == promised_term && *vote != Some(*candidate));
+                    if forgot {
+                        return Some(Violation::new(
+                            format!(
+                                "{node} voted for {candidate} in term {promised_term}, then its durable state said term {term} vote {}",
+                                show(*vote)
+                            ),
+                            vec![
+                                promise.clone(),
+                                Evidence::event(event, "a durable state that forgot it"),
+                            ],
+                        ));
                     }
                 }
-                _ => {}
+                if let Some((prev_term, prev_vote, prev)) = self.hard.get(&node) {
+                    let back = term < prev_term;
+                    let vote_changed =
+                        term == prev_term && prev_vote.is_some() && vote != prev_vote;
+                    if back || vote_changed {
+                        return Some(Violation::new(
+                            format!(
+                                "{node} went from term {prev_term} vote {} to term {term} vote {}",
+                                show(*prev_vote),
+                                show(*vote)
+                            ),
+                            vec![prev.clone(), Evidence::event(event, "after")],
+                        ));
+                    }
+                }
+                self.hard
+                    .insert(node, (*term, *vote, Evidence::event(event, "before")));
             }
+            Some(RaftEvent::Vote {
+                candidate,
+                term,
+                pre_vote: false,
+                refused: None,
+            }) => {
+                if let Some((first, first_event)) = self.votes.get(&(node, *term)) {
+                    if first != candidate {
+                        return Some(Violation::new(
+                            format!("{node} voted twice in term {term}: for {first} and for {candidate}"),
+                            vec![first_event.clone(), Evidence::event(event, "second vote")],
+                        ));
+                    }
+                } else {
+                    let first = Evidence::event(event, "first vote");
+                    self.votes.insert((node, *term), (*candidate, first));
+                }
+                if self.promised.get(&node).is_none_or(|(t, _, _)| t <= term) {
+                    let promise = Evidence::event(event, "the vote it gave");
+                    self.promised.insert(node, (*term, *candidate, promise));
+                }
+            }
+            _ => {}
         }
-        Outcome::Pass
+        None
     }
 }
 
@@ -117,14 +110,14 @@ mod tests {
             .hard_state(1, 1, Some(2))
             .vote(1, 2, 1);
         b.crash(1).hard_state(1, 1, Some(2)).hard_state(1, 2, None);
-        assert!(judge(&TermAndVoteDurable, &b).is_pass());
+        assert!(judge(&TermAndVoteDurable::default(), &b).is_pass());
     }
 
     #[test]
     fn a_term_going_back_fails() {
         let mut b = TraceBuilder::new(3);
         b.hard_state(1, 3, None).crash(1).hard_state(1, 2, None);
-        assert!(is_violation(&judge(&TermAndVoteDurable, &b)));
+        assert!(is_violation(&judge(&TermAndVoteDurable::default(), &b)));
     }
 
     #[test]
@@ -133,15 +126,36 @@ mod tests {
         b.hard_state(1, 4, Some(2))
             .vote(1, 2, 4)
             .hard_state(1, 4, Some(2));
-        assert!(judge(&TermAndVoteDurable, &b).is_pass());
+        assert!(judge(&TermAndVoteDurable::default(), &b).is_pass());
         b.crash(1).hard_state(1, 3, None);
-        assert!(is_violation(&judge(&TermAndVoteDurable, &b)));
+        assert!(is_violation(&judge(&TermAndVoteDurable::default(), &b)));
     }
 
     #[test]
     fn voting_twice_in_a_term_fails() {
         let mut b = TraceBuilder::new(3);
         b.vote(1, 2, 4).crash(1).vote(1, 3, 4);
-        assert!(is_violation(&judge(&TermAndVoteDurable, &b)));
+        assert!(is_violation(&judge(&TermAndVoteDurable::default(), &b)));
+    }
+
+    #[test]
+    fn online_it_fires_at_the_state_that_forgot_a_vote_and_not_before() {
+        let mut b = TraceBuilder::new(3);
+        b.hard_state(1, 4, Some(2))
+            .vote(1, 2, 4)
+            .hard_state(1, 4, Some(2))
+            .crash(1);
+        let bad = b.events.len();
+        b.hard_state(1, 3, None).vote(1, 3, 4);
+        assert_fires_at::<TermAndVoteDurable>(&b, bad);
+    }
+
+    #[test]
+    fn online_it_fires_at_the_second_vote() {
+        let mut b = TraceBuilder::new(3);
+        b.vote(1, 2, 4).vote(1, 2, 4).vote(2, 3, 4).crash(1);
+        let bad = b.events.len();
+        b.vote(1, 3, 4).hard_state(1, 2, None);
+        assert_fires_at::<TermAndVoteDurable>(&b, bad);
     }
 }

@@ -1,6 +1,9 @@
 //! `message-accounting`: every message sent has exactly one fate, recorded after its send:
 //! delivered to its receiver, or dropped with a reason, on the link it was sent on; and
 //! nothing is delivered to a node that is down.
+//!
+//! Not an online check ([`crate::OnlineCheck`]): "exactly one fate" includes "at least
+//! one", which only the end of the run can judge (a message in flight is not yet lost).
 
 use std::collections::BTreeMap;
 

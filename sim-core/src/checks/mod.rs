@@ -13,3 +13,12 @@ mod network_respects_faults;
 pub use linearizable_kv::{linearizable_kv, LinearizableKv};
 pub use message_accounting::MessageAccounting;
 pub use network_respects_faults::NetworkRespectsFaults;
+
+use crate::observe::{monitor, Monitor};
+
+/// sim-core's checks that judge the trace as it grows ([`crate::OnlineCheck`]), for
+/// [`crate::Sim::stop_at_first_violation`]. `message-accounting` is not one (a message
+/// with no fate yet may still get one), nor `linearizable-kv` (it reads the history).
+pub fn online_checks() -> Vec<Box<dyn Monitor>> {
+    vec![monitor::<NetworkRespectsFaults>()]
+}
