@@ -31,7 +31,8 @@ impl OnlineCheck for LogMatching {
         {
             let mut log = Appending::new(self.logs.get(node));
             for e in entries {
-                let prev_term = log.term_at(e.index - 1);
+                // Raft numbers entries from 1; a trace that says 0 has no entry before it.
+                let prev_term = e.index.checked_sub(1).and_then(|i| log.term_at(i));
                 match self.seen.get(&(e.index, e.term)) {
                     None => {
                         let first = Evidence::event(event, "first copy");
@@ -174,5 +175,12 @@ mod tests {
         let bad = b.events.len();
         b.append(3, &[(1, 4), (2, 2)]);
         assert_fires_at::<LogMatching>(&b, bad);
+    }
+
+    #[test]
+    fn an_entry_numbered_zero_is_read_without_a_panic() {
+        let mut b = TraceBuilder::new(2);
+        b.append(1, &[(0, 1)]).append(2, &[(0, 1)]);
+        assert!(judge(&LogMatching::default(), &b).is_pass());
     }
 }
