@@ -46,7 +46,8 @@ pub struct ClusterConfig {
     /// Extra faults drawn from the seed on top of the scenario's story (none by default):
     /// node faults hit the Raft nodes only; partitions place clients too.
     pub chaos: FaultKnobs,
-    /// Judge the Raft safety checks as the run goes and end it at the first violation
+    /// Judge the Raft safety checks (and sim-core's `network-respects-faults`) as the run
+    /// goes and end it at the first violation
     /// (off by default: a run goes to its end and every check judges it). A fuzzer turns
     /// it on so a failing seed costs only its prefix; the trace up to the stop is the one
     /// the seed writes without it.
@@ -205,7 +206,9 @@ impl ClusterConfig {
             .disk(self.disk)
             .faults(faults.clone());
         if self.stop_at_first_violation {
-            sim.stop_at_first_violation(raft::checks::online_safety_checks())
+            let mut checks = raft::checks::online_safety_checks();
+            checks.extend(sim_core::checks::online_checks());
+            sim.stop_at_first_violation(checks)
         } else {
             sim
         }
