@@ -205,6 +205,24 @@ pub fn state_cells(state: &NodeState, directory: &sim_core::Directory) -> [Strin
     ]
 }
 
+/// Every node's row of the state panel as the replay stands (empty for a node with no
+/// state yet): the panel the viewer opens on, before the window's first event.
+fn panel_cells(
+    replayer: &Replayer,
+    nodes: &[NodeId],
+    directory: &sim_core::Directory,
+) -> Vec<Vec<String>> {
+    nodes
+        .iter()
+        .map(|n| {
+            replayer
+                .state(*n)
+                .map(|s| state_cells(s, directory).to_vec())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 impl ViewerData {
     /// Replays `trace` and keeps the events `limits` allows, with the cells each changed.
     ///
@@ -254,17 +272,7 @@ impl ViewerData {
                 break;
             }
             if initial.is_none() {
-                initial = Some(
-                    nodes
-                        .iter()
-                        .map(|n| {
-                            replayer
-                                .state(*n)
-                                .map(|s| state_cells(s, &model.directory).to_vec())
-                                .unwrap_or_default()
-                        })
-                        .collect(),
-                );
+                initial = Some(panel_cells(&replayer, &nodes, &model.directory));
             }
             let before = event
                 .node
@@ -292,17 +300,7 @@ impl ViewerData {
                 changes,
             });
         }
-        let initial = initial.unwrap_or_else(|| {
-            nodes
-                .iter()
-                .map(|n| {
-                    replayer
-                        .state(*n)
-                        .map(|s| state_cells(s, &model.directory).to_vec())
-                        .unwrap_or_default()
-                })
-                .collect()
-        });
+        let initial = initial.unwrap_or_else(|| panel_cells(&replayer, &nodes, &model.directory));
         let skipped_after = trace.events.len() - skipped_before - events.len();
 
         let (schedule, schedule_problem) = match schedule {
