@@ -125,6 +125,10 @@ enum Command {
         /// A short run (seconds, for smoke tests); numbers are noisier.
         #[arg(long)]
         quick: bool,
+        /// Only `partition-5node` (trace recorded and hashed) beside its bare-madsim
+        /// baseline, repeated: the fuzzer's cost per seed, for profiling it.
+        #[arg(long)]
+        scenario: bool,
     },
 }
 
@@ -207,13 +211,17 @@ where
             max_steps,
         } => crate::check_history::check_history(out, &file, model, max_steps)
             .map_err(Failure::Usage),
-        Command::Bench { quick } => {
+        Command::Bench { quick, scenario } => {
             let cfg = if quick {
                 BenchConfig::quick()
             } else {
                 BenchConfig::default()
             };
-            let _ = write!(out, "{}", bench::run(&cfg));
+            if scenario {
+                let _ = write!(out, "{}", bench::scenario_only(&cfg));
+            } else {
+                let _ = write!(out, "{}", bench::run(&cfg));
+            }
             Ok(EXIT_PASS)
         }
     };

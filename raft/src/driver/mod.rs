@@ -10,6 +10,7 @@
 
 mod app;
 mod client;
+mod entry_digest;
 mod message;
 mod node;
 mod session;
@@ -20,6 +21,7 @@ pub use app::{
     StateMachine, Write,
 };
 pub use client::{run_client, ClientConfig, RegisterWorkload, Workload};
+pub use entry_digest::entry_digest;
 pub use message::{Msg, MsgOf};
 pub use node::{
     core_id, entry_ref, run_node, sim_id, DriverConfig, RaftMutants, MUTANT_NAMES, MUTANT_SUMMARIES,

@@ -22,7 +22,7 @@ use crate::core::{
     self, ConfChange, ConfState, Config, Entry, EntryKind, Event, InitialState, LogIndex, Mutants,
     ProposeError, RawNode, Ready, Term,
 };
-use crate::events::{digest, EntryRef, RaftEvent};
+use crate::events::{EntryRef, RaftEvent};
 
 /// How a Raft node runs. Defaults follow etcd v3.5 (`server/embed/config.go`): heartbeat
 /// 100 ms, election timeout 1000 ms (10 ticks of 100 ms), pre-vote and check-quorum on.
@@ -194,7 +194,7 @@ pub fn entry_ref(entry: &Entry) -> EntryRef {
     EntryRef {
         index: entry.index.0,
         term: entry.term.0,
-        digest: digest(&serde_json::to_vec(&entry.kind).expect("entries serialize")),
+        digest: super::entry_digest(&entry.kind),
     }
 }
 
