@@ -3,6 +3,7 @@
 
 use super::network::{ids, Network};
 use super::*;
+use sim_core::NodeId;
 
 fn entry(term: u64, index: u64, data: &str) -> Entry {
     Entry {
@@ -13,7 +14,7 @@ fn entry(term: u64, index: u64, data: &str) -> Entry {
 }
 
 /// A founding member (bootstrap snapshot at 1/1) restarted with `entries` after it.
-fn restored(n: u64, term: u64, vote: Option<u64>, entries: Vec<Entry>) -> InitialState {
+fn restored(n: u32, term: u64, vote: Option<u32>, entries: Vec<Entry>) -> InitialState {
     let mut s = InitialState::bootstrap(ids(n));
     s.hard_state = HardState {
         term: Term(term),
@@ -24,7 +25,7 @@ fn restored(n: u64, term: u64, vote: Option<u64>, entries: Vec<Entry>) -> Initia
     s
 }
 
-fn elected(n: u64) -> Network {
+fn elected(n: u32) -> Network {
     let mut net = Network::new(n, |_| {});
     net.campaign(1);
     assert_eq!(net.leaders(), vec![1]);
@@ -51,7 +52,7 @@ fn election_timeout_elects_a_leader_without_help() {
 #[test]
 fn leader_appends_noop_on_election() {
     let net = elected(3);
-    for id in 1..=3u64 {
+    for id in 1..=3u32 {
         let node = &net.nodes[&NodeId(id)];
         let last = node.log_entries().last().expect("noop").clone();
         assert_eq!(
@@ -344,7 +345,7 @@ fn log_matching_repairs_divergent_follower_with_fast_backtracking() {
     );
     net.campaign(1);
     assert_eq!(net.leaders(), vec![1]);
-    let logs: Vec<Vec<(Term, LogIndex)>> = (1..=3u64)
+    let logs: Vec<Vec<(Term, LogIndex)>> = (1..=3u32)
         .map(|i| {
             net.nodes[&NodeId(i)]
                 .log_entries()
@@ -381,7 +382,7 @@ fn log_matching_repairs_divergent_follower_with_fast_backtracking() {
 /// must not commit index 2, because 5 can still be elected and overwrite it.
 fn figure_8(mutants: Mutants) -> Network {
     let mut net = Network::empty(8);
-    let cfg = |id: u64| {
+    let cfg = |id: u32| {
         let mut c = Config::new(NodeId(id));
         c.check_quorum = false; // lets 5 campaign right after 1 is cut off
         c.mutants = mutants;
@@ -395,7 +396,7 @@ fn figure_8(mutants: Mutants) -> Network {
         vec![entry(3, 2, "new")],
     ];
     for (i, log) in logs.into_iter().enumerate() {
-        let id = i as u64 + 1;
+        let id = i as u32 + 1;
         // 5 is at term 4 already (a lost campaign), so its pre-vote for term 5 is news.
         let term = if id == 5 { 4 } else { 3 };
         net.add(NodeId(id), cfg(id), restored(5, term, None, log));
@@ -688,7 +689,7 @@ fn split_brain(mutants: Mutants) -> Network {
 }
 
 /// The nodes whose persisted log holds an entry with application data `data`.
-fn holders(net: &Network, data: &str) -> Vec<u64> {
+fn holders(net: &Network, data: &str) -> Vec<u32> {
     net.durable
         .iter()
         .filter(|(_, log)| {
