@@ -23,11 +23,12 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use raft::core::AppendOutcome;
 use raft::{
-    Config, Entry, EntryKind, InitialState, LogIndex, Message, MessageKind, NodeId, RawNode, Ready,
-    Role, Term,
+    Config, Entry, EntryKind, InitialState, LogIndex, Message, MessageKind, RawNode, Ready, Role,
+    Term,
 };
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use sim_core::NodeId;
 
 const PAYLOAD_BYTES: usize = 32;
 /// AppendEntries messages per follower-benchmark iteration.
@@ -38,17 +39,17 @@ const LEADER_ENTRIES: u64 = 256;
 const CLUSTER_PROPOSALS: u64 = 1_000;
 const CLUSTER_BATCH: u64 = 10;
 
-fn ids(n: u64) -> Vec<NodeId> {
+fn ids(n: u32) -> Vec<NodeId> {
     (1..=n).map(NodeId).collect()
 }
 
-fn node(id: u64, n: u64) -> RawNode<ChaCha8Rng> {
+fn node(id: u32, n: u32) -> RawNode<ChaCha8Rng> {
     let mut cfg = Config::new(NodeId(id));
     cfg.pre_vote = false;
     RawNode::new(
         cfg,
         InitialState::bootstrap(ids(n)),
-        ChaCha8Rng::seed_from_u64(id),
+        ChaCha8Rng::seed_from_u64(u64::from(id)),
     )
     .expect("valid config")
 }
@@ -189,7 +190,7 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn elected(n: u64) -> Cluster {
+    fn elected(n: u32) -> Cluster {
         let mut c = Cluster {
             nodes: (1..=n).map(|id| node(id, n)).collect(),
             disks: vec![Vec::new(); n as usize],
@@ -254,7 +255,7 @@ fn cluster_benches(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4))
         .throughput(Throughput::Elements(CLUSTER_PROPOSALS));
-    for n in [3u64, 5] {
+    for n in [3u32, 5] {
         group.bench_function(format!("{n}_nodes"), |b| {
             b.iter_batched(
                 || Cluster::elected(n),

@@ -26,7 +26,7 @@ pub mod view;
 
 pub use crate::core::{
     Config, Entry, EntryKind, Event, HardState, InitialState, LogIndex, Message, MessageKind,
-    Mutants, NodeId, ProposeError, RawNode, ReadState, Ready, Role, Snapshot, Term,
+    Mutants, ProposeError, RawNode, ReadState, Ready, Role, Snapshot, Term,
 };
 
 /// The trace layers of a Raft world: Raft's own events, its messages' fields and etcd's

@@ -65,11 +65,12 @@ use proptest::test_runner::{
     Config as ProptestConfig, RngAlgorithm, RngSeed, TestCaseError, TestError, TestRunner,
 };
 use raft::{
-    Config, Entry, EntryKind, HardState, InitialState, LogIndex, Message, Mutants, NodeId,
-    ProposeError, RawNode, Ready, Role, Snapshot, Term,
+    Config, Entry, EntryKind, HardState, InitialState, LogIndex, Message, Mutants, ProposeError,
+    RawNode, Ready, Role, Snapshot, Term,
 };
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use sim_core::NodeId;
 
 // ----- schedules -----
 
@@ -613,7 +614,7 @@ struct Cluster {
 
 impl Cluster {
     fn new(case: &Case, opts: Opts) -> Cluster {
-        let ids: Vec<NodeId> = (1..=case.nodes as u64).map(NodeId).collect();
+        let ids: Vec<NodeId> = (1..=case.nodes as u32).map(NodeId).collect();
         let mut config = Config::new(NodeId(1));
         config.election_tick = ELECTION_TICK;
         config.heartbeat_tick = 1;
@@ -665,7 +666,7 @@ impl Cluster {
         let rng_seed = self
             .seed
             .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            .wrapping_add(node.id.0 << 32)
+            .wrapping_add(u64::from(node.id.0) << 32)
             .wrapping_add(node.incarnation);
         RawNode::new(cfg, node.disk.clone(), ChaCha8Rng::seed_from_u64(rng_seed))
             .expect("the harness config is valid")
@@ -1630,7 +1631,7 @@ fn append_only_check_rejects_a_leader_rewriting_its_log() {
 
 #[test]
 fn term_vote_check_rejects_going_back() {
-    let hs = |term, vote: Option<u64>| HardState {
+    let hs = |term, vote: Option<u32>| HardState {
         term: Term(term),
         vote: vote.map(NodeId),
         commit: LogIndex(1),

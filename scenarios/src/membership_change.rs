@@ -33,7 +33,7 @@ pub use raft::driver::Membership;
 use raft::events::RaftEvent;
 
 pub use crate::membership_story::{FinalShape, MembershipChanged, MembershipConverges};
-use raft::driver::{core_id, sim_id, ConfChangeError};
+use raft::driver::ConfChangeError;
 use raft::etcd::workload::run_kv_client;
 use raft::etcd::EtcdClient;
 use serde::{Deserialize, Serialize};
@@ -242,15 +242,15 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Story> {
 /// `add-learner n4`: a change with the trace's node names.
 fn describe(change: ConfChange) -> String {
     match change {
-        ConfChange::AddLearner(n) => format!("add-learner {}", sim_id(n)),
-        ConfChange::Promote(n) => format!("promote {}", sim_id(n)),
-        ConfChange::Remove(n) => format!("remove {}", sim_id(n)),
+        ConfChange::AddLearner(n) => format!("add-learner {n}"),
+        ConfChange::Promote(n) => format!("promote {n}"),
+        ConfChange::Remove(n) => format!("remove {n}"),
     }
 }
 
 /// Whether `membership` already has `change` in force.
 fn in_force(change: ConfChange, membership: &Membership) -> bool {
-    let has = |list: &[NodeId], n: raft::core::NodeId| list.iter().any(|m| core_id(*m) == n);
+    let has = |list: &[NodeId], n: NodeId| list.contains(&n);
     match change {
         ConfChange::AddLearner(n) => has(&membership.voters, n) || has(&membership.learners, n),
         ConfChange::Promote(n) => has(&membership.voters, n),
@@ -347,10 +347,7 @@ async fn operator(mut client: EtcdClient, shared: Shared, c: MembershipChangeCon
         .step_by(c.operators)
         .collect();
     for joiner in mine {
-        for change in [
-            ConfChange::AddLearner(core_id(joiner)),
-            ConfChange::Promote(core_id(joiner)),
-        ] {
+        for change in [ConfChange::AddLearner(joiner), ConfChange::Promote(joiner)] {
             if !make_change(&mut client, &shared, &c, change).await {
                 return; // gave up: `membership-changed` is not reached
             }
@@ -380,14 +377,7 @@ async fn operator(mut client: EtcdClient, shared: Shared, c: MembershipChangeCon
                 .unwrap_or(founders[0]),
         };
         lock(&shared).removed = Some(target);
-        if !make_change(
-            &mut client,
-            &shared,
-            &c,
-            ConfChange::Remove(core_id(target)),
-        )
-        .await
-        {
+        if !make_change(&mut client, &shared, &c, ConfChange::Remove(target)).await {
             return;
         }
     }

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::types::NodeId;
+use sim_core::NodeId;
 
 /// Planted bugs: each switch, off by default, breaks exactly the rule named after it, in the
 /// code that enforces the rule (search for `mutants.<name>`). They exist so the checkers can

@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::message::VoteRejectReason;
-use super::types::{ConfChange, LogIndex, NodeId, Role, Term};
+use super::types::{ConfChange, LogIndex, Role, Term};
+use sim_core::NodeId;
 
 /// Something a checker or a trace reader cares about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,13 +16,19 @@
 //! happened, then the state, hard state, entries, messages (`1->2 MsgApp Term:2 Log:1/1
 //! Commit:1 Entries:[2/2 EntryNoop]`) and committed entries; `> 2 receiving ...` for each
 //! message delivered; `dropped ...` for each message lost.
+//!
+//! Nodes are bare numbers here (`1`, `1->2`, `Vote:1`, `add-learner 4`), as etcd raft's
+//! scripts and the commands above name them, though the core's ids are sim-core's
+//! `NodeId`, which the trace writes `n1`: the renderer (`network.rs`) prints the number
+//! itself, so a script reads as etcd's and a change of the trace's form leaves it alone.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use super::network::{describe_message, message_name, Network};
-use super::{Message, NodeId};
+use super::Message;
+use sim_core::NodeId;
 
 /// The repository's rewrite switch for golden files (`tests/src/golden.rs` reads the same
 /// one; this crate cannot depend on that one).
@@ -91,7 +97,7 @@ fn take(net: &mut Network, sel: &Selector) -> Vec<Message> {
 
 fn run_command(net: &mut Option<Network>, line: &str) -> String {
     let words: Vec<&str> = line.split_whitespace().collect();
-    let arg = |i: usize| -> u64 {
+    let arg = |i: usize| -> u32 {
         words[i]
             .parse()
             .unwrap_or_else(|_| panic!("bad number in {line:?}"))
@@ -107,7 +113,7 @@ fn run_command(net: &mut Option<Network>, line: &str) -> String {
     let net = net.as_mut().expect("add-nodes first");
     let mark = net.log.len();
     let mut out = String::new();
-    let ids = |s: &str| -> Vec<u64> { s.split(',').map(|x| x.parse().expect("id")).collect() };
+    let ids = |s: &str| -> Vec<u32> { s.split(',').map(|x| x.parse().expect("id")).collect() };
     match words[0] {
         "campaign" => net.node(arg(1)).campaign(),
         "propose" => {
@@ -161,7 +167,7 @@ fn run_command(net: &mut Option<Network>, line: &str) -> String {
                 writeln!(out, "dropped {}", describe_message(&m)).unwrap();
             }
         }
-        "tick-all" => net.tick_all(arg(1)),
+        "tick-all" => net.tick_all(arg(1).into()),
         "isolate" => net.isolate(arg(1)),
         "partition" => net.partition(&ids(words[1]), &ids(words[2])),
         "heal" => net.heal(),
@@ -172,11 +178,11 @@ fn run_command(net: &mut Option<Network>, line: &str) -> String {
         "status" => {
             for (id, n) in &net.nodes {
                 let s = n.status();
-                let leader = s.leader.map_or("none".to_string(), |l| l.to_string());
+                let leader = s.leader.map_or("none".to_string(), |l| l.0.to_string());
                 writeln!(
                     out,
-                    "{id}: {} term={} leader={leader} commit={} applied={} last={}",
-                    s.role, s.hard_state.term, s.hard_state.commit, s.applied, s.last_index
+                    "{}: {} term={} leader={leader} commit={} applied={} last={}",
+                    id.0, s.role, s.hard_state.term, s.hard_state.commit, s.applied, s.last_index
                 )
                 .unwrap();
             }

@@ -4,7 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::types::{Entry, LogIndex, NodeId, Snapshot, Term};
+use super::types::{Entry, LogIndex, Snapshot, Term};
+use sim_core::NodeId;
 
 /// One message from `from` to `to`, stamped with the sender's view of the term (or, for a
 /// pre-vote and a granted pre-vote response, the term the pre-candidate would campaign in).

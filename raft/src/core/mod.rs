@@ -37,6 +37,6 @@ pub use message::{AppendOutcome, Message, MessageKind, VoteRejectReason};
 pub use raw_node::{InitialState, RawNode, Ready, SoftState, Status};
 pub use read_only::ReadState;
 pub use types::{
-    ConfChange, ConfState, Entry, EntryKind, HardState, LogIndex, NodeId, Role, Snapshot,
-    SnapshotMeta, Term,
+    ConfChange, ConfState, Entry, EntryKind, HardState, LogIndex, Role, Snapshot, SnapshotMeta,
+    Term,
 };

@@ -7,6 +7,7 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
+use sim_core::NodeId;
 
 /// Rewrites or drops (returns false) a message in flight.
 pub type Filter = Box<dyn FnMut(&mut Message) -> bool>;
@@ -31,13 +32,13 @@ pub struct Network {
     seed: u64,
 }
 
-pub fn ids(n: u64) -> Vec<NodeId> {
+pub fn ids(n: u32) -> Vec<NodeId> {
     (1..=n).map(NodeId).collect()
 }
 
 impl Network {
     /// `n` founding voters with `cfg` applied to each default config.
-    pub fn new(n: u64, cfg: impl Fn(&mut Config)) -> Network {
+    pub fn new(n: u32, cfg: impl Fn(&mut Config)) -> Network {
         let mut net = Network::empty(7);
         for id in ids(n) {
             let mut c = Config::new(id);
@@ -64,16 +65,17 @@ impl Network {
     }
 
     pub fn add(&mut self, id: NodeId, cfg: Config, initial: InitialState) {
-        let rng = ChaCha8Rng::seed_from_u64(self.seed.wrapping_mul(31).wrapping_add(id.0));
+        let rng =
+            ChaCha8Rng::seed_from_u64(self.seed.wrapping_mul(31).wrapping_add(u64::from(id.0)));
         self.nodes
             .insert(id, RawNode::new(cfg, initial, rng).expect("valid config"));
     }
 
-    pub fn node(&mut self, id: u64) -> &mut RawNode<ChaCha8Rng> {
+    pub fn node(&mut self, id: u32) -> &mut RawNode<ChaCha8Rng> {
         self.nodes.get_mut(&NodeId(id)).expect("node exists")
     }
 
-    pub fn status(&self, id: u64) -> Status {
+    pub fn status(&self, id: u32) -> Status {
         self.nodes[&NodeId(id)].status()
     }
 
@@ -149,7 +151,7 @@ impl Network {
     pub fn step(&mut self, m: Message) {
         let to = m.to;
         self.log
-            .push(format!("> {to} receiving {}", describe_message(&m)));
+            .push(format!("> {} receiving {}", to.0, describe_message(&m)));
         self.node(to.0).step(m);
         self.handle_ready(to);
     }
@@ -168,7 +170,7 @@ impl Network {
         }
     }
 
-    pub fn tick(&mut self, id: u64) {
+    pub fn tick(&mut self, id: u32) {
         self.node(id).tick();
         self.handle_ready(NodeId(id));
     }
@@ -176,7 +178,7 @@ impl Network {
     /// Ticks every node `n` times, stabilizing after each round.
     pub fn tick_all(&mut self, n: u64) {
         for _ in 0..n {
-            let all: Vec<u64> = self.nodes.keys().map(|i| i.0).collect();
+            let all: Vec<u32> = self.nodes.keys().map(|i| i.0).collect();
             for id in all {
                 self.tick(id);
             }
@@ -184,19 +186,19 @@ impl Network {
         }
     }
 
-    pub fn campaign(&mut self, id: u64) {
+    pub fn campaign(&mut self, id: u32) {
         self.node(id).campaign();
         self.stabilize();
     }
 
-    pub fn propose(&mut self, id: u64, data: &str) -> Result<LogIndex, ProposeError> {
+    pub fn propose(&mut self, id: u32, data: &str) -> Result<LogIndex, ProposeError> {
         let r = self.node(id).propose(data.as_bytes().to_vec());
         self.stabilize();
         r
     }
 
     /// Cuts every link between the groups.
-    pub fn partition(&mut self, a: &[u64], b: &[u64]) {
+    pub fn partition(&mut self, a: &[u32], b: &[u32]) {
         for x in a {
             for y in b {
                 self.cut.insert((NodeId(*x), NodeId(*y)));
@@ -205,8 +207,8 @@ impl Network {
         }
     }
 
-    pub fn isolate(&mut self, id: u64) {
-        let others: Vec<u64> = self
+    pub fn isolate(&mut self, id: u32) {
+        let others: Vec<u32> = self
             .nodes
             .keys()
             .map(|i| i.0)
@@ -220,7 +222,7 @@ impl Network {
     }
 
     /// The leaders, by id.
-    pub fn leaders(&self) -> Vec<u64> {
+    pub fn leaders(&self) -> Vec<u32> {
         self.nodes
             .iter()
             .filter(|(_, n)| n.status().role == Role::Leader)
@@ -229,7 +231,7 @@ impl Network {
     }
 
     /// Application data each node applied, as strings (noops and conf changes skipped).
-    pub fn applied_data(&self, id: u64) -> Vec<String> {
+    pub fn applied_data(&self, id: u32) -> Vec<String> {
         self.applied
             .get(&NodeId(id))
             .map(|es| {
@@ -243,7 +245,7 @@ impl Network {
             .unwrap_or_default()
     }
 
-    pub fn events_of(&self, id: u64) -> &[Event] {
+    pub fn events_of(&self, id: u32) -> &[Event] {
         self.events.get(&NodeId(id)).map_or(&[], |v| v.as_slice())
     }
 }
@@ -253,16 +255,16 @@ impl Network {
 /// the Ready asks of the caller (state, hard state, entries to persist, messages to send,
 /// entries to apply, reads that may be served).
 pub fn render_ready(id: NodeId, rd: &Ready) -> Vec<String> {
-    let mut out = vec![format!("> {id} handling Ready")];
+    let mut out = vec![format!("> {} handling Ready", id.0)];
     for e in &rd.events {
         out.push(format!("  INFO {}", describe_event(id, e)));
     }
     if let Some(s) = rd.soft_state {
-        let leader = s.leader.map_or("none".to_string(), |l| l.to_string());
+        let leader = s.leader.map_or("none".to_string(), |l| l.0.to_string());
         out.push(format!("  State:{} Leader:{leader}", role_name(s.role)));
     }
     if let Some(h) = rd.hard_state {
-        let vote = h.vote.map_or("0".to_string(), |v| v.to_string());
+        let vote = h.vote.map_or("0".to_string(), |v| v.0.to_string());
         out.push(format!(
             "  HardState Term:{} Vote:{vote} Commit:{}",
             h.term, h.commit
@@ -320,7 +322,7 @@ pub fn describe_entry(e: &Entry) -> String {
     let what = match &e.kind {
         EntryKind::Noop => "EntryNoop".to_string(),
         EntryKind::Normal(d) => format!("EntryNormal {:?}", String::from_utf8_lossy(d)),
-        EntryKind::ConfChange(cc) => format!("EntryConfChange {cc}"),
+        EntryKind::ConfChange(cc) => format!("EntryConfChange {}", describe_conf_change(cc)),
     };
     format!("{}/{} {what}", e.term, e.index)
 }
@@ -328,7 +330,7 @@ pub fn describe_entry(e: &Entry) -> String {
 fn describe_snapshot(s: &Snapshot) -> String {
     let ids = |set: &BTreeSet<NodeId>| {
         set.iter()
-            .map(ToString::to_string)
+            .map(|n| n.0.to_string())
             .collect::<Vec<_>>()
             .join(" ")
     };
@@ -353,8 +355,8 @@ fn describe_context(context: &Option<Vec<u8>>) -> String {
 pub fn describe_message(m: &Message) -> String {
     let head = format!(
         "{}->{} {} Term:{}",
-        m.from,
-        m.to,
+        m.from.0,
+        m.to.0,
         message_name(&m.kind),
         m.term
     );
@@ -370,7 +372,7 @@ pub fn describe_message(m: &Message) -> String {
         MessageKind::PreVoteResp { reject } | MessageKind::RequestVoteResp { reject } => {
             match reject {
                 None => String::new(),
-                Some(r) => format!(" Rejected ({r})"),
+                Some(r) => format!(" Rejected ({})", describe_vote_reject(r)),
             }
         }
         MessageKind::AppendEntries {
@@ -434,10 +436,13 @@ pub fn message_name(kind: &MessageKind) -> &'static str {
 
 /// One event as a log line: `1 became leader at term 2`.
 pub fn describe_event(id: NodeId, e: &Event) -> String {
+    let id = id.0;
     let vote = |pre: bool| if pre { "MsgPreVote" } else { "MsgVote" };
     match e {
         Event::RoleChanged { role, term, leader } => match (role, leader) {
-            (Role::Follower, Some(l)) => format!("{id} became follower at term {term}, leader {l}"),
+            (Role::Follower, Some(l)) => {
+                format!("{id} became follower at term {term}, leader {}", l.0)
+            }
             _ => format!("{id} became {role} at term {term}"),
         },
         Event::VoteGranted {
@@ -445,8 +450,9 @@ pub fn describe_event(id: NodeId, e: &Event) -> String {
             term,
             pre_vote,
         } => format!(
-            "{id} cast {} for {candidate} at term {term}",
-            vote(*pre_vote)
+            "{id} cast {} for {} at term {term}",
+            vote(*pre_vote),
+            candidate.0
         ),
         Event::VoteRefused {
             candidate,
@@ -454,18 +460,49 @@ pub fn describe_event(id: NodeId, e: &Event) -> String {
             pre_vote,
             reason,
         } => format!(
-            "{id} rejected {} from {candidate} at term {term}: {reason}",
-            vote(*pre_vote)
+            "{id} rejected {} from {} at term {term}: {}",
+            vote(*pre_vote),
+            candidate.0,
+            describe_vote_reject(reason)
         ),
         Event::CommitAdvanced { from, to } => format!("{id} committed up to {to} (was {from})"),
         Event::CheckQuorumFailed { term } => format!(
             "{id} stepped down at term {term}: no quorum heard from within an election timeout"
         ),
         Event::ConfChangeApplied { index, change } => {
-            format!("{id} applied conf change {change} at index {index}")
+            format!(
+                "{id} applied conf change {} at index {index}",
+                describe_conf_change(change)
+            )
         }
         Event::MessageIgnored { from, term, reason } => {
-            format!("{id} ignored a message from {from} at term {term}: {reason}")
+            format!(
+                "{id} ignored a message from {} at term {term}: {reason}",
+                from.0
+            )
         }
+    }
+}
+
+/// A membership change with bare member numbers (`add-learner 4`), as the scripts name
+/// nodes; its `Display` (`add-learner n4`) is the trace's form.
+fn describe_conf_change(change: &ConfChange) -> String {
+    match change {
+        ConfChange::AddLearner(n) => format!("add-learner {}", n.0),
+        ConfChange::Promote(n) => format!("promote {}", n.0),
+        ConfChange::Remove(n) => format!("remove {}", n.0),
+    }
+}
+
+/// Why a vote was refused, with bare member numbers (`already voted for 2`); the words are
+/// the reason's `Display`, whose ids are the trace's `n2`.
+fn describe_vote_reject(reason: &VoteRejectReason) -> String {
+    match reason {
+        VoteRejectReason::AlreadyVoted { vote } => format!("already voted for {}", vote.0),
+        VoteRejectReason::KnownLeader { leader } => format!("follows leader {}", leader.0),
+        VoteRejectReason::LeaderLease { leader } => {
+            format!("in lease of leader {}", leader.0)
+        }
+        VoteRejectReason::LogNotUpToDate { .. } | VoteRejectReason::StaleTerm => reason.to_string(),
     }
 }

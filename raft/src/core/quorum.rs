@@ -2,7 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::types::{LogIndex, NodeId};
+use super::types::LogIndex;
+use sim_core::NodeId;
 
 /// The result of counting votes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +60,7 @@ pub fn has_quorum(voters: &BTreeSet<NodeId>, acks: &BTreeSet<NodeId>) -> bool {
 mod tests {
     use super::*;
 
-    fn set(ids: &[u64]) -> BTreeSet<NodeId> {
+    fn set(ids: &[u32]) -> BTreeSet<NodeId> {
         ids.iter().map(|i| NodeId(*i)).collect()
     }
 
@@ -110,9 +111,9 @@ mod tests {
         ];
         for (n, q, short) in table {
             assert_eq!(majority(n), q, "majority of {n}");
-            let voters = set(&(1..=n as u64).collect::<Vec<_>>());
-            let acks = |k: u64| set(&(1..=k).collect::<Vec<_>>());
-            assert!(has_quorum(&voters, &acks(q as u64)), "{q} of {n}");
+            let voters = set(&(1..=n as u32).collect::<Vec<_>>());
+            let acks = |k: u32| set(&(1..=k).collect::<Vec<_>>());
+            assert!(has_quorum(&voters, &acks(q as u32)), "{q} of {n}");
             assert!(!has_quorum(&voters, &acks(short)), "{short} of {n}");
         }
         // Acks from non-voters (learners, removed members) do not count.
@@ -141,13 +142,13 @@ mod tests {
             (&[10, 10, 4, 4, 4], 4),
         ];
         for (matches, want) in table {
-            let voters = set(&(1..=matches.len() as u64).collect::<Vec<_>>());
+            let voters = set(&(1..=matches.len() as u32).collect::<Vec<_>>());
             let got = committed_index(&voters, |n| LogIndex(matches[(n.0 - 1) as usize]));
             assert_eq!(got, LogIndex(want), "matches {matches:?}");
         }
         // Only voters count: a learner far ahead does not move the commit.
         let got = committed_index(&set(&[1, 2, 3]), |n| {
-            LogIndex(if n == NodeId(9) { 100 } else { n.0 })
+            LogIndex(if n == NodeId(9) { 100 } else { u64::from(n.0) })
         });
         assert_eq!(got, LogIndex(2));
     }
@@ -181,7 +182,7 @@ mod tests {
             ("nnn__", Lost),
         ];
         for (votes, want) in table {
-            let voters = set(&(1..=votes.len() as u64).collect::<Vec<_>>());
+            let voters = set(&(1..=votes.len() as u32).collect::<Vec<_>>());
             let cast: BTreeMap<NodeId, bool> = votes
                 .chars()
                 .zip(1..)

@@ -14,8 +14,9 @@ use super::progress::{Progress, ProgressState};
 use super::quorum::{self, VoteResult};
 use super::read_only::{ReadOnly, ReadState};
 use super::types::{
-    ConfChange, ConfState, Entry, EntryKind, HardState, LogIndex, NodeId, Role, Snapshot, Term,
+    ConfChange, ConfState, Entry, EntryKind, HardState, LogIndex, Role, Snapshot, Term,
 };
+use sim_core::NodeId;
 
 /// One node's Raft state. Driven through `RawNode`; fields are crate-visible for tests.
 #[derive(Debug)]

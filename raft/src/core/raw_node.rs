@@ -8,9 +8,10 @@ use super::message::Message;
 use super::raft::Raft;
 use super::read_only::ReadState;
 use super::types::{
-    ConfChange, ConfState, Entry, EntryKind, HardState, LogIndex, NodeId, Role, Snapshot,
-    SnapshotMeta, Term,
+    ConfChange, ConfState, Entry, EntryKind, HardState, LogIndex, Role, Snapshot, SnapshotMeta,
+    Term,
 };
+use sim_core::NodeId;
 
 /// The durable state a node starts from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::types::{LogIndex, NodeId};
+use super::types::LogIndex;
+use sim_core::NodeId;
 
 /// A read that may be served once the application has applied `index`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

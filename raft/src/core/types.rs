@@ -1,9 +1,15 @@
 //! Typed identifiers and the plain data the core persists: entries, hard state, snapshots.
+//!
+//! A member is named by sim-core's [`NodeId`], the one node id of every crate, so a vote,
+//! a conf change or an ignored message reaches the trace naming its node as the rest of
+//! the trace does (`n2`). Using the type keeps the core sans-IO: it is a plain `Copy`
+//! newtype, nothing of the simulated world comes with it.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use sim_core::NodeId;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -22,11 +28,6 @@ macro_rules! id_type {
     };
 }
 
-id_type!(
-    /// A Raft member. `NodeId(0)` is never a valid member; the core uses `Option<NodeId>`
-    /// for "none" instead of a sentinel.
-    NodeId
-);
 id_type!(
     /// A Raft term: a logical clock that only moves forward.
     Term

@@ -23,7 +23,5 @@ pub use app::{
 pub use client::{run_client, ClientConfig, RegisterWorkload, Workload};
 pub use entry_digest::entry_digest;
 pub use message::{Msg, MsgOf};
-pub use node::{
-    core_id, entry_ref, run_node, sim_id, DriverConfig, RaftMutants, MUTANT_NAMES, MUTANT_SUMMARIES,
-};
+pub use node::{entry_ref, run_node, DriverConfig, RaftMutants, MUTANT_NAMES, MUTANT_SUMMARIES};
 pub use session::{Answer, CallError, ConfChangeError, Session, SessionConfig};

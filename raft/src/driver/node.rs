@@ -175,20 +175,6 @@ impl RaftMutants {
     }
 }
 
-/// The core's node id for a sim-core node.
-pub fn core_id(node: sim_core::NodeId) -> core::NodeId {
-    core::NodeId(u64::from(node.0))
-}
-
-/// The sim-core node for a core node id.
-///
-/// # Panics
-///
-/// If the id does not fit a sim-core id (the driver only ever makes ids from sim-core ids).
-pub fn sim_id(node: core::NodeId) -> sim_core::NodeId {
-    sim_core::NodeId(u32::try_from(node.0).expect("core ids come from sim-core ids"))
-}
-
 /// The trace's name for an entry.
 pub fn entry_ref(entry: &Entry) -> EntryRef {
     EntryRef {
@@ -216,8 +202,8 @@ struct PendingConfChange {
 /// The driver's (sim-core's) view of a core configuration.
 fn membership(conf: &ConfState) -> Membership {
     Membership {
-        voters: conf.voters.iter().copied().map(sim_id).collect(),
-        learners: conf.learners.iter().copied().map(sim_id).collect(),
+        voters: conf.voters.iter().copied().collect(),
+        learners: conf.learners.iter().copied().collect(),
     }
 }
 
@@ -247,7 +233,7 @@ struct Node<S: StateMachine> {
     ready_reads: Vec<(LogIndex, PendingRead<S::Query>)>,
     next_read: u64,
     /// Term and vote as last written to the WAL (to tell a Ready that changes them).
-    written_term_vote: (Term, Option<core::NodeId>),
+    written_term_vote: (Term, Option<sim_core::NodeId>),
     /// WAL appends not yet fsynced (only under the planted bug `ack-before-fsync`).
     unsynced_wal: bool,
     /// Pushes sent to each client in this incarnation (their stream positions).
@@ -269,7 +255,7 @@ pub async fn run_node<S: StateMachine>(
     let initial = if recovered.found {
         recovered.initial
     } else {
-        let init = InitialState::bootstrap(voters.iter().copied().map(core_id));
+        let init = InitialState::bootstrap(voters.iter().copied());
         storage::write_snapshot(&ctx, &init.snapshot, init.hard_state, &[]);
         ctx.disk().fsync(SNAP_FILE).await;
         ctx.disk().fsync(WAL_FILE).await;
@@ -283,7 +269,7 @@ pub async fn run_node<S: StateMachine>(
     let hs = initial.hard_state;
     ctx.record_layer(RaftEvent::HardState {
         term: hs.term.0,
-        vote: hs.vote.map(sim_id),
+        vote: hs.vote,
         commit: hs.commit.0,
     });
     ctx.record(membership_event(&initial.snapshot.meta.conf_state));
@@ -301,7 +287,7 @@ pub async fn run_node<S: StateMachine>(
         check_quorum: config.check_quorum,
         max_entries_per_msg: config.max_entries_per_msg.max(1),
         mutants: config.mutants.core,
-        ..Config::new(core_id(ctx.id()))
+        ..Config::new(ctx.id())
     };
     let rng = ChaCha8Rng::seed_from_u64(ctx.rng().gen());
     let raw = RawNode::new(core_config, initial, rng).expect("the driver builds valid configs");
@@ -406,7 +392,7 @@ impl<S: StateMachine> Node<S> {
 
     fn not_leader(&self) -> ClientReply<S::Output> {
         ClientReply::NotLeader {
-            leader: self.raw.status().leader.map(sim_id),
+            leader: self.raw.status().leader,
         }
     }
 
@@ -550,7 +536,7 @@ impl<S: StateMachine> Node<S> {
                 self.ctx.record_layer(RaftEvent::Role {
                     role: *role,
                     term: term.0,
-                    leader: leader.map(sim_id),
+                    leader: *leader,
                 });
                 // So fault files can target `role:leader` (sim-core gives it no meaning).
                 self.ctx.set_role(role.as_str());
@@ -564,7 +550,7 @@ impl<S: StateMachine> Node<S> {
                     term,
                     pre_vote,
                 } => self.ctx.record_layer(RaftEvent::Vote {
-                    candidate: sim_id(*candidate),
+                    candidate: *candidate,
                     term: term.0,
                     pre_vote: *pre_vote,
                     refused: None,
@@ -575,7 +561,7 @@ impl<S: StateMachine> Node<S> {
                     pre_vote,
                     reason,
                 } => self.ctx.record_layer(RaftEvent::Vote {
-                    candidate: sim_id(*candidate),
+                    candidate: *candidate,
                     term: term.0,
                     pre_vote: *pre_vote,
                     refused: Some(*reason),
@@ -586,7 +572,7 @@ impl<S: StateMachine> Node<S> {
                 }
                 Event::MessageIgnored { from, term, reason } => {
                     self.ctx.record_layer(RaftEvent::Ignored {
-                        from: sim_id(*from),
+                        from: *from,
                         term: term.0,
                         reason: *reason,
                     });
@@ -609,8 +595,7 @@ impl<S: StateMachine> Node<S> {
                 .record(membership_event(&self.raw.status().conf_state));
         }
         for message in &ready.messages {
-            self.ctx
-                .send(sim_id(message.to), Msg::Raft(message.clone()));
+            self.ctx.send(message.to, Msg::Raft(message.clone()));
         }
         for event in &ready.events {
             if let Event::CommitAdvanced { to, .. } = event {
@@ -710,7 +695,7 @@ impl<S: StateMachine> Node<S> {
         if let Some(hs) = hard_state {
             self.ctx.record_layer(RaftEvent::HardState {
                 term: hs.term.0,
-                vote: hs.vote.map(sim_id),
+                vote: hs.vote,
                 commit: hs.commit.0,
             });
         }
