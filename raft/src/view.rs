@@ -1,5 +1,5 @@
 //! The cluster as the trace shows it so far: each member's liveness, role and term, the
-//! leader of each term, every leadership period, commits, durable logs and membership.
+//! leader of each term, every leadership period, commits and membership.
 //!
 //! One fold over the trace ([`sim_core::Observer`]), so a supervisor that polls "who leads
 //! now?" ([`ClusterView::leader`]), a post-run analysis ("who led at 3.2 s?",
@@ -11,12 +11,15 @@
 //! Everything here comes from the trace: the Raft driver's typed events
 //! ([`crate::events::RaftEvent`]) and sim-core's node events (start, crash, pause,
 //! resume). Nothing reads the Raft code it describes.
+//!
+//! Logs are not kept here: a supervisor polls the view many times a run, and copying every
+//! appended entry's digest would cost every scenario for a reader none has. The checks that
+//! compare logs fold [`crate::checks::DurableLogs`], the same way, on their own.
 
 use std::collections::BTreeMap;
 
 use sim_core::{EventId, EventKind, NodeId, Observer, SimTime, TraceEvent};
 
-use crate::checks::{DurableLogs, NodeLog};
 use crate::core::Role;
 use crate::events::RaftEvent;
 
@@ -116,7 +119,6 @@ pub struct ClusterView {
     open_outage: BTreeMap<NodeId, usize>,
     /// The first leader of each term (two would break election safety).
     term_leaders: BTreeMap<u64, NodeId>,
-    logs: DurableLogs,
     /// The time of the last event folded.
     now: SimTime,
 }
@@ -197,11 +199,6 @@ impl ClusterView {
         self.members.get(&node).cloned().unwrap_or_default()
     }
 
-    /// A member's durable log.
-    pub fn log(&self, node: NodeId) -> NodeLog {
-        self.logs.of(node)
-    }
-
     /// The highest term any member has been in.
     pub fn max_term(&self) -> u64 {
         self.members
@@ -243,7 +240,6 @@ impl ClusterView {
 impl Observer for ClusterView {
     fn observe(&mut self, event: &TraceEvent) {
         self.now = event.t_us;
-        self.logs.apply(event);
         let Some(node) = event.node else { return };
         if let Some(raft) = event.layer::<RaftEvent>() {
             let member = self.members.entry(node).or_default();
