@@ -22,13 +22,63 @@ pub struct EntryRef {
     pub index: u64,
     /// Its term.
     pub term: u64,
-    /// Short digest of its data (see [`digest`]).
-    pub digest: String,
+    /// Short digest of its data.
+    pub digest: EntryDigest,
 }
 
-/// A short, stable digest of bytes for traces (first 8 hex digits of BLAKE3).
-pub fn digest(bytes: &[u8]) -> String {
-    blake3::hash(bytes).to_hex()[..8].to_string()
+/// A short digest of an entry's data, as traces and pictures name the entry: the first
+/// four bytes of a BLAKE3 hash (`crate::driver::entry_digest` says of what), shown as 8
+/// hex digits.
+///
+/// A number, not a string: every member digests every entry when it becomes durable and
+/// again when it is applied, and the checks compare digests across members, so a heap
+/// string per entry was an allocation and a string compare on the hot path for what is 32
+/// bits. Human-readable formats (the JSON trace) write the hex text; binary ones (the
+/// canonical encoding the trace hash is taken over) write the number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EntryDigest(pub u32);
+
+impl std::fmt::Display for EntryDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:08x}", self.0)
+    }
+}
+
+impl std::str::FromStr for EntryDigest {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.len() != 8 {
+            return Err(format!(
+                "an entry digest is 8 hex digits, got {text:?} ({} characters)",
+                text.len()
+            ));
+        }
+        u32::from_str_radix(text, 16)
+            .map(EntryDigest)
+            .map_err(|_| format!("an entry digest is 8 hex digits, got {text:?}"))
+    }
+}
+
+impl Serialize for EntryDigest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            serializer.serialize_u32(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EntryDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+            text.parse().map_err(serde::de::Error::custom)
+        } else {
+            u32::deserialize(deserializer).map(EntryDigest)
+        }
+    }
 }
 
 /// What happened on a Raft member. Serialized with a `type` tag.
@@ -93,7 +143,7 @@ pub enum RaftEvent {
         /// Its term.
         term: u64,
         /// Short digest of its data.
-        digest: String,
+        digest: EntryDigest,
     },
     /// The member took a snapshot (compacting its log) or installed one from the leader.
     Snapshot {

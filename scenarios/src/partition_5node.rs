@@ -754,7 +754,7 @@ mod tests {
             entries: vec![EntryRef {
                 index: 9_999,
                 term: story.term,
-                digest: "stale".into(),
+                digest: raft::events::EntryDigest(0x5ca1_e000),
             }],
         });
         let before_heal = SimTime(story.healed_at.as_us() - 1_000);

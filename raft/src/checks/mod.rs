@@ -86,7 +86,7 @@ pub(crate) mod fixtures {
     use sim_core::{EventId, EventKind, NodeId, SimTime, Trace, TraceEvent};
 
     use crate::core::Role;
-    use crate::events::{EntryRef, RaftEvent};
+    use crate::events::{EntryDigest, EntryRef, RaftEvent};
 
     /// Builds a trace event by event.
     #[derive(Default)]
@@ -102,7 +102,7 @@ pub(crate) mod fixtures {
         EntryRef {
             index,
             term,
-            digest: format!("d{index}t{term}"),
+            digest: EntryDigest((index * 1000 + term) as u32),
         }
     }
 
@@ -185,7 +185,7 @@ pub(crate) mod fixtures {
                 EventKind::layer(RaftEvent::Apply {
                     index,
                     term,
-                    digest: format!("d{index}t{term}"),
+                    digest: EntryDigest((index * 1000 + term) as u32),
                 }),
             )
         }

@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use sim_core::{EventKind, Evidence, NodeId, OnlineCheck, TraceEvent, Violation};
 
-use crate::events::RaftEvent;
+use crate::events::{EntryDigest, RaftEvent};
 
 /// See the module docs. Judged online: the state is the first entry applied at each index
 /// and each node's last applied index.
 #[derive(Clone, Debug, Default)]
 pub struct StateMachineSafety {
     /// Index -> (term, digest, where first applied).
-    applied: BTreeMap<u64, (u64, String, Evidence)>,
+    applied: BTreeMap<u64, (u64, EntryDigest, Evidence)>,
     /// Each node's last applied index since it started.
     last: BTreeMap<NodeId, u64>,
 }
@@ -47,7 +47,7 @@ impl OnlineCheck for StateMachineSafety {
                 }
                 self.last.insert(node, *index);
                 match self.applied.get(index) {
-                    Some((t, d, first)) if (*t, d.as_str()) != (*term, digest.as_str()) => {
+                    Some((t, d, first)) if (*t, *d) != (*term, *digest) => {
                         return Some(Violation::new(
                             format!(
                                 "two different entries applied at index {index}: term {t} and term {term}"
@@ -61,7 +61,7 @@ impl OnlineCheck for StateMachineSafety {
                     Some(_) => {}
                     None => {
                         let first = Evidence::event(event, "first applied here");
-                        self.applied.insert(*index, (*term, digest.clone(), first));
+                        self.applied.insert(*index, (*term, *digest, first));
                     }
                 }
             }

@@ -634,10 +634,9 @@ impl<S: StateMachine> Node<S> {
             self.ctx.disk().fsync(SNAP_FILE).await;
         }
         if !ready.entries.is_empty() {
-            self.ctx.disk().append(
-                WAL_FILE,
-                &storage::encode(&WalRecord::Entries(ready.entries.clone())),
-            );
+            self.ctx
+                .disk()
+                .append(WAL_FILE, &storage::encode_entries(&ready.entries));
         }
         if let Some(hs) = hard_state {
             self.ctx

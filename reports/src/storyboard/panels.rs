@@ -153,14 +153,15 @@ pub(super) fn sides(model: &RunModel, period: &PartitionPeriod) -> Vec<Vec<NodeI
 
 /// Indexes where two servers hold different committed entries, lowest first.
 fn conflicts(model: &RunModel, states: &BTreeMap<NodeId, NodeState>) -> Vec<Conflict> {
-    let mut by_index: BTreeMap<u64, BTreeMap<(u64, String), Vec<NodeId>>> = BTreeMap::new();
+    let mut by_index: BTreeMap<u64, BTreeMap<(u64, raft::events::EntryDigest), Vec<NodeId>>> =
+        BTreeMap::new();
     for n in &model.servers {
         let Some(s) = states.get(n) else { continue };
         for (index, entry) in s.log.range(..=s.commit) {
             by_index
                 .entry(*index)
                 .or_default()
-                .entry((entry.term, entry.digest.clone()))
+                .entry((entry.term, entry.digest))
                 .or_default()
                 .push(*n);
         }

@@ -47,7 +47,7 @@ fn sample() -> Trace {
                     entries: vec![EntryRef {
                         index: 1,
                         term: 2,
-                        digest: "ab".into(),
+                        digest: raft::events::EntryDigest(0xab),
                     }],
                 }),
             ),

@@ -28,7 +28,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use raft::driver::storage::{decode, WalRecord, SNAP_FILE, WAL_FILE};
+use raft::driver::storage::{
+    decode, decode_snapshot, last_logged_index, WalRecord, SNAP_FILE, WAL_FILE,
+};
 use raft::etcd::EtcdClient;
 use raft::events::RaftEvent;
 use rand::Rng;
@@ -179,7 +181,7 @@ impl LogOnDisk {
     /// Reads a snapshot file and a WAL as recovery would (a damaged tail is ignored).
     pub fn read(snap: Option<&[u8]>, wal: Option<&[u8]>) -> Self {
         let snapshot = snap
-            .and_then(|b| serde_json::from_slice::<raft::core::Snapshot>(b).ok())
+            .and_then(decode_snapshot)
             .map_or((0, 0), |s| (s.meta.index.0, s.meta.term.0));
         let mut entries = BTreeMap::new();
         for record in decode(wal.unwrap_or_default()).0 {
@@ -378,26 +380,7 @@ impl Observer for AppliedWatch {
 /// batch replaces everything from its first index on). Without one, the snapshot's index.
 pub fn durable_last_index(disk: &Disk) -> u64 {
     let wal = disk.read_durable(WAL_FILE).unwrap_or_default();
-    let mut at = 0;
-    let mut last_batch = None;
-    while let Some(header) = wal.get(at..at + 4) {
-        let len = u32::from_le_bytes(header.try_into().expect("4 bytes")) as usize;
-        let Some(payload) = wal.get(at + 8..at + 8 + len) else {
-            break;
-        };
-        // Records are JSON of `WalRecord`, externally tagged: `{"Entries":[...]}`.
-        if payload.starts_with(b"{\"Entries\"") {
-            last_batch = Some(payload);
-        }
-        at += 8 + len;
-    }
-    let last = last_batch
-        .and_then(|p| serde_json::from_slice::<WalRecord>(p).ok())
-        .and_then(|r| match r {
-            WalRecord::Entries(batch) => batch.last().map(|e| e.index.0),
-            WalRecord::HardState(_) => None,
-        });
-    last.unwrap_or_else(|| LogOnDisk::durable(disk).last_index())
+    last_logged_index(wal).map_or_else(|| LogOnDisk::durable(disk).last_index(), |i| i.0)
 }
 
 /// Waits for the instant to cut the power: first, for at most `aim_ms`, one where an

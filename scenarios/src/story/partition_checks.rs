@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use raft::checks::NodeLog;
 use raft::core::Role;
-use raft::events::RaftEvent;
+use raft::events::{EntryDigest, RaftEvent};
 use sim_core::{
     Check, CheckKind, EventKind, Evidence, FaultTimeline, NodeId, Outcome, RunView, SimTime,
     TraceEvent,
@@ -407,22 +407,22 @@ pub(crate) struct CatchesUp {
 }
 
 /// Entries `log` holds past its snapshot that no node ever applied in the run.
-pub(crate) fn never_applied(log: &NodeLog, events: &[TraceEvent]) -> Vec<(u64, u64, String)> {
-    let applied: std::collections::BTreeSet<(u64, u64, &str)> = events
+pub(crate) fn never_applied(log: &NodeLog, events: &[TraceEvent]) -> Vec<(u64, u64, EntryDigest)> {
+    let applied: std::collections::BTreeSet<(u64, u64, EntryDigest)> = events
         .iter()
         .filter_map(|e| match e.layer::<RaftEvent>() {
             Some(RaftEvent::Apply {
                 index,
                 term,
                 digest,
-            }) => Some((*index, *term, digest.as_str())),
+            }) => Some((*index, *term, *digest)),
             _ => None,
         })
         .collect();
     log.entries
         .iter()
-        .filter(|(i, (t, d))| !applied.contains(&(**i, *t, d.as_str())))
-        .map(|(i, (t, d))| (*i, *t, d.clone()))
+        .filter(|(i, (t, d))| !applied.contains(&(**i, *t, *d)))
+        .map(|(i, (t, d))| (*i, *t, *d))
         .collect()
 }
 

@@ -54,12 +54,12 @@ pub(crate) fn majority_held_index(events: &[TraceEvent], voters: &[NodeId], t: S
     let mut held = 0;
     for index in 1..=last {
         let mut covered = 0;
-        let mut copies: BTreeMap<(u64, &str), usize> = BTreeMap::new();
+        let mut copies: BTreeMap<(u64, raft::events::EntryDigest), usize> = BTreeMap::new();
         for log in &logs {
             if index <= log.snapshot.0 {
                 covered += 1;
             } else if let Some((term, digest)) = log.entries.get(&index) {
-                *copies.entry((*term, digest.as_str())).or_default() += 1;
+                *copies.entry((*term, *digest)).or_default() += 1;
             }
         }
         if covered + copies.values().copied().max().unwrap_or(0) >= need {
