@@ -17,9 +17,11 @@
 //! caller passes [`Layers`], the layers it knows (a file with a layer not in it is refused
 //! with its line, never read as something else).
 //!
-//! The canonical encoding the trace hash is taken over serializes a record as its layer's
-//! name and then its value, through `erased_serde`, so a layer event costs the hash what a
-//! world event of the same shape costs.
+//! The canonical encoding the trace hash is taken over ([`crate::canonical`]) writes a
+//! record as its layer's name and then its value in postcard, through a method
+//! monomorphized for the layer's type ([`LayerRecord::encode_canonical`]): one dynamic
+//! call a record rather than `erased_serde`'s one a field, so a layer event costs the hash
+//! about what a world event of the same shape costs.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -49,6 +51,8 @@ pub trait LayerEvent:
 trait ErasedEvent: Any + Debug + Send + Sync + erased_serde::Serialize {
     fn layer(&self) -> &'static str;
     fn summary(&self) -> String;
+    /// Appends the value's postcard bytes (the canonical encoding's, see the module docs).
+    fn encode_postcard(&self, out: &mut Vec<u8>);
     fn same(&self, other: &dyn ErasedEvent) -> bool;
     fn as_any(&self) -> &dyn Any;
 }
@@ -60,6 +64,11 @@ impl<T: LayerEvent> ErasedEvent for T {
 
     fn summary(&self) -> String {
         LayerEvent::summary(self)
+    }
+
+    fn encode_postcard(&self, out: &mut Vec<u8>) {
+        let bytes = std::mem::take(out);
+        *out = postcard::to_extend(self, bytes).expect("layer events encode in postcard");
     }
 
     fn same(&self, other: &dyn ErasedEvent) -> bool {
@@ -108,6 +117,27 @@ impl LayerRecord {
         match &self.0 {
             Repr::Typed(event) => event.summary(),
             Repr::Undecoded { event, .. } => event.to_string(),
+        }
+    }
+
+    /// Appends the record's canonical encoding (its layer's name, then its value in
+    /// postcard): the bytes postcard writes for the record's serde form, without
+    /// `erased_serde` (see the module docs).
+    ///
+    /// # Panics
+    ///
+    /// Never in practice: postcard writes every serde value into a `Vec`.
+    pub(crate) fn encode_canonical(&self, out: &mut Vec<u8>) {
+        match &self.0 {
+            Repr::Typed(event) => {
+                crate::canonical::varint(out, event.layer().len() as u64);
+                out.extend_from_slice(event.layer().as_bytes());
+                event.encode_postcard(out);
+            }
+            Repr::Undecoded { .. } => {
+                let bytes = std::mem::take(out);
+                *out = postcard::to_extend(self, bytes).expect("records encode in postcard");
+            }
         }
     }
 

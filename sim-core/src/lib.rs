@@ -11,6 +11,7 @@
 //! OS rng, spawns threads, or iterates a hash map (`clippy.toml` bans them).
 
 pub mod address;
+mod canonical;
 pub mod check;
 pub mod checks;
 pub mod demo;

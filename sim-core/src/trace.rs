@@ -387,7 +387,7 @@ const HASH_BLOCK: usize = 64 * 1024;
 /// sequences length-prefixed, enums by their serde names for internally tagged ones and by
 /// index otherwise, fields in declaration order (optional fields the JSON omits are omitted
 /// here too; the length prefix keeps that unambiguous). It is used only to hash, never
-/// read back.
+/// read back; [`crate::canonical`] writes it (why by hand is said there).
 pub struct TraceHasher {
     hasher: blake3::Hasher,
     block: Vec<u8>,
@@ -408,16 +408,6 @@ impl Default for TraceHasher {
     }
 }
 
-/// One event in the canonical encoding's field order (the event's own serde form flattens
-/// its kind, which postcard cannot write).
-#[derive(Serialize)]
-struct CanonicalEvent<'a> {
-    id: EventId,
-    t_us: SimTime,
-    node: Option<NodeId>,
-    kind: &'a EventKind,
-}
-
 impl TraceHasher {
     /// A hasher that has seen no events.
     pub fn new() -> Self {
@@ -435,25 +425,8 @@ impl TraceHasher {
     /// Never in practice: postcard writes every event type into a `Vec`.
     pub fn push(&mut self, event: &TraceEvent) {
         self.event.clear();
-        let canonical = CanonicalEvent {
-            id: event.id,
-            t_us: event.t_us,
-            node: event.node,
-            kind: &event.kind,
-        };
-        let bytes = std::mem::take(&mut self.event);
-        self.event =
-            postcard::to_extend(&canonical, bytes).expect("every trace event encodes in postcard");
-        let mut len = self.event.len() as u64;
-        loop {
-            let low = (len & 0x7f) as u8;
-            len >>= 7;
-            if len == 0 {
-                self.block.push(low);
-                break;
-            }
-            self.block.push(low | 0x80);
-        }
+        crate::canonical::encode(event, &mut self.event);
+        crate::canonical::varint(&mut self.block, self.event.len() as u64);
         self.block.extend_from_slice(&self.event);
         if self.block.len() >= HASH_BLOCK {
             self.hasher.update(&self.block);
@@ -549,7 +522,7 @@ mod tests {
         }
         let mut whole = Vec::new();
         for e in &long.events {
-            let canonical = CanonicalEvent {
+            let canonical = crate::canonical::CanonicalEvent {
                 id: e.id,
                 t_us: e.t_us,
                 node: e.node,
