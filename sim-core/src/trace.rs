@@ -13,6 +13,7 @@
 //! trace hash is therefore not the hash of `trace.jsonl`'s bytes: [`hash_jsonl_bytes`]
 //! reads a file back and hashes its events.
 
+use std::borrow::Cow;
 use std::io::{self, BufRead, Write};
 
 use serde::{Deserialize, Serialize};
@@ -148,8 +149,9 @@ pub enum EventKind {
         /// The receiver's port (written only when not the main one).
         #[serde(default, skip_serializing_if = "Port::is_main")]
         to_port: Port,
-        /// Its kind, from [`crate::Message::kind`].
-        kind: String,
+        /// Its kind, from [`crate::Message::kind`] (borrowed from the message type when
+        /// recorded, so a send costs no allocation for it; owned when read from a file).
+        kind: Cow<'static, str>,
         /// Its key fields in its layer's type, from [`crate::Message::fields`].
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fields: Option<LayerRecord>,

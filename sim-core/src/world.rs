@@ -546,7 +546,7 @@ impl<M: Message> World<M> {
                 to,
                 from_port,
                 to_port,
-                kind: msg.kind().to_string(),
+                kind: msg.kind().into(),
                 fields: msg.fields(),
             },
         );

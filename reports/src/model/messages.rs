@@ -25,7 +25,7 @@ impl RunModel {
                         id: *msg,
                         from,
                         to: *to,
-                        kind: kind.clone(),
+                        kind: kind.to_string(),
                         detail: fields
                             .as_ref()
                             .map(LayerRecord::summary)

@@ -24,7 +24,7 @@ impl Describer {
     /// Takes what later descriptions need from an event that is not described.
     pub(super) fn note(&mut self, event: &TraceEvent) {
         if let EventKind::Send { msg, kind, .. } = &event.kind {
-            self.message_kinds.insert(*msg, kind.clone());
+            self.message_kinds.insert(*msg, kind.to_string());
         }
     }
 
@@ -81,7 +81,7 @@ impl Describer {
                 fields,
                 ..
             } => {
-                self.message_kinds.insert(*msg, kind.clone());
+                self.message_kinds.insert(*msg, kind.to_string());
                 let detail = fields
                     .as_ref()
                     .map(LayerRecord::summary)
