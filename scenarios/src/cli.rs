@@ -109,16 +109,28 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         jobs: usize,
     },
-    /// Check a history file (Jepsen EDN, jepsen.util log, or ksim history.json) for linearizability.
+    /// Check history files (Jepsen EDN, jepsen.util log, or ksim history.json) for
+    /// linearizability: one file with its counterexample, several with a line each and a
+    /// summary (exit code: the worst, 3 > 2 > 5 > 0).
     CheckHistory {
-        /// The history file.
-        file: PathBuf,
-        /// The model: cas-register, kv or list-map.
+        /// The history files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The model: cas-register (one register: read, write, cas), kv (per key: read,
+        /// write, cas; etcd's put, get, txn with revisions), list-map (per key, lists:
+        /// append, read) or string-kv (per key, strings: get, put, append concatenates, as
+        /// in Porcupine's key-value tests). kv on a history that appends, and list-map on
+        /// one whose reads return strings, check as string-kv; the output names the model
+        /// used.
         #[arg(long)]
         model: sim_core::linearizability::ModelKind,
-        /// Search steps allowed per key before the answer is "unknown".
+        /// Search steps allowed per key before the answer is "unknown" (the same verdict
+        /// on every machine).
         #[arg(long, default_value_t = sim_core::linearizability::DEFAULT_MAX_STEPS)]
         max_steps: u64,
+        /// Wall-clock time allowed per file before the answer is "unknown".
+        #[arg(long)]
+        timeout_ms: Option<u64>,
     },
     /// Measure sim-core's network against bare madsim, and simulation speed.
     Bench {
@@ -206,11 +218,20 @@ where
             jobs,
         } => determinism(out, &scenario, first_seed, seeds, jobs),
         Command::CheckHistory {
-            file,
+            files,
             model,
             max_steps,
-        } => crate::check_history::check_history(out, &file, model, max_steps)
-            .map_err(Failure::Usage),
+            timeout_ms,
+        } => {
+            let opts = crate::check_history::CheckOptions {
+                model,
+                max_steps,
+                timeout_ms,
+            };
+            Ok(crate::check_history::check_histories(
+                out, err, &files, &opts,
+            ))
+        }
         Command::Bench { quick, scenario } => {
             let cfg = if quick {
                 BenchConfig::quick()

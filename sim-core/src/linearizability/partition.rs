@@ -12,6 +12,7 @@ use super::model::Model;
 use super::operation::{OpSummary, Operation};
 use super::report::{Counterexample, LinReport, LinResult};
 use super::search::{search, SearchOutcome};
+use super::Budget;
 
 /// The operations of a history grouped by key (one group, `None`, for unkeyed models).
 pub(crate) fn split<M: Model>(
@@ -30,26 +31,34 @@ pub(crate) fn split<M: Model>(
     parts
 }
 
-/// Checks each partition with `max_steps` steps each and composes the verdict; then, if no
-/// partition failed, the model's cross-partition check.
+/// Checks each partition within `budget` (its step limit applies to each) and composes
+/// the verdict; then, if no partition failed, the model's cross-partition check.
+///
+/// Partitions are searched smallest first (by operations, then key) and the search stops
+/// at the first that fails: that one is the smallest failing partition, the one a report
+/// shows, and the larger ones (often the slowest to decide, as Porcupine's 50-client
+/// key-value histories show) need not be searched at all. Once the budget's interrupt
+/// fires, the partitions not searched yet are left unsearched too.
 pub(crate) fn check_partitions<M: Model>(
     model: &M,
     ops: Vec<Operation<M>>,
-    max_steps: u64,
+    budget: &Budget<'_>,
 ) -> LinReport {
     let operations = ops.len();
     let cross = model.cross_check(&ops);
     let relevant = ops
         .into_iter()
         .filter(|op| op.output.is_some() || !model.read_only(&op.input));
-    let mut parts = split(model, relevant);
+    let mut parts: Vec<_> = split(model, relevant).into_iter().collect();
+    // Stable: equal sizes stay in key order.
+    parts.sort_by_key(|(_, part)| part.len());
     let partitions = parts.len();
     let mut steps = 0;
-    let mut smallest_failure: Option<(usize, Counterexample)> = None;
+    let mut failure: Option<Counterexample> = None;
     let mut unknown: Option<String> = None;
-    for (key, part) in &mut parts {
+    for (searched, (key, part)) in parts.iter_mut().enumerate() {
         model.canonicalize(part);
-        match search(model, part, max_steps) {
+        match search(model, part, budget) {
             SearchOutcome::Linearizable { steps: s } => steps += s,
             SearchOutcome::Violation {
                 prefix,
@@ -57,31 +66,42 @@ pub(crate) fn check_partitions<M: Model>(
                 steps: s,
             } => {
                 steps += s;
-                if smallest_failure
-                    .as_ref()
-                    .is_none_or(|(size, _)| part.len() < *size)
-                {
-                    smallest_failure =
-                        Some((part.len(), counterexample(key, part, &prefix, stuck)));
-                }
+                failure = Some(counterexample(key, part, &prefix, stuck));
+                break;
             }
-            SearchOutcome::Budget { steps: s, deepest } => {
+            SearchOutcome::Budget {
+                steps: s,
+                deepest,
+                interrupted,
+            } => {
                 steps += s;
+                let on = key
+                    .as_ref()
+                    .map(|k| format!(" on key {k}"))
+                    .unwrap_or_default();
+                let progress = format!("{} ops, at most {deepest} placed", part.len());
+                if interrupted {
+                    let reason = budget.interrupt.map_or("interrupted", |i| i.reason);
+                    let left = partitions - searched - 1;
+                    let rest = if left > 0 {
+                        format!("; {left} more partition(s) not searched")
+                    } else {
+                        String::new()
+                    };
+                    unknown = Some(format!("{reason}{on} ({progress}){rest}"));
+                    break;
+                }
                 if unknown.is_none() {
-                    let on = key
-                        .as_ref()
-                        .map(|k| format!(" on key {k}"))
-                        .unwrap_or_default();
                     unknown = Some(format!(
-                        "search budget of {max_steps} steps exhausted{on} ({} ops, at most {deepest} placed)",
-                        part.len()
+                        "search budget of {} steps exhausted{on} ({progress})",
+                        budget.max_steps
                     ));
                 }
             }
         }
     }
-    let result = match (smallest_failure, cross, unknown) {
-        (Some((_, cx)), _, _) | (None, Some(cx), _) => LinResult::NotLinearizable(Box::new(cx)),
+    let result = match (failure, cross, unknown) {
+        (Some(cx), _, _) | (None, Some(cx), _) => LinResult::NotLinearizable(Box::new(cx)),
         (None, None, Some(reason)) => LinResult::Unknown { reason },
         (None, None, None) => LinResult::Linearizable,
     };

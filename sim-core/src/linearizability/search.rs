@@ -30,6 +30,8 @@
 //!
 //! Every model step and every backtrack counts against a step budget, so the search ends
 //! (with "unknown") on histories too large or too concurrent to decide, without any clock.
+//! A caller may also interrupt it (a wall-clock limit it keeps itself), asked every few
+//! thousand steps.
 
 // The memo is only ever probed by key: its iteration order never matters, and
 // hashing beats ordering a (bitset, state) key by a wide margin on long histories. The
@@ -41,6 +43,7 @@ use std::hash::BuildHasherDefault;
 use super::bitset::Bitset;
 use super::model::Model;
 use super::operation::Operation;
+use super::{Budget, INTERRUPT_POLL_STEPS};
 
 /// SipHash with fixed keys.
 #[allow(deprecated)]
@@ -69,6 +72,8 @@ pub(crate) enum SearchOutcome {
         steps: u64,
         /// Most operations placed at once.
         deepest: usize,
+        /// The caller's interrupt stopped it, not the step limit.
+        interrupted: bool,
     },
 }
 
@@ -142,7 +147,11 @@ impl Links {
 
 /// Searches for a linearization of `ops` (one partition) from the model's initial state.
 #[allow(clippy::disallowed_types)] // The memo is only probed by key, never iterated: its order cannot leak into results.
-pub(crate) fn search<M: Model>(model: &M, ops: &[Operation<M>], max_steps: u64) -> SearchOutcome {
+pub(crate) fn search<M: Model>(
+    model: &M,
+    ops: &[Operation<M>],
+    budget: &Budget<'_>,
+) -> SearchOutcome {
     let n = ops.len();
     // Events in real-time order; indeterminate returns go last, by operation.
     let mut events: Vec<(usize, Event)> = Vec::with_capacity(2 * n);
@@ -299,8 +308,19 @@ pub(crate) fn search<M: Model>(model: &M, ops: &[Operation<M>], max_steps: u64) 
             {
                 continue;
             }
-            if steps >= max_steps {
-                return SearchOutcome::Budget { steps, deepest };
+            if steps >= budget.max_steps {
+                return SearchOutcome::Budget {
+                    steps,
+                    deepest,
+                    interrupted: false,
+                };
+            }
+            if steps % INTERRUPT_POLL_STEPS == 0 && budget.interrupted() {
+                return SearchOutcome::Budget {
+                    steps,
+                    deepest,
+                    interrupted: true,
+                };
             }
             steps += 1;
             next_states.clear();

@@ -294,6 +294,101 @@ fn list_map_histories() {
     ));
 }
 
+/// Two concurrent appends of strings, then a get of `seen`: Porcupine's key-value shape.
+fn string_appends(seen: Value) -> H {
+    H::default()
+        .kinv(0, 1, "append", "k", json!("x 0 0 y"))
+        .kinv(1, 2, "append", "k", json!("x 1 0 y"))
+        .ok(0, json!("x 0 0 y"))
+        .ok(1, json!("x 1 0 y"))
+        .kinv(2, 3, "get", "k", Value::Null)
+        .ok(2, seen)
+}
+
+#[test]
+fn string_histories_append_by_concatenation_under_the_models_users_name() {
+    for model in [ModelKind::Kv, ModelKind::ListMap, ModelKind::StringKv] {
+        let resolved = model.resolve(&string_appends(json!("")).history());
+        assert_eq!(resolved, ModelKind::StringKv, "{model}");
+        for seen in ["x 0 0 yx 1 0 y", "x 1 0 yx 0 0 y"] {
+            assert_eq!(
+                verdict(resolved, string_appends(json!(seen))),
+                LinResult::Linearizable,
+                "{seen}"
+            );
+        }
+        for seen in [json!("x 0 0 y"), json!(""), Value::Null] {
+            assert!(matches!(
+                verdict(resolved, string_appends(seen)),
+                LinResult::NotLinearizable(_)
+            ));
+        }
+    }
+    // Controls: what already fits its model keeps it.
+    let lists = H::default()
+        .kinv(0, 1, "append", "l", json!(1))
+        .ok(0, json!(1))
+        .kinv(1, 2, "get", "l", Value::Null)
+        .ok(1, json!([1]))
+        .history();
+    assert_eq!(ModelKind::ListMap.resolve(&lists), ModelKind::ListMap);
+    let puts = H::default()
+        .kinv(0, 1, "put", "a", json!({"value": "x"}))
+        .ok(0, put(5))
+        .history();
+    assert_eq!(ModelKind::Kv.resolve(&puts), ModelKind::Kv);
+    let appends = string_appends(json!("")).history();
+    assert_eq!(
+        ModelKind::CasRegister.resolve(&appends),
+        ModelKind::CasRegister
+    );
+}
+
+#[test]
+fn an_interrupt_stops_the_search_and_says_why() {
+    let cfg = GenConfig {
+        clients: 4,
+        ops: 200,
+        keys: 3,
+        indeterminate_percent: 0,
+        seed: 5,
+    };
+    let history = etcd_kv_history(&cfg);
+    let at_once = || true;
+    let budget = Budget {
+        max_steps: DEFAULT_MAX_STEPS,
+        interrupt: Some(Interrupt {
+            stop: &at_once,
+            reason: "time limit of 0 ms reached",
+        }),
+    };
+    let report = check_within(&models::EtcdKv, &history, &budget).unwrap();
+    match &report.result {
+        LinResult::Unknown { reason } => {
+            assert!(
+                reason.starts_with("time limit of 0 ms reached on key"),
+                "{reason}"
+            );
+            assert!(
+                reason.ends_with("; 2 more partition(s) not searched"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected unknown, got {other:?}"),
+    }
+    // An interrupt that never fires changes nothing.
+    let never = || false;
+    let budget = Budget {
+        interrupt: Some(Interrupt {
+            stop: &never,
+            reason: "unused",
+        }),
+        ..budget
+    };
+    let report = check_within(&models::EtcdKv, &history, &budget).unwrap();
+    assert_eq!(report.result, LinResult::Linearizable);
+}
+
 #[test]
 fn malformed_histories_are_errors() {
     let h = H::default()

@@ -4,10 +4,12 @@ mod cas_register;
 mod etcd_kv;
 mod list_map;
 mod revisions;
+mod string_kv;
 
 pub use cas_register::{CasRegister, RegisterInput, RegisterOutput};
 pub use etcd_kv::{EtcdKv, KeyState, KvInput, KvOutput, Rev};
 pub use list_map::{ListInput, ListMap};
+pub use string_kv::{StringInput, StringKv};
 
 use std::sync::Arc;
 
