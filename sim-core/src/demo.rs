@@ -111,7 +111,7 @@ pub async fn ping_node(mut ctx: NodeCtx<PingMsg>, config: PingConfig) {
                 }
                 PingMsg::Pong { .. } => {
                     pongs += 1;
-                    if config.persist_every > 0 && pongs % config.persist_every == 0 {
+                    if config.persist_every > 0 && pongs.is_multiple_of(config.persist_every) {
                         let total = (recovered + pongs).to_string();
                         ctx.disk().write_file(PONG_FILE, total.as_bytes());
                         ctx.disk().fsync(PONG_FILE).await;

@@ -90,7 +90,7 @@ pub fn fault_label(op: &FaultOp, directory: &Directory) -> String {
 
 /// Microseconds as milliseconds for labels: `1500` -> `1.5`, `2000` -> `2`.
 pub fn format_ms(us: u64) -> String {
-    if us % 1000 == 0 {
+    if us.is_multiple_of(1000) {
         format!("{}", us / 1000)
     } else {
         let text = format!("{:.3}", us as f64 / 1000.0);

@@ -42,7 +42,7 @@ pub(super) async fn compacting_writer(
         let key = raft::etcd::workload::key_name((seq % keys) as usize);
         if let Ok(revision) = client.put(&key, &format!("{me}-{seq}")).await {
             acked += 1;
-            if acked % PUTS_PER_COMPACTION == 0 && revision.0 > KEEP_REVISIONS {
+            if acked.is_multiple_of(PUTS_PER_COMPACTION) && revision.0 > KEEP_REVISIONS {
                 let _ = client
                     .compact(raft::etcd::Revision(revision.0 - KEEP_REVISIONS))
                     .await;

@@ -315,7 +315,7 @@ pub(crate) fn search<M: Model>(
                     interrupted: false,
                 };
             }
-            if steps % INTERRUPT_POLL_STEPS == 0 && budget.interrupted() {
+            if steps.is_multiple_of(INTERRUPT_POLL_STEPS) && budget.interrupted() {
                 return SearchOutcome::Budget {
                     steps,
                     deepest,
