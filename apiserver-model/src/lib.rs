@@ -1,14 +1,28 @@
 //! The Kubernetes control plane model for ksim.
 //!
-//! Being built (issue 12). Landed so far, sans-IO and tested on its own: the resources the
-//! API serves with their typed decoding ([`resource`]). Next: manifests, defaulting,
-//! validation, authentication, RBAC, admission, then the API server as a component on the
-//! simulated etcd, the controllers, the scheduler and the kubelets, all talking only
-//! through the API, as `../shared/DESIGN.md` ("Kubernetes model") describes.
+//! Being built (issue 12). Landed so far, sans-IO and each tested on its own, the pieces
+//! of the API server's request path:
+//! - [`resource`]: the resources served (k8s-openapi types: plural, scope, etcd key) and
+//!   typed decoding that names the path of a wrong type or an unknown field;
+//! - [`manifest`]: multi-document YAML manifests, with file, document, line and path in
+//!   every error;
+//! - [`authn`] (bearer tokens, anonymous) and [`rbac`] (Roles, ClusterRoles and bindings);
+//! - [`defaults`] (SetDefaults, DefaultTolerationSeconds) and [`validation`] (422 field
+//!   errors, immutable fields);
+//! - [`status`]: every refusal as Kubernetes words it, as a `metav1.Status`.
+//!
+//! Next: admission with ResourceQuota, then the API server as a component on the simulated
+//! etcd (storage, watch cache, audit), the controllers, the scheduler and the kubelets, all
+//! talking only through the API, as `../shared/DESIGN.md` ("Kubernetes model") describes.
 //!
 //! Objects are plain JSON (`serde_json::Value`) in the store, as kube-apiserver's generic
 //! registry keeps them; components decode the kinds they act on into k8s-openapi types.
 
+pub mod authn;
 pub mod defaults;
+pub mod manifest;
+pub mod rbac;
 pub mod resource;
+pub mod status;
 pub mod validation;
+pub mod verb;
