@@ -9,10 +9,14 @@
 //! - [`authn`] (bearer tokens, anonymous) and [`rbac`] (Roles, ClusterRoles and bindings);
 //! - [`defaults`] (SetDefaults, DefaultTolerationSeconds) and [`validation`] (422 field
 //!   errors, immutable fields);
-//! - [`status`]: every refusal as Kubernetes words it, as a `metav1.Status`.
+//! - [`status`]: every refusal as Kubernetes words it, as a `metav1.Status`;
+//! - [`quota`]: ResourceQuota admission's charge (kube_quantity arithmetic);
+//! - [`storage`]: kube-apiserver's etcd3 store as transaction plans and their meaning
+//!   (resourceVersion = mod revision; create, update and delete with preconditions),
+//!   tested against the real etcd store.
 //!
-//! Next: admission with ResourceQuota, then the API server as a component on the simulated
-//! etcd (storage, watch cache, audit), the controllers, the scheduler and the kubelets, all
+//! Next: the API server as a component on the simulated etcd (the request path over these
+//! pieces, the quota's read-check-update loop, list and watch with a watch cache, audit), the controllers, the scheduler and the kubelets, all
 //! talking only through the API, as `../shared/DESIGN.md` ("Kubernetes model") describes.
 //!
 //! Objects are plain JSON (`serde_json::Value`) in the store, as kube-apiserver's generic
@@ -21,8 +25,10 @@
 pub mod authn;
 pub mod defaults;
 pub mod manifest;
+pub mod quota;
 pub mod rbac;
 pub mod resource;
 pub mod status;
+pub mod storage;
 pub mod validation;
 pub mod verb;
