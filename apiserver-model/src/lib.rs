@@ -22,6 +22,7 @@
 //! Objects are plain JSON (`serde_json::Value`) in the store, as kube-apiserver's generic
 //! registry keeps them; components decode the kinds they act on into k8s-openapi types.
 
+pub mod apiserver;
 pub mod authn;
 pub mod defaults;
 pub mod manifest;

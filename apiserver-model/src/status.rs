@@ -75,6 +75,19 @@ pub enum ApiError {
     /// 504, reason Timeout: storage did not answer in time (etcd without a quorum, or cut off).
     #[error("{0}")]
     Timeout(String),
+    /// 400, reason BadRequest: the request itself is malformed (no body, a body that does
+    /// not decode, a namespace that contradicts the URL's).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404, reason NotFound: no such resource is served (not an object: the URL).
+    #[error("the server could not find the requested resource")]
+    NoSuchResource,
+    /// 405, reason MethodNotAllowed: the verb is not served on this resource.
+    #[error("the server does not allow this method on the requested resource")]
+    MethodNotAllowed,
+    /// 500, reason InternalError: etcd refused, or answered what cannot be read.
+    #[error("Internal error occurred: {0}")]
+    Internal(String),
 }
 
 /// The conflict message of an update with a stale resourceVersion
@@ -164,6 +177,10 @@ impl ApiError {
             ApiError::Gone { .. } => 410,
             ApiError::Invalid { .. } => 422,
             ApiError::Timeout(_) => 504,
+            ApiError::BadRequest(_) => 400,
+            ApiError::NoSuchResource => 404,
+            ApiError::MethodNotAllowed => 405,
+            ApiError::Internal(_) => 500,
         }
     }
 
@@ -178,6 +195,10 @@ impl ApiError {
             ApiError::Gone { .. } => "Expired",
             ApiError::Invalid { .. } => "Invalid",
             ApiError::Timeout(_) => "Timeout",
+            ApiError::BadRequest(_) => "BadRequest",
+            ApiError::NoSuchResource => "NotFound",
+            ApiError::MethodNotAllowed => "MethodNotAllowed",
+            ApiError::Internal(_) => "InternalError",
         }
     }
 
