@@ -33,3 +33,4 @@ pub mod status;
 pub mod storage;
 pub mod validation;
 pub mod verb;
+pub mod watch_cache;
