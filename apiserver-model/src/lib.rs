@@ -13,11 +13,17 @@
 //! - [`quota`]: ResourceQuota admission's charge (kube_quantity arithmetic);
 //! - [`storage`]: kube-apiserver's etcd3 store as transaction plans and their meaning
 //!   (resourceVersion = mod revision; create, update and delete with preconditions),
-//!   tested against the real etcd store.
+//!   tested against the real etcd store;
+//! - [`watch_cache`]: kube-apiserver's watch cache (window sizing, filters, 410 Gone,
+//!   bookmarks);
+//! - [`apiserver`]: the request path over all of these (authn, RBAC, decoding, defaults,
+//!   admission with the quota's read-check-update loop, validation, storage, binding,
+//!   audit) on a [`apiserver::Backend`], the etcd client in a simulation.
 //!
-//! Next: the API server as a component on the simulated etcd (the request path over these
-//! pieces, the quota's read-check-update loop, list and watch with a watch cache, audit), the controllers, the scheduler and the kubelets, all
-//! talking only through the API, as `../shared/DESIGN.md` ("Kubernetes model") describes.
+//! Next: list and watch through the watch cache, the API server as a component on its own
+//! node serving clients over the simulated network, the controllers, the scheduler and
+//! the kubelets, all talking only through the API, as `../shared/DESIGN.md` ("Kubernetes
+//! model") describes.
 //!
 //! Objects are plain JSON (`serde_json::Value`) in the store, as kube-apiserver's generic
 //! registry keeps them; components decode the kinds they act on into k8s-openapi types.

@@ -16,11 +16,11 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use raft::etcd::{Event, EventKind, Revision};
+use raft::etcd::{Event, EventKind, KeyValue, Revision};
 use serde_json::Value;
 
 use crate::status::ApiError;
-use crate::storage::{self, StorageError, Stored};
+use crate::storage::{self, StorageError};
 
 /// The window's initial and smallest size (`cacher`'s default capacity, 100 events).
 pub const MIN_CAPACITY: usize = 100;
@@ -114,19 +114,24 @@ pub struct WatchCache {
 }
 
 impl WatchCache {
-    /// A cache loaded from a list of the resource at `revision` (the cacher's initial list).
-    pub fn from_list(objects: Vec<Stored>, keys: Vec<String>, revision: Revision) -> Self {
-        WatchCache {
-            objects: keys
-                .into_iter()
-                .zip(objects)
-                .map(|(k, s)| (k, s.object))
-                .collect(),
+    /// A cache loaded from a range of the resource's keys read at `revision` (the
+    /// cacher's initial list).
+    ///
+    /// # Errors
+    ///
+    /// When a stored value is not an object's JSON.
+    pub fn from_list(kvs: &[KeyValue], revision: Revision) -> Result<Self, StorageError> {
+        let objects = kvs
+            .iter()
+            .map(|kv| Ok((kv.key.clone(), storage::decode(kv)?.object)))
+            .collect::<Result<_, StorageError>>()?;
+        Ok(WatchCache {
+            objects,
             window: VecDeque::new(),
             capacity: MIN_CAPACITY,
             revision,
             window_start: revision,
-        }
+        })
     }
 
     /// The revision the cache is complete up to.
@@ -286,7 +291,6 @@ fn seen_as(change: &Change, filter: &Filter) -> Option<WatchEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use raft::etcd::KeyValue;
     use serde_json::json;
 
     fn put(key: &str, rev: u64, created: u64, node: &str) -> Event {
@@ -328,7 +332,7 @@ mod tests {
 
     #[test]
     fn watches_resume_filter_and_expire() {
-        let mut c = WatchCache::from_list(vec![], vec![], Revision(10));
+        let mut c = WatchCache::from_list(&[], Revision(10)).unwrap();
         let p = "/registry/pods/default/";
         c.apply(&[put(&format!("{p}a"), 11, 11, "")], 0).unwrap();
         c.apply(&[put(&format!("{p}a"), 12, 11, "worker-a")], 10)
@@ -381,7 +385,7 @@ mod tests {
 
     #[test]
     fn the_window_grows_while_fresh_and_old_events_fall_out() {
-        let mut c = WatchCache::from_list(vec![], vec![], Revision(0));
+        let mut c = WatchCache::from_list(&[], Revision(0)).unwrap();
         // 300 events in 3 s: the window doubles rather than drop fresh events.
         for i in 1..=300u64 {
             c.apply(
