@@ -1,7 +1,9 @@
 //! What the API server needs from etcd: transactions and ranges. The simulated API server
 //! uses the etcd client over the network ([`EtcdClient`]); tests may use the store itself.
 
-use raft::etcd::{ClientError, EtcdClient, KeyValue, RangeRequest, Revision, TxnRequest};
+use raft::etcd::{
+    ClientError, EtcdClient, EtcdError, KeyValue, RangeRequest, Revision, TxnRequest,
+};
 
 use crate::storage::TxnAnswer;
 
@@ -13,14 +15,17 @@ pub enum BackendError {
     Timeout,
     /// etcd refused it.
     #[error("etcdserver: {0}")]
-    Refused(String),
+    Refused(EtcdError),
+    /// etcd answered what the request did not ask for (a bug, not a fault).
+    #[error("unexpected etcd answer: {0}")]
+    Unexpected(String),
 }
 
 impl From<ClientError> for BackendError {
     fn from(e: ClientError) -> Self {
         match e {
             ClientError::Indeterminate => BackendError::Timeout,
-            ClientError::Etcd(e) => BackendError::Refused(e.to_string()),
+            ClientError::Etcd(e) => BackendError::Refused(e),
         }
     }
 }

@@ -9,9 +9,12 @@
 //! like any other. Its RBAC policy is handed to it ([`ApiServer::set_rbac`]) by whoever
 //! watches the RBAC objects.
 //!
-//! Served so far: create, get, update and delete of every resource, and the pods'
-//! `binding` subresource. Next: list and watch with resourceVersion semantics and a watch
-//! cache, patch, finalizers and propagation.
+//! Served so far: create, get, list, update and delete of every resource, and the pods'
+//! `binding` subresource. Lists follow Kubernetes' resourceVersion semantics: none is a
+//! quorum read from etcd, `"0"` whatever the watch cache holds, a version with
+//! NotOlderThan the cache once it has caught up, with Exact etcd at that revision. The
+//! caches are primed and fed by whoever runs the server ([`ApiServer::prime`],
+//! [`ApiServer::feed`]). Next: watch streams, patch, finalizers and propagation.
 
 mod audit;
 mod backend;
@@ -20,18 +23,20 @@ mod request;
 mod write;
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 
 use sim_core::SimTime;
 
 pub use audit::{AuditRecord, AuthzDecision};
 pub use backend::{Backend, BackendError};
-pub use request::{Reply, Request};
+pub use request::{ListOptions, Reply, Request, VersionMatch};
 
 use crate::authn::Authenticator;
 use crate::rbac::{Attributes, Decision, Rbac};
 use crate::resource::{self, Resource};
 use crate::status::{ApiError, Target};
 use crate::verb::Verb;
+use crate::watch_cache::WatchCache;
 
 /// Virtual time 0 as a wall date, for `creationTimestamp` and the like: 2026-01-01T00:00:00Z
 /// (any fixed date would do; one near today reads naturally in a manifest).
@@ -53,6 +58,8 @@ pub struct ApiServer<B> {
     /// Objects created so far: uids are `<name>-<n>`, unique across servers, and the same
     /// in every run of a seed.
     created: Cell<u64>,
+    /// The watch caches, by resource (`group/plural`), once primed.
+    caches: RefCell<BTreeMap<(&'static str, &'static str), WatchCache>>,
 }
 
 impl<B: Backend> ApiServer<B> {
@@ -65,6 +72,7 @@ impl<B: Backend> ApiServer<B> {
             rbac: RefCell::new(rbac),
             audit: RefCell::new(Vec::new()),
             created: Cell::new(0),
+            caches: RefCell::new(BTreeMap::new()),
         }
     }
 
@@ -76,6 +84,51 @@ impl<B: Backend> ApiServer<B> {
     /// The audit records written since the last call.
     pub fn take_audit(&self) -> Vec<AuditRecord> {
         std::mem::take(&mut *self.audit.borrow_mut())
+    }
+
+    /// Lists `resource` from etcd and starts its watch cache at that revision; the caller
+    /// then watches etcd from the revision returned and [`ApiServer::feed`]s the cache.
+    ///
+    /// # Errors
+    ///
+    /// When etcd does not answer, or holds what is not an object.
+    pub async fn prime(
+        &self,
+        resource: &'static Resource,
+    ) -> Result<raft::etcd::Revision, ApiError> {
+        let (kvs, revision) = self
+            .backend
+            .range(raft::etcd::RangeRequest::latest(
+                raft::etcd::KeyRange::prefix(resource.key_prefix()),
+            ))
+            .await
+            .map_err(backend_error)?;
+        let cache =
+            WatchCache::from_list(&kvs, revision).map_err(|e| ApiError::Internal(e.to_string()))?;
+        self.caches
+            .borrow_mut()
+            .insert((resource.group, resource.plural), cache);
+        Ok(revision)
+    }
+
+    /// Feeds etcd watch events of `resource` to its cache.
+    ///
+    /// # Errors
+    ///
+    /// When the cache was never primed, or a value is not an object.
+    pub fn feed(
+        &self,
+        resource: &Resource,
+        events: &[raft::etcd::Event],
+        now_ms: u64,
+    ) -> Result<(), ApiError> {
+        let mut caches = self.caches.borrow_mut();
+        let cache = caches
+            .get_mut(&(resource.group, resource.plural))
+            .ok_or_else(|| ApiError::Internal(format!("no watch cache for {}", resource.plural)))?;
+        cache
+            .apply(events, now_ms)
+            .map_err(|e| ApiError::Internal(e.to_string()))
     }
 
     /// Serves `request` at virtual time `now`.
@@ -176,6 +229,7 @@ impl<B: Backend> ApiServer<B> {
                 self.bind(resource, request).await
             }
             (Verb::Get, None) => self.get(resource, request).await,
+            (Verb::List, None) => self.list(resource, request).await,
             (Verb::Update, None) => self.update(resource, request).await,
             (Verb::Delete, None) => self.delete(resource, request).await,
             _ => Err(ApiError::MethodNotAllowed),
@@ -205,7 +259,7 @@ fn subresource_name(request: &Request) -> Option<&'static str> {
 fn backend_error(e: BackendError) -> ApiError {
     match e {
         BackendError::Timeout => ApiError::Timeout(e.to_string()),
-        BackendError::Refused(_) => ApiError::Internal(e.to_string()),
+        BackendError::Refused(_) | BackendError::Unexpected(_) => ApiError::Internal(e.to_string()),
     }
 }
 

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::status::ApiError;
 use crate::verb::Verb;
+use crate::watch_cache::Filter;
 
 /// One API request.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,6 +27,31 @@ pub struct Request {
     pub name: Option<String>,
     /// The object sent (create, update).
     pub body: Option<Value>,
+    /// A list's or watch's resourceVersion and filter.
+    pub list: ListOptions,
+}
+
+/// How a list's resourceVersion is to be matched (`resourceVersionMatch`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VersionMatch {
+    /// At least this version (the default when a version is given): from the watch cache,
+    /// once it has caught up.
+    #[default]
+    NotOlderThan,
+    /// Exactly this version: from etcd, at that revision (410 if compacted).
+    Exact,
+}
+
+/// A list's or watch's options.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// `resourceVersion`: `None` (or `""`) for the most recent (a quorum read from etcd),
+    /// `"0"` for anything the cache has, else a version.
+    pub resource_version: Option<String>,
+    /// `resourceVersionMatch`.
+    pub version_match: VersionMatch,
+    /// Label and field selectors (and the namespace, taken from the request).
+    pub filter: Filter,
 }
 
 impl Request {
@@ -40,7 +66,21 @@ impl Request {
             namespace: None,
             name: None,
             body: None,
+            list: ListOptions::default(),
         }
+    }
+
+    /// Listing or watching from `resource_version`, matched as `version_match`.
+    pub fn at_version(mut self, resource_version: &str, version_match: VersionMatch) -> Self {
+        self.list.resource_version = Some(resource_version.to_string());
+        self.list.version_match = version_match;
+        self
+    }
+
+    /// Only objects `filter` passes.
+    pub fn filtered(mut self, filter: Filter) -> Self {
+        self.list.filter = filter;
+        self
     }
 
     /// In namespace `ns`.

@@ -26,7 +26,7 @@ impl Backend for Local {
                 succeeded,
                 responses,
             } => Ok((succeeded, responses, header.revision)),
-            other => Err(BackendError::Refused(format!("{other:?}"))),
+            other => Err(BackendError::Unexpected(format!("{other:?}"))),
         }
     }
 
@@ -40,7 +40,8 @@ impl Backend for Local {
             .query(NodeId(0), &Query::Range(request), 0, true)
         {
             Response::Range { header, kvs, .. } => Ok((kvs, header.revision)),
-            other => Err(BackendError::Refused(format!("{other:?}"))),
+            Response::Error(e) => Err(BackendError::Refused(e)),
+            other => Err(BackendError::Unexpected(format!("{other:?}"))),
         }
     }
 }
@@ -384,5 +385,132 @@ fn the_request_path_request_by_request() {
             bound.decision,
             AuthzDecision::Allow("ClusterRoleBinding scheduler".into())
         );
+    });
+}
+
+#[test]
+fn lists_follow_resource_version_semantics() {
+    run(async {
+        let s = server();
+        let admin = Some("t-admin");
+        expect(
+            &s,
+            create(
+                "t-admin",
+                "",
+                "namespaces",
+                None,
+                json!({"metadata": {"name": "default"}}),
+            ),
+            201,
+        )
+        .await
+        .unwrap();
+        expect(
+            &s,
+            create("t-admin", "", "pods", Some("default"), pod("a")),
+            201,
+        )
+        .await
+        .unwrap();
+        let list = |rv: Option<(&str, VersionMatch)>| {
+            let r = Request::new(admin, Verb::List, "", "pods").in_namespace("default");
+            match rv {
+                Some((v, m)) => r.at_version(v, m),
+                None => r,
+            }
+        };
+        let names = |l: &Value| -> Vec<String> {
+            l["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let pods = resource::by_kind("v1", "Pod").unwrap();
+        let primed = s.prime(pods).await.unwrap();
+
+        // A second pod, not yet fed to the cache: a quorum list sees it, a list from the
+        // cache ("0") does not, and one not older than its version must wait.
+        let b = expect(
+            &s,
+            create("t-admin", "", "pods", Some("default"), pod("b")),
+            201,
+        )
+        .await
+        .unwrap();
+        let b_rv = b["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let quorum = expect(&s, list(None), 200).await.unwrap();
+        assert_eq!(names(&quorum), ["a", "b"]);
+        assert_eq!(quorum["kind"], "PodList");
+        assert_eq!(quorum["metadata"]["resourceVersion"], b_rv);
+        let cached = expect(&s, list(Some(("0", VersionMatch::NotOlderThan))), 200)
+            .await
+            .unwrap();
+        assert_eq!(names(&cached), ["a"]);
+        assert_eq!(cached["metadata"]["resourceVersion"], primed.0.to_string());
+        let e = expect(&s, list(Some((&b_rv, VersionMatch::NotOlderThan))), 504)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("Too large resource version: {b_rv}, current: {}", primed.0)
+        );
+
+        // Fed the event, the cache catches up.
+        let key = pods.key(Some("default"), "b");
+        let kv = s
+            .backend
+            .0
+            .borrow()
+            .mvcc()
+            .range(&RangeRequest::latest(raft::etcd::KeyRange::key(&key)))
+            .unwrap()
+            .kvs[0]
+            .clone();
+        let put = raft::etcd::Event {
+            kind: raft::etcd::EventKind::Put,
+            kv,
+            prev_kv: None,
+        };
+        s.feed(pods, &[put], 1_000).unwrap();
+        let caught_up = expect(&s, list(Some((&b_rv, VersionMatch::NotOlderThan))), 200)
+            .await
+            .unwrap();
+        assert_eq!(names(&caught_up), ["a", "b"]);
+
+        // Exact: etcd at that revision, and 410 once compacted past it.
+        let at_primed = expect(
+            &s,
+            list(Some((&primed.0.to_string(), VersionMatch::Exact))),
+            200,
+        )
+        .await
+        .unwrap();
+        assert_eq!(names(&at_primed), ["a"]);
+        let b_rev = Revision(b_rv.parse().unwrap());
+        s.backend
+            .0
+            .borrow_mut()
+            .apply(&Command::Compact { revision: b_rev }, 0, true);
+        let e = expect(
+            &s,
+            list(Some((&primed.0.to_string(), VersionMatch::Exact))),
+            410,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("too old resource version: {} ({})", primed.0, b_rev.0)
+        );
+        let e = expect(&s, list(Some(("yesterday", VersionMatch::Exact))), 400)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("invalid resourceVersion"), "{e}");
     });
 }
