@@ -16,6 +16,8 @@
 //!   tested against the real etcd store;
 //! - [`watch_cache`]: kube-apiserver's watch cache (window sizing, filters, 410 Gone,
 //!   bookmarks);
+//! - [`informer`]: client-go's list-then-watch copy of a resource (relist after 410,
+//!   resync), sans-IO;
 //! - [`apiserver`]: the request path over all of these (authn, RBAC, decoding, defaults,
 //!   admission with the quota's read-check-update loop, validation, storage, binding,
 //!   audit) on a [`apiserver::Backend`], the etcd client in a simulation.
@@ -31,6 +33,7 @@
 pub mod apiserver;
 pub mod authn;
 pub mod defaults;
+pub mod informer;
 pub mod manifest;
 pub mod quota;
 pub mod rbac;
