@@ -66,12 +66,7 @@ pub fn decode(kv: &KeyValue) -> Result<Stored, StorageError> {
         key: kv.key.clone(),
         message: e.to_string(),
     })?;
-    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.insert(
-            "resourceVersion".to_string(),
-            Value::String(kv.mod_revision.0.to_string()),
-        );
-    }
+    set_version(&mut object, kv.mod_revision);
     Ok(Stored {
         object,
         mod_revision: kv.mod_revision,
@@ -179,26 +174,39 @@ pub fn created(
     Ok(Ok(with_version(object, *revision)))
 }
 
-fn with_version(object: &Value, revision: Revision) -> Stored {
-    let mut object = object.clone();
+/// Writes `revision` into `metadata.resourceVersion` (kube-apiserver's versioner).
+fn set_version(object: &mut Value, revision: Revision) {
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.insert(
             "resourceVersion".to_string(),
             Value::String(revision.0.to_string()),
         );
     }
+}
+
+fn with_version(object: &Value, revision: Revision) -> Stored {
+    let mut object = object.clone();
+    set_version(&mut object, revision);
     Stored {
         object,
         mod_revision: revision,
     }
 }
 
-/// The object a failed compare's read found, if the key exists.
-fn found(responses: &[Response]) -> Result<Option<Stored>, StorageError> {
-    match responses.first() {
-        Some(Response::Range { kvs, .. }) => kvs.first().map(decode).transpose(),
-        other => Err(StorageError::Unexpected(format!("{other:?}"))),
-    }
+/// Why a compare on the mod revision failed, from the read that ran instead: the key is
+/// there at another version (409 Conflict) or gone (404).
+fn refused(target: Target, responses: &[Response]) -> Result<ApiError, StorageError> {
+    let found = match responses.first() {
+        Some(Response::Range { kvs, .. }) => kvs.first().map(decode).transpose()?,
+        other => return Err(StorageError::Unexpected(format!("{other:?}"))),
+    };
+    Ok(match found {
+        Some(_) => ApiError::Conflict {
+            target,
+            why: STALE_UPDATE.to_string(),
+        },
+        None => ApiError::NotFound { target },
+    })
 }
 
 /// What an update's answer means: the object as stored, 409 Conflict (it changed since
@@ -212,14 +220,7 @@ pub fn updated(
     if *succeeded {
         return Ok(Ok(with_version(object, *revision)));
     }
-    let target = target_of(resource, object);
-    Ok(Err(match found(responses)? {
-        Some(_) => ApiError::Conflict {
-            target,
-            why: STALE_UPDATE.to_string(),
-        },
-        None => ApiError::NotFound { target },
-    }))
+    Ok(Err(refused(target_of(resource, object), responses)?))
 }
 
 /// What a delete's answer means: the object as it was when deleted, 409 Conflict, or 404.
@@ -239,13 +240,7 @@ pub fn deleted(
             other => Err(StorageError::Unexpected(format!("{other:?}"))),
         };
     }
-    Ok(Err(match found(responses)? {
-        Some(_) => ApiError::Conflict {
-            target,
-            why: STALE_UPDATE.to_string(),
-        },
-        None => ApiError::NotFound { target },
-    }))
+    Ok(Err(refused(target, responses)?))
 }
 
 #[cfg(test)]

@@ -21,16 +21,7 @@ fn data(name: &str) -> String {
 }
 
 fn check(file: &str, model: &str, extra: &[&str]) -> Outcome {
-    let path = data(file);
-    let mut argv = vec!["ksim", "check-history", &path, "--model", model];
-    argv.extend_from_slice(extra);
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = main_with(argv, &mut out, &mut err);
-    Outcome {
-        code,
-        out: String::from_utf8(out).unwrap(),
-        err: String::from_utf8(err).unwrap(),
-    }
+    check_many(&[file], model, extra)
 }
 
 fn assert_usage_error(o: &Outcome, needle: &str) {
