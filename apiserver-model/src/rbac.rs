@@ -8,7 +8,7 @@
 //! does before RBAC.
 
 use k8s_openapi::api::rbac::v1::{
-    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject,
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
 };
 
 use crate::authn::{UserInfo, MASTERS};
@@ -113,19 +113,34 @@ impl Rbac {
         found.unwrap_or_default()
     }
 
+    /// Whether a binding in `binding_ns` (`None`: a ClusterRoleBinding) of `subjects` to
+    /// `role` grants `a` to `user`. A RoleBinding's Role is looked up in its namespace.
+    fn grants(
+        &self,
+        subjects: Option<&[Subject]>,
+        role: &RoleRef,
+        binding_ns: Option<&str>,
+        user: &UserInfo,
+        a: &Attributes<'_>,
+    ) -> bool {
+        let role_ns = binding_ns.filter(|_| role.kind == "Role");
+        subjects
+            .unwrap_or_default()
+            .iter()
+            .any(|s| names(s, user, binding_ns))
+            && self
+                .rules_of(&role.kind, &role.name, role_ns)
+                .iter()
+                .any(|r| rule_allows(r, a))
+    }
+
     /// Decides `a` for `user`.
     pub fn authorize(&self, user: &UserInfo, a: &Attributes<'_>) -> Decision {
         if user.groups.iter().any(|g| g == MASTERS) {
             return Decision::Allow(format!("group {MASTERS}"));
         }
         for b in &self.cluster_role_bindings {
-            let subjects = b.subjects.as_deref().unwrap_or_default();
-            if subjects.iter().any(|s| names(s, user, None))
-                && self
-                    .rules_of(&b.role_ref.kind, &b.role_ref.name, None)
-                    .iter()
-                    .any(|r| rule_allows(r, a))
-            {
+            if self.grants(b.subjects.as_deref(), &b.role_ref, None, user, a) {
                 let name = b.metadata.name.as_deref().unwrap_or("");
                 return Decision::Allow(format!("ClusterRoleBinding {name}"));
             }
@@ -138,14 +153,7 @@ impl Rbac {
             if binding_ns != Some(ns) {
                 continue;
             }
-            let subjects = b.subjects.as_deref().unwrap_or_default();
-            let role_ns = (b.role_ref.kind == "Role").then_some(ns);
-            if subjects.iter().any(|s| names(s, user, binding_ns))
-                && self
-                    .rules_of(&b.role_ref.kind, &b.role_ref.name, role_ns)
-                    .iter()
-                    .any(|r| rule_allows(r, a))
-            {
+            if self.grants(b.subjects.as_deref(), &b.role_ref, binding_ns, user, a) {
                 let name = b.metadata.name.as_deref().unwrap_or("");
                 return Decision::Allow(format!("RoleBinding {ns}/{name}"));
             }
