@@ -43,3 +43,4 @@ pub mod storage;
 pub mod validation;
 pub mod verb;
 pub mod watch_cache;
+pub mod wire;

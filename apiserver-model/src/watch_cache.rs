@@ -32,7 +32,8 @@ pub const EVENT_FRESH_MS: u64 = 75_000;
 pub const BOOKMARK_EVERY_MS: u64 = 60_000;
 
 /// A watch event's type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum EventType {
     /// The object appeared (or started matching the watch's filter).
     Added,
@@ -239,10 +240,11 @@ impl WatchCache {
                 oldest: self.window_start.0,
             });
         }
+        // The window is in revision order: skip what the watcher has seen without reading it.
+        let first = self.window.partition_point(|c| c.revision <= from);
         Ok(self
             .window
-            .iter()
-            .filter(|c| c.revision > from)
+            .range(first..)
             .filter_map(|c| seen_as(c, filter))
             .collect())
     }

@@ -368,9 +368,9 @@ fn many_tasks_share_one_client_against_a_real_cluster() {
     let script_log = log.clone();
     let servers: Vec<NodeId> = (0..3).map(NodeId::from_index).collect();
     let voters = servers.clone();
-    let out = Sim::new(3)
+    let out = Sim::<EtcdMsg>::new(3)
         .nodes(3, move |ctx| {
-            run_node::<EtcdStore>(ctx, DriverConfig::default(), voters.clone())
+            run_node::<EtcdStore, _>(ctx, DriverConfig::default(), voters.clone())
         })
         .node(move |ctx| {
             let client = EtcdClient::new(ctx, servers.clone(), SessionConfig::default());

@@ -37,7 +37,7 @@ where
     let script = Arc::new(script);
     Sim::new(seed)
         .nodes(3, move |ctx| {
-            run_node::<EtcdStore>(ctx, DriverConfig::default(), voters.clone())
+            run_node::<EtcdStore, _>(ctx, DriverConfig::default(), voters.clone())
         })
         .node(move |ctx| {
             let client = EtcdClient::new(ctx, servers.clone(), SessionConfig::default());

@@ -322,7 +322,7 @@ impl ClusterConfig {
             let (name, group) = name_of(*server);
             let (cfg, voters) = (cfg.clone(), voters.clone());
             sim = sim.named_node(&name, &group, move |ctx| {
-                run_node::<EtcdStore>(ctx, cfg.get(), voters.clone())
+                run_node::<EtcdStore, _>(ctx, cfg.get(), voters.clone())
             });
         }
         for (i, id) in self.clients().into_iter().enumerate() {

@@ -12,6 +12,7 @@
 
 pub mod address;
 mod canonical;
+pub mod carry;
 pub mod check;
 pub mod checks;
 pub mod demo;
@@ -40,6 +41,7 @@ pub mod world;
 mod world_faults;
 
 pub use address::{Address, Port};
+pub use carry::Carries;
 pub use check::{Check, CheckKind, CheckResult, Evidence, Outcome, RunView, Status, Verdict};
 pub use directory::{ComponentInfo, Directory, DirectoryError, NodeInfo, NodeName};
 pub use disk::{Disk, DiskConfig};

@@ -17,6 +17,7 @@ use std::future::Future;
 use std::task::Poll;
 use std::time::Duration;
 
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::address::{Address, Port};
@@ -81,6 +82,24 @@ impl<M: Message> NodeCtx<M> {
     /// This component's address: where replies to it go.
     pub fn address(&self) -> Address {
         Address::new(self.id, self.port)
+    }
+
+    /// A context of this component on another port of its node, as a process binds a
+    /// second socket: an API server answers its clients on one port while its etcd client
+    /// waits for etcd's replies on another. The port is open from now until the node dies;
+    /// the new context has its own rng, drawn from this one's.
+    pub fn bind(&mut self, port: Port) -> NodeCtx<M> {
+        let at = Address::new(self.id, port);
+        self.world.open_port(at, self.incarnation);
+        let rng = ChaCha8Rng::seed_from_u64(self.rng.gen());
+        NodeCtx {
+            world: self.world.clone(),
+            id: self.id,
+            port,
+            component: self.component.clone(),
+            incarnation: self.incarnation,
+            rng,
+        }
     }
 
     /// This component's name (`kubelet`), or `None` for the node's main actor.

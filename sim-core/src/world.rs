@@ -607,6 +607,16 @@ impl<M: Message> World<M> {
         slot.inboxes.poll(at.port, cx)
     }
 
+    /// Opens `at`'s port for the incarnation `incarnation` of its node (ignored from a task
+    /// of an earlier one): mail sent there is queued from now on.
+    pub(crate) fn open_port(&self, at: Address, incarnation: u32) {
+        let mut st = self.lock();
+        let slot = st.slot(at.node);
+        if slot.incarnation == incarnation && slot.status != NodeStatus::Down {
+            slot.inboxes.open(at.port);
+        }
+    }
+
     /// Sets the ports a node's components listen on (from the builder, before the run).
     pub(crate) fn set_ports(&self, node: NodeId, ports: Vec<Port>) {
         self.lock().slot(node).ports = ports;

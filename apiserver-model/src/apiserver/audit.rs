@@ -1,10 +1,13 @@
 //! The audit log: one record for every request, whatever became of it (kube-apiserver's
 //! audit at the Metadata level: who, what, the decision, the code).
 
+use serde::{Deserialize, Serialize};
+
 use crate::verb::Verb;
 
 /// What authorization decided, or why it was never asked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum AuthzDecision {
     /// The token mapped to no one: refused before authorization.
     Unauthenticated,
@@ -15,7 +18,7 @@ pub enum AuthzDecision {
 }
 
 /// One audited request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// The user (`system:anonymous` without credentials; empty for a bad token).
     pub user: String,

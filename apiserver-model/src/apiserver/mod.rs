@@ -20,16 +20,19 @@ mod audit;
 mod backend;
 mod read;
 mod request;
+mod watch;
 mod write;
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
+use serde_json::Value;
 use sim_core::SimTime;
 
 pub use audit::{AuditRecord, AuthzDecision};
 pub use backend::{Backend, BackendError};
 pub use request::{ListOptions, Reply, Request, VersionMatch};
+pub use watch::{resource_of_key, WatchStart, REGISTRY_PREFIX};
 
 use crate::authn::Authenticator;
 use crate::rbac::{Attributes, Decision, Rbac};
@@ -133,43 +136,23 @@ impl<B: Backend> ApiServer<B> {
 
     /// Serves `request` at virtual time `now`.
     pub async fn handle(&self, request: &Request, now: SimTime) -> Reply {
+        self.handle_coded(request, now).await.0
+    }
+
+    /// Serves `request` at virtual time `now`: the answer and its HTTP code.
+    pub async fn handle_coded(&self, request: &Request, now: SimTime) -> (Reply, u16) {
         let (reply, user, decision) = self.serve(request, now).await;
-        let code = match &reply {
-            Ok(_) => {
-                if request.verb == Verb::Create {
-                    201
-                } else {
-                    200
-                }
-            }
-            Err(e) => e.code(),
-        };
-        let name = request.name.clone().or_else(|| {
-            request
-                .body
-                .as_ref()
-                .and_then(|b| b.pointer("/metadata/name"))
-                .and_then(|n| n.as_str())
-                .map(str::to_string)
-        });
-        let mut resource = if request.group.is_empty() {
-            request.resource.clone()
-        } else {
-            format!("{}.{}", request.resource, request.group)
-        };
-        if let Some(sub) = &request.subresource {
-            resource = format!("{resource}/{sub}");
-        }
+        let code = reply_code(request, &reply);
         self.audit.borrow_mut().push(AuditRecord {
             user,
             verb: request.verb,
-            resource,
+            resource: crate::wire::resource_label(request),
             namespace: request.namespace.clone(),
-            name,
+            name: crate::wire::request_name(request),
             decision,
             code,
         });
-        reply
+        (reply, code)
     }
 
     async fn serve(&self, request: &Request, now: SimTime) -> (Reply, String, AuthzDecision) {
@@ -217,7 +200,10 @@ impl<B: Backend> ApiServer<B> {
         request: &Request,
         now: SimTime,
     ) -> Reply {
-        if resource.namespaced && request.namespace.is_none() && request.verb != Verb::List {
+        if resource.namespaced
+            && request.namespace.is_none()
+            && !matches!(request.verb, Verb::List | Verb::Watch)
+        {
             return Err(ApiError::BadRequest(format!(
                 "{} is namespaced: the request must name a namespace",
                 resource.plural
@@ -232,6 +218,7 @@ impl<B: Backend> ApiServer<B> {
             (Verb::List, None) => self.list(resource, request).await,
             (Verb::Update, None) => self.update(resource, request).await,
             (Verb::Delete, None) => self.delete(resource, request).await,
+            (Verb::Watch, None) => self.watch_start(request).map(|_| Value::Null),
             _ => Err(ApiError::MethodNotAllowed),
         }
     }
@@ -241,6 +228,16 @@ impl<B: Backend> ApiServer<B> {
         let n = self.created.get() + 1;
         self.created.set(n);
         format!("{}-{n:06}", self.name)
+    }
+}
+
+/// The HTTP code of `reply` to `request`: 201 for a created object, 200 for another
+/// success, the error's own otherwise.
+pub fn reply_code(request: &Request, reply: &Reply) -> u16 {
+    match reply {
+        Ok(_) if request.verb == Verb::Create => 201,
+        Ok(_) => 200,
+        Err(e) => e.code(),
     }
 }
 

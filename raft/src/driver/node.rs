@@ -13,7 +13,7 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use sim_core::{EventKind, NodeCtx};
+use sim_core::{Carries, EventKind, NodeCtx};
 
 use super::app::{ClientOp, ClientReply, Membership, NodeEnv, Proposal, QueryMode, StateMachine};
 use super::message::{Msg, MsgOf};
@@ -213,9 +213,9 @@ fn membership_event(conf: &ConfState) -> EventKind {
     EventKind::layer(RaftEvent::Membership { voters, learners })
 }
 
-/// One node's running state.
-struct Node<S: StateMachine> {
-    ctx: NodeCtx<MsgOf<S>>,
+/// One node's running state (`M`: the world's message type, which carries the cluster's).
+struct Node<S: StateMachine, M> {
+    ctx: NodeCtx<M>,
     config: DriverConfig,
     raw: RawNode<ChaCha8Rng>,
     sm: S,
@@ -240,9 +240,10 @@ struct Node<S: StateMachine> {
     push_seq: BTreeMap<sim_core::NodeId, u64>,
 }
 
-/// Runs a Raft node replicating `S` among `voters` (the founding members).
-pub async fn run_node<S: StateMachine>(
-    mut ctx: NodeCtx<MsgOf<S>>,
+/// Runs a Raft node replicating `S` among `voters` (the founding members), in a world whose
+/// messages carry the cluster's (its own, or a bigger world's: see [`sim_core::carry`]).
+pub async fn run_node<S: StateMachine, M: Carries<MsgOf<S>>>(
+    mut ctx: NodeCtx<M>,
     config: DriverConfig,
     voters: Vec<sim_core::NodeId>,
 ) {
@@ -311,7 +312,7 @@ pub async fn run_node<S: StateMachine>(
     node.run().await;
 }
 
-impl<S: StateMachine> Node<S> {
+impl<S: StateMachine, M: Carries<MsgOf<S>>> Node<S, M> {
     async fn run(&mut self) {
         let tick = Duration::from_millis(self.config.tick_ms.max(1));
         // Real processes do not start in the same microsecond: each node ticks at its own
@@ -326,10 +327,15 @@ impl<S: StateMachine> Node<S> {
         let mut next_tick = self.ctx.now().after(tick + Duration::from_micros(phase_us));
         loop {
             match self.ctx.recv_until(next_tick).await {
-                Some(env) => match env.msg {
-                    Msg::Raft(m) => self.raw.step(m),
-                    Msg::Request { request, op } => self.request(env.from, request, op),
-                    Msg::Reply { .. } | Msg::Push { .. } => {}
+                Some(env) => match env.narrow::<MsgOf<S>>() {
+                    Ok(env) => match env.msg {
+                        Msg::Raft(m) => self.raw.step(m),
+                        Msg::Request { request, op } => self.request(env.from, request, op),
+                        Msg::Reply { .. } | Msg::Push { .. } => {}
+                    },
+                    // Another layer's mail (an API request sent to an etcd member): a
+                    // member has nothing to say to it.
+                    Err(env) => self.ctx.note("foreign-message", env.msg.kind()),
                 },
                 None => {
                     self.raw.tick();
@@ -347,7 +353,8 @@ impl<S: StateMachine> Node<S> {
                 let seq = self.push_seq.entry(client).or_insert(0);
                 *seq += 1;
                 let (epoch, seq) = (u64::from(self.ctx.incarnation()), *seq);
-                self.ctx.send(client, Msg::Push { epoch, seq, output });
+                self.ctx
+                    .send(client, M::wrap(Msg::Push { epoch, seq, output }));
             }
             self.maybe_snapshot().await;
         }
@@ -387,7 +394,7 @@ impl<S: StateMachine> Node<S> {
     }
 
     fn reply(&self, to: sim_core::NodeId, request: u64, reply: ClientReply<S::Output>) {
-        self.ctx.send(to, Msg::Reply { request, reply });
+        self.ctx.send(to, M::wrap(Msg::Reply { request, reply }));
     }
 
     fn not_leader(&self) -> ClientReply<S::Output> {
@@ -595,7 +602,8 @@ impl<S: StateMachine> Node<S> {
                 .record(membership_event(&self.raw.status().conf_state));
         }
         for message in &ready.messages {
-            self.ctx.send(message.to, Msg::Raft(message.clone()));
+            self.ctx
+                .send(message.to, M::wrap(Msg::Raft(message.clone())));
         }
         for event in &ready.events {
             if let Event::CommitAdvanced { to, .. } = event {

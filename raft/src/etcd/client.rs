@@ -24,7 +24,7 @@ use std::rc::Rc;
 
 use crate::etcd::events::{EtcdEvent, WatchChange};
 use serde_json::{json, Value};
-use sim_core::{NodeCtx, NodeId, OpId, OpOutcome, SimTime};
+use sim_core::{Carries, NodeCtx, NodeId, OpId, OpOutcome, SimTime};
 
 use super::request::{
     Command, Compare, CompareResult, CompareTarget, DeleteRangeRequest, PutRequest, Query,
@@ -90,10 +90,22 @@ pub enum WatchUpdate {
 
 /// See the module docs. Cloning gives another handle to the same connection (its watch
 /// ids, its recording switch).
-#[derive(Clone, Debug)]
-pub struct EtcdClient {
-    session: Session<EtcdStore>,
+///
+/// `M` is the world's message type: [`EtcdMsg`] in an etcd world, or one that carries it
+/// (the control plane's, where the API servers are etcd's clients).
+#[derive(Debug)]
+pub struct EtcdClient<M = EtcdMsg> {
+    session: Session<EtcdStore, M>,
     shared: Rc<ClientState>,
+}
+
+impl<M> Clone for EtcdClient<M> {
+    fn clone(&self) -> Self {
+        EtcdClient {
+            session: self.session.clone(),
+            shared: self.shared.clone(),
+        }
+    }
 }
 
 /// What every handle of one client shares.
@@ -111,15 +123,15 @@ struct ClientState {
 /// server's watch is not cancelled).
 #[derive(Debug)]
 #[must_use = "dropping a Watch closes its stream"]
-pub struct Watch {
-    client: EtcdClient,
+pub struct Watch<M: Carries<EtcdMsg> = EtcdMsg> {
+    client: EtcdClient<M>,
     id: u64,
     server: NodeId,
     /// Left open for [`EtcdClient::next_watch`] (see [`Watch::into_id`]).
     detached: bool,
 }
 
-impl Watch {
+impl<M: Carries<EtcdMsg>> Watch<M> {
     /// The watch's id (in every [`WatchUpdate`] and on the trace).
     pub fn id(&self) -> u64 {
         self.id
@@ -149,7 +161,7 @@ impl Watch {
     }
 }
 
-impl Drop for Watch {
+impl<M: Carries<EtcdMsg>> Drop for Watch<M> {
     fn drop(&mut self) {
         if !self.detached {
             self.client.session.close_stream(self.id);
@@ -172,9 +184,9 @@ struct Pending {
     op: Option<OpId>,
 }
 
-impl EtcdClient {
+impl<M: Carries<EtcdMsg>> EtcdClient<M> {
     /// A client on `ctx`'s node talking to `servers`.
-    pub fn new(ctx: NodeCtx<EtcdMsg>, servers: Vec<NodeId>, config: SessionConfig) -> Self {
+    pub fn new(ctx: NodeCtx<M>, servers: Vec<NodeId>, config: SessionConfig) -> Self {
         let session = Session::new(ctx, servers, config);
         session.set_push_key(watch_of);
         EtcdClient {
@@ -187,12 +199,12 @@ impl EtcdClient {
     }
 
     /// The session underneath (target member, sleeps, the node's rng).
-    pub fn session(&self) -> &Session<EtcdStore> {
+    pub fn session(&self) -> &Session<EtcdStore, M> {
         &self.session
     }
 
     /// The node's context.
-    pub fn ctx(&self) -> &NodeCtx<EtcdMsg> {
+    pub fn ctx(&self) -> &NodeCtx<M> {
         self.session.ctx()
     }
 
@@ -454,7 +466,7 @@ impl EtcdClient {
     /// Watches `range` from `start` ([`Revision::NONE`]: changes after now) on the member
     /// the session talks to. Its updates come from [`Watch::next`] (or, once
     /// [`Watch::into_id`] let the handle go, from [`EtcdClient::next_watch`]).
-    pub async fn watch(&self, range: KeyRange, start: Revision) -> Result<Watch, ClientError> {
+    pub async fn watch(&self, range: KeyRange, start: Revision) -> Result<Watch<M>, ClientError> {
         let watch_id = self.shared.next_watch.get() + 1;
         self.shared.next_watch.set(watch_id);
         let request = WatchCreateRequest {

@@ -114,7 +114,7 @@ where
         let (raft, voters) = (raft.clone(), servers.clone());
         let node = info(*server);
         sim = sim.named_node(&node.name, &node.group, move |ctx| {
-            run_node::<EtcdStore>(ctx, raft.clone(), voters.clone())
+            run_node::<EtcdStore, _>(ctx, raft.clone(), voters.clone())
         });
     }
     let poll = Duration::from_millis(cluster.raft.tick_ms.max(1));

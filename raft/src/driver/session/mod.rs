@@ -43,7 +43,7 @@ use std::time::Duration;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use sim_core::{NodeCtx, NodeId, SimTime};
+use sim_core::{Carries, NodeCtx, NodeId, SimTime};
 
 use super::app::{ClientOp, ClientReply, Membership, StateMachine};
 use super::message::{Msg, MsgOf};
@@ -119,11 +119,14 @@ pub enum CallError {
 }
 
 /// See the module docs. Cloning gives another handle to the same connection.
-pub struct Session<S: StateMachine> {
-    shared: Rc<Shared<S>>,
+///
+/// `M` is the world's message type: the cluster's own ([`MsgOf`]) in a Raft world, or one
+/// that carries it beside other layers' traffic (see [`sim_core::carry`]).
+pub struct Session<S: StateMachine, M = MsgOf<S>> {
+    shared: Rc<Shared<S, M>>,
 }
 
-impl<S: StateMachine> Clone for Session<S> {
+impl<S: StateMachine, M> Clone for Session<S, M> {
     fn clone(&self) -> Self {
         Session {
             shared: self.shared.clone(),
@@ -131,7 +134,7 @@ impl<S: StateMachine> Clone for Session<S> {
     }
 }
 
-impl<S: StateMachine> std::fmt::Debug for Session<S> {
+impl<S: StateMachine, M> std::fmt::Debug for Session<S, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let st = self.shared.state.borrow();
         f.debug_struct("Session")
@@ -143,14 +146,14 @@ impl<S: StateMachine> std::fmt::Debug for Session<S> {
     }
 }
 
-impl<S: StateMachine> Session<S> {
+impl<S: StateMachine, M: Carries<MsgOf<S>>> Session<S, M> {
     /// A session from `ctx`'s node to `servers`, starting at a random one. It spawns the
     /// node's receive loop: from now on only the session reads the node's mailbox.
     ///
     /// # Panics
     ///
     /// If `servers` is empty.
-    pub fn new(mut ctx: NodeCtx<MsgOf<S>>, servers: Vec<NodeId>, config: SessionConfig) -> Self {
+    pub fn new(mut ctx: NodeCtx<M>, servers: Vec<NodeId>, config: SessionConfig) -> Self {
         assert!(!servers.is_empty(), "a client needs servers");
         // The context is shared read-only from now on, so the session keeps its rng (the
         // same stream of draws the context would have given).
@@ -166,7 +169,7 @@ impl<S: StateMachine> Session<S> {
     }
 
     /// The node's context (clock, history, trace).
-    pub fn ctx(&self) -> &NodeCtx<MsgOf<S>> {
+    pub fn ctx(&self) -> &NodeCtx<M> {
         &self.shared.ctx
     }
 
@@ -309,10 +312,10 @@ impl<S: StateMachine> Session<S> {
             };
             ctx.send(
                 asked,
-                Msg::Request {
+                M::wrap(Msg::Request {
                     request,
                     op: op.clone(),
-                },
+                }),
             );
             let attempt_end = if idempotent {
                 let end = ctx

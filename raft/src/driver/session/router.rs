@@ -13,7 +13,7 @@ use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
 
 use rand_chacha::ChaCha8Rng;
-use sim_core::{NodeCtx, NodeId, SimTime};
+use sim_core::{Carries, NodeCtx, NodeId, SimTime};
 
 use super::SessionConfig;
 use crate::driver::app::{ClientReply, StateMachine};
@@ -23,8 +23,8 @@ use crate::driver::message::{Msg, MsgOf};
 type Timer = Option<std::pin::Pin<Box<dyn Future<Output = ()>>>>;
 
 /// What every handle of one session shares.
-pub(super) struct Shared<S: StateMachine> {
-    pub(super) ctx: NodeCtx<MsgOf<S>>,
+pub(super) struct Shared<S: StateMachine, M> {
+    pub(super) ctx: NodeCtx<M>,
     pub(super) config: SessionConfig,
     pub(super) state: RefCell<Router<S::Output>>,
 }
@@ -174,30 +174,34 @@ impl<O> Router<O> {
 }
 
 /// The receive loop: reads the node's mailbox and routes every message, until the last
-/// handle of the session is gone (it notices at the next message) or the node dies.
-pub(super) async fn dispatch<S: StateMachine>(shared: Weak<Shared<S>>) {
+/// handle of the session is gone (it notices at the next message) or the node dies. Mail
+/// of another layer (nothing a Raft server sends) has no call or stream to go to and is
+/// noted and dropped.
+pub(super) async fn dispatch<S: StateMachine, M: Carries<MsgOf<S>>>(shared: Weak<Shared<S, M>>) {
     while let Some(s) = shared.upgrade() {
-        let env = s.ctx.recv().await;
-        s.state.borrow_mut().deliver(env.from, env.msg);
+        match s.ctx.recv().await.narrow::<MsgOf<S>>() {
+            Ok(env) => s.state.borrow_mut().deliver(env.from, env.msg),
+            Err(env) => s.ctx.note("foreign-message", env.msg.kind()),
+        }
     }
 }
 
 /// Forgets a call's slot when its waiter goes (answered, timed out, or dropped), so a
 /// late reply finds no one to complete.
-struct Forget<'a, S: StateMachine> {
-    shared: &'a Shared<S>,
+struct Forget<'a, S: StateMachine, M> {
+    shared: &'a Shared<S, M>,
     request: u64,
 }
 
-impl<S: StateMachine> Drop for Forget<'_, S> {
+impl<S: StateMachine, M> Drop for Forget<'_, S, M> {
     fn drop(&mut self) {
         self.shared.state.borrow_mut().calls.remove(&self.request);
     }
 }
 
 /// Waits until `deadline` for the reply to `request` (opened with [`Router::open_call`]).
-pub(super) async fn await_reply<S: StateMachine>(
-    shared: &Rc<Shared<S>>,
+pub(super) async fn await_reply<S: StateMachine, M>(
+    shared: &Rc<Shared<S, M>>,
     request: u64,
     deadline: SimTime,
 ) -> Option<(NodeId, ClientReply<S::Output>)> {
@@ -225,8 +229,8 @@ pub(super) async fn await_reply<S: StateMachine>(
 }
 
 /// Waits until `deadline` for the next push of stream `key` (any stream: `None`).
-pub(super) async fn await_push<S: StateMachine>(
-    shared: &Rc<Shared<S>>,
+pub(super) async fn await_push<S: StateMachine, M>(
+    shared: &Rc<Shared<S, M>>,
     key: Option<u64>,
     deadline: SimTime,
 ) -> Option<(NodeId, S::Output)> {
