@@ -32,7 +32,9 @@
 
 pub mod apiserver;
 pub mod authn;
+pub mod client;
 pub mod defaults;
+pub mod events;
 pub mod informer;
 pub mod manifest;
 pub mod quota;

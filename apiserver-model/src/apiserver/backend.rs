@@ -2,8 +2,9 @@
 //! uses the etcd client over the network ([`EtcdClient`]); tests may use the store itself.
 
 use raft::etcd::{
-    ClientError, EtcdClient, EtcdError, KeyValue, RangeRequest, Revision, TxnRequest,
+    ClientError, EtcdClient, EtcdError, EtcdMsg, KeyValue, RangeRequest, Revision, TxnRequest,
 };
+use sim_core::Carries;
 
 use crate::storage::TxnAnswer;
 
@@ -40,7 +41,7 @@ pub trait Backend {
         -> Result<(Vec<KeyValue>, Revision), BackendError>;
 }
 
-impl Backend for EtcdClient {
+impl<M: Carries<EtcdMsg>> Backend for EtcdClient<M> {
     async fn txn(&self, txn: TxnRequest) -> Result<TxnAnswer, BackendError> {
         Ok(EtcdClient::txn(self, txn).await?)
     }

@@ -18,6 +18,7 @@
 
 mod audit;
 mod backend;
+mod process;
 mod read;
 mod request;
 mod watch;
@@ -31,6 +32,7 @@ use sim_core::SimTime;
 
 pub use audit::{AuditRecord, AuthzDecision};
 pub use backend::{Backend, BackendError};
+pub use process::{run_apiserver, ApiServerConfig, API_PORT};
 pub use request::{ListOptions, Reply, Request, VersionMatch};
 pub use watch::{resource_of_key, WatchStart, REGISTRY_PREFIX};
 

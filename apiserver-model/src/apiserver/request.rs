@@ -52,6 +52,11 @@ pub struct ListOptions {
     pub version_match: VersionMatch,
     /// Label and field selectors (and the namespace, taken from the request).
     pub filter: Filter,
+    /// A watch's `allowWatchBookmarks`: send a BOOKMARK now and then on a quiet stream.
+    pub allow_bookmarks: bool,
+    /// A watch's `timeoutSeconds`: the server ends it after this long (none: its own
+    /// choice, between `--min-request-timeout` and twice that).
+    pub timeout_seconds: Option<u64>,
 }
 
 impl Request {

@@ -1,0 +1,73 @@
+//! The Kubernetes layer's trace events: what the API servers decided and how their caches
+//! stand, recorded where it happens, typed, for checkers and reports to read as such.
+
+use serde::{Deserialize, Serialize};
+
+use crate::apiserver::AuditRecord;
+
+/// One event of the Kubernetes layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum KubeEvent {
+    /// An API server answered a request (its audit record).
+    Audit(AuditRecord),
+    /// An API server filled its caches from etcd at `revision` (at start, and again after
+    /// its etcd watch fell behind compaction).
+    CachesPrimed {
+        /// The etcd revision listed at.
+        revision: u64,
+    },
+    /// An API server opened its etcd watch of `/registry/` from `from` (again after a
+    /// silence, on whichever member its client talks to).
+    EtcdWatchOpened {
+        /// The first revision it asks for.
+        from: u64,
+    },
+    /// An API server ended a client's watch.
+    WatchEnded {
+        /// The watch (the client's request id).
+        watch: u64,
+        /// Why: `timeout`, `gone` (the client fell out of the window), `relist` (the caches
+        /// were filled again).
+        why: WatchEndReason,
+    },
+}
+
+/// Why an API server ended a watch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WatchEndReason {
+    /// Its timeout passed.
+    Timeout,
+    /// Its next events have left the cache's window (410 Gone).
+    Gone,
+    /// The caches were filled again from etcd: the stream's continuity is lost.
+    Relist,
+}
+
+impl sim_core::LayerEvent for KubeEvent {
+    const LAYER: &'static str = "kube";
+
+    fn summary(&self) -> String {
+        match self {
+            KubeEvent::Audit(a) => {
+                let mut s = format!("{} {} {}", a.user, a.verb, a.resource);
+                if let Some(name) = &a.name {
+                    s.push_str(&format!(" {name}"));
+                }
+                format!("{s} -> {}", a.code)
+            }
+            KubeEvent::CachesPrimed { revision } => format!("caches primed at {revision}"),
+            KubeEvent::EtcdWatchOpened { from } => format!("etcd watch from {from}"),
+            KubeEvent::WatchEnded { watch, why } => format!("watch {watch} ended: {why:?}"),
+        }
+    }
+}
+
+/// The trace layers of a control-plane world: the Raft and etcd layers, the API's messages
+/// and the Kubernetes events.
+pub fn layers() -> sim_core::Layers {
+    raft::layers()
+        .with::<crate::wire::ApiMessageFields>()
+        .with::<KubeEvent>()
+}
