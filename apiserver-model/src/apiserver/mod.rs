@@ -219,6 +219,9 @@ impl<B: Backend> ApiServer<B> {
             (Verb::Get, None) => self.get(resource, request).await,
             (Verb::List, None) => self.list(resource, request).await,
             (Verb::Update, None) => self.update(resource, request).await,
+            (Verb::Update, Some("status")) if write::has_status(resource) => {
+                self.update_status(resource, request).await
+            }
             (Verb::Delete, None) => self.delete(resource, request).await,
             (Verb::Watch, None) => self.watch_start(request).map(|_| Value::Null),
             _ => Err(ApiError::MethodNotAllowed),

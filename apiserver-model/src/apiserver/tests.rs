@@ -514,3 +514,60 @@ fn lists_follow_resource_version_semantics() {
         assert!(e.to_string().contains("invalid resourceVersion"), "{e}");
     });
 }
+
+#[test]
+fn status_and_spec_are_written_by_their_own_requests() {
+    run(async {
+        let s = server();
+        let ns = json!({"metadata": {"name": "default"}});
+        expect(&s, create("t-admin", "", "namespaces", None, ns), 201)
+            .await
+            .unwrap();
+        let created = expect(
+            &s,
+            create("t-admin", "", "pods", Some("default"), pod("web")),
+            201,
+        )
+        .await
+        .unwrap();
+        let update = |sub: Option<&str>, body: Value| {
+            let mut r = Request::new(Some("t-admin"), Verb::Update, "", "pods")
+                .in_namespace("default")
+                .named("web")
+                .with_body(body);
+            r.subresource = sub.map(str::to_string);
+            r
+        };
+        // pods/status: the status changes, the spec sent along is ignored.
+        let mut running = created.clone();
+        running["status"] = json!({"phase": "Running"});
+        running["spec"]["containers"][0]["image"] = json!("nginx:1.28");
+        let stored = expect(&s, update(Some("status"), running), 200)
+            .await
+            .unwrap();
+        assert_eq!(stored["status"]["phase"], "Running");
+        assert_eq!(stored["spec"]["containers"][0]["image"], "nginx:1.27");
+        // The object itself: the status sent is ignored, the stored one kept.
+        let mut relabelled = stored.clone();
+        relabelled["metadata"]["labels"] = json!({"tier": "front"});
+        relabelled["status"] = json!({"phase": "Failed"});
+        let stored = expect(&s, update(None, relabelled), 200).await.unwrap();
+        assert_eq!(stored["status"]["phase"], "Running");
+        assert_eq!(stored["metadata"]["labels"]["tier"], "front");
+        // A status written from a stale version is 409, like any update.
+        let mut stale = created;
+        stale["status"] = json!({"phase": "Succeeded"});
+        expect(&s, update(Some("status"), stale), 409).await.unwrap_err();
+        // Namespaces have a status; ConfigMaps have none to write.
+        let cm = json!({"metadata": {"name": "c"}, "data": {"a": "b"}});
+        expect(&s, create("t-admin", "", "configmaps", Some("default"), cm.clone()), 201)
+            .await
+            .unwrap();
+        let mut r = Request::new(Some("t-admin"), Verb::Update, "", "configmaps")
+            .in_namespace("default")
+            .named("c")
+            .with_body(cm);
+        r.subresource = Some("status".into());
+        expect(&s, r, 405).await.unwrap_err();
+    });
+}

@@ -73,11 +73,52 @@ fn place(resource: &Resource, request: &Request, object: &mut Value) -> Result<(
     }
 }
 
+/// Sets `object`'s top-level `field` to `from`'s (removing it when `from` has none).
+fn keep_part(object: &mut Value, from: &Value, field: &str) {
+    let Some(o) = object.as_object_mut() else {
+        return;
+    };
+    match from.get(field) {
+        Some(v) => {
+            o.insert(field.to_string(), v.clone());
+        }
+        None => {
+            o.remove(field);
+        }
+    }
+}
+
 fn name_of(object: &Value) -> &str {
     object
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("")
+}
+
+/// Kinds with a `status` subresource: an update of the object keeps the stored status, an
+/// update of `<resource>/status` changes only the status (kube-apiserver's
+/// PrepareForUpdate of each registry: what the user wants and what a controller observed
+/// are written by different parties).
+pub(super) fn has_status(resource: &Resource) -> bool {
+    matches!(
+        (resource.group, resource.kind),
+        (
+            "",
+            "Namespace"
+                | "Node"
+                | "Pod"
+                | "ResourceQuota"
+                | "Service"
+                | "PersistentVolume"
+                | "PersistentVolumeClaim"
+                | "ReplicationController"
+        ) | (
+            "apps",
+            "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet"
+        ) | ("batch", "Job" | "CronJob")
+            | ("networking.k8s.io", "Ingress")
+            | ("policy", "PodDisruptionBudget")
+    )
 }
 
 /// Kinds whose `metadata.generation` counts changes of their spec.
@@ -253,6 +294,9 @@ impl<B: Backend> ApiServer<B> {
                 object["metadata"][field] = v.clone();
             }
         }
+        if has_status(resource) {
+            keep_part(&mut object, &current.object, "status");
+        }
         if has_generation(resource) && object.get("spec") != current.object.get("spec") {
             let generation = current.object["metadata"]["generation"]
                 .as_i64()
@@ -260,6 +304,37 @@ impl<B: Backend> ApiServer<B> {
             object["metadata"]["generation"] = json!(generation + 1);
         }
         defaults::apply(resource, &mut object);
+        let errors = validation::validate_update(resource, &current.object, &object);
+        if !errors.is_empty() {
+            return Err(ApiError::Invalid {
+                target: Target::new(resource, Some(name)),
+                errors,
+            });
+        }
+        self.store_update(resource, namespace, name, expected, &object)
+            .await
+    }
+
+    /// `<resource>/status`: the stored object with the body's status (spec and metadata as
+    /// stored; the body's resourceVersion, if any, is the precondition).
+    pub(super) async fn update_status(&self, resource: &'static Resource, request: &Request) -> Reply {
+        let body = decoded(resource, request)?;
+        let name = request.name.as_deref().unwrap_or("");
+        if name_of(&body) != name {
+            return Err(ApiError::BadRequest(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                name_of(&body)
+            )));
+        }
+        let namespace = request.namespace.as_deref().filter(|_| resource.namespaced);
+        let Some(current) = self.read(resource, namespace, name).await? else {
+            return Err(ApiError::NotFound {
+                target: Target::new(resource, Some(name)),
+            });
+        };
+        let expected = storage::precondition(resource, &body)?.unwrap_or(current.mod_revision);
+        let mut object = current.object.clone();
+        keep_part(&mut object, &body, "status");
         let errors = validation::validate_update(resource, &current.object, &object);
         if !errors.is_empty() {
             return Err(ApiError::Invalid {
