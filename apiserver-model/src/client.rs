@@ -236,6 +236,15 @@ impl ApiClient {
         self.shared.state.borrow().late_replies
     }
 
+    /// A draw below `bound` from the client's rng (seeded; for jittered timeouts).
+    pub fn rng_below(&self, bound: u64) -> u64 {
+        self.shared
+            .state
+            .borrow_mut()
+            .rng
+            .gen_range(0..bound.max(1))
+    }
+
     /// Sends the next requests to another server, picked at random.
     fn fail_over(&self) {
         let st = &mut *self.shared.state.borrow_mut();

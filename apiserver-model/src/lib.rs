@@ -39,6 +39,7 @@ pub mod informer;
 pub mod manifest;
 pub mod quota;
 pub mod rbac;
+pub mod reflector;
 pub mod resource;
 pub mod status;
 pub mod storage;

@@ -117,6 +117,18 @@ pub fn not_dns1123_subdomain(name: &str) -> Option<String> {
     })
 }
 
+/// Why `name` cannot be a URL path segment (`.`, `..`, or containing `/` or `%`), or
+/// `None`: the only rule for RBAC object names.
+pub fn not_path_segment(name: &str) -> Option<String> {
+    if name == "." || name == ".." {
+        return Some(format!("may not be '{name}'"));
+    }
+    ["/", "%"]
+        .iter()
+        .find(|c| name.contains(**c))
+        .map(|c| format!("may not contain '{c}'"))
+}
+
 /// Why a label value is not one (at most 63 characters of `[A-Za-z0-9-_.]`, starting and
 /// ending with an alphanumeric; empty is allowed), or `None`.
 fn not_label_value(v: &str) -> Option<&'static str> {
@@ -145,10 +157,12 @@ fn validate_meta(resource: &Resource, object: &Value, errors: &mut Vec<FieldErro
             }
         }
         Some(name) => {
-            let why = if resource.kind == "Namespace" {
-                not_dns1123_label(name)
-            } else {
-                not_dns1123_subdomain(name)
+            let why = match (resource.group, resource.kind) {
+                ("", "Namespace") => not_dns1123_label(name),
+                // RBAC objects are named like `system:kube-scheduler`: Kubernetes checks
+                // them only as path segments (ValidateRBACName).
+                ("rbac.authorization.k8s.io", _) => not_path_segment(name),
+                _ => not_dns1123_subdomain(name),
             };
             if let Some(why) = why {
                 errors.push(invalid("metadata.name", &Value::from(name), why));
@@ -327,6 +341,13 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect()
+    }
+
+    #[test]
+    fn rbac_names_are_path_segments() {
+        assert_eq!(not_path_segment("system:kube-scheduler"), None);
+        assert!(not_path_segment("a/b").is_some() && not_path_segment("..").is_some());
+        assert!(not_dns1123_subdomain("system:kube-scheduler").is_some());
     }
 
     #[test]

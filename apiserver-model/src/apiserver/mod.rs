@@ -18,6 +18,7 @@
 
 mod audit;
 mod backend;
+pub mod bootstrap;
 mod process;
 mod read;
 mod request;

@@ -29,8 +29,9 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use sim_core::{Address, NodeCtx, NodeId, Port, SimTime};
 
-use super::{ApiServer, WatchStart, REGISTRY_PREFIX};
+use super::{bootstrap, ApiServer, WatchStart, REGISTRY_PREFIX};
 use crate::authn::Authenticator;
+use crate::authn::MASTERS;
 use crate::events::{KubeEvent, WatchEndReason};
 use crate::rbac::Rbac;
 use crate::resource::Resource;
@@ -122,12 +123,13 @@ pub async fn run_apiserver(mut ctx: NodeCtx<ControlPlaneMsg>, config: ApiServerC
     } else {
         format!("{}.{incarnation}", config.name)
     };
-    let server = ApiServer::new(
-        &uid_prefix,
-        etcd.clone(),
-        config.authn.clone(),
-        Rbac::default(),
-    );
+    // The loopback token: how the server's own hooks pass its request path.
+    let loopback = format!("loopback-{uid_prefix}");
+    let authn = config
+        .authn
+        .clone()
+        .with_token(&loopback, bootstrap::LOOPBACK_USER, &[MASTERS]);
+    let server = ApiServer::new(&uid_prefix, etcd.clone(), authn, Rbac::default());
     let process = Rc::new(Process {
         api,
         server,
@@ -139,6 +141,9 @@ pub async fn run_apiserver(mut ctx: NodeCtx<ControlPlaneMsg>, config: ApiServerC
     let revision = process.prime().await;
     process.api.spawn(feed_caches(process.clone(), revision));
     process.api.spawn(tend_watches(process.clone()));
+    // Ready once the post-start hooks are done, as kube-apiserver's /readyz waits for them;
+    // requests that arrive meanwhile wait at the port.
+    process.post_start(&loopback).await;
     serve(process).await;
 }
 
@@ -158,6 +163,34 @@ impl Process {
                     self.api
                         .sleep(Duration::from_millis(self.config.etcd_retry_ms))
                         .await;
+                }
+            }
+        }
+    }
+
+    /// Creates the bootstrap objects that do not exist yet (see [`bootstrap`]), asking
+    /// again until etcd answers each.
+    async fn post_start(&self, loopback: &str) {
+        for object in bootstrap::objects() {
+            let request =
+                super::Request::new(Some(loopback), Verb::Create, object.group, object.resource)
+                    .with_body(object.body);
+            loop {
+                let (reply, _) = self.server.handle_coded(&request, self.api.now()).await;
+                self.record_audit();
+                match reply {
+                    Ok(_) | Err(ApiError::AlreadyExists { .. }) => break,
+                    // Refused for what it is: retrying cannot help (a model bug, on the
+                    // trace for whoever reads it).
+                    Err(e) if e.code() < 500 => {
+                        self.api.note("bootstrap-refused", e.to_string());
+                        break;
+                    }
+                    Err(_) => {
+                        self.api
+                            .sleep(Duration::from_millis(self.config.etcd_retry_ms))
+                            .await;
+                    }
                 }
             }
         }

@@ -557,12 +557,18 @@ fn status_and_spec_are_written_by_their_own_requests() {
         // A status written from a stale version is 409, like any update.
         let mut stale = created;
         stale["status"] = json!({"phase": "Succeeded"});
-        expect(&s, update(Some("status"), stale), 409).await.unwrap_err();
+        expect(&s, update(Some("status"), stale), 409)
+            .await
+            .unwrap_err();
         // Namespaces have a status; ConfigMaps have none to write.
         let cm = json!({"metadata": {"name": "c"}, "data": {"a": "b"}});
-        expect(&s, create("t-admin", "", "configmaps", Some("default"), cm.clone()), 201)
-            .await
-            .unwrap();
+        expect(
+            &s,
+            create("t-admin", "", "configmaps", Some("default"), cm.clone()),
+            201,
+        )
+        .await
+        .unwrap();
         let mut r = Request::new(Some("t-admin"), Verb::Update, "", "configmaps")
             .in_namespace("default")
             .named("c")

@@ -317,7 +317,11 @@ impl<B: Backend> ApiServer<B> {
 
     /// `<resource>/status`: the stored object with the body's status (spec and metadata as
     /// stored; the body's resourceVersion, if any, is the precondition).
-    pub(super) async fn update_status(&self, resource: &'static Resource, request: &Request) -> Reply {
+    pub(super) async fn update_status(
+        &self,
+        resource: &'static Resource,
+        request: &Request,
+    ) -> Reply {
         let body = decoded(resource, request)?;
         let name = request.name.as_deref().unwrap_or("");
         if name_of(&body) != name {
