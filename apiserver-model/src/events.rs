@@ -31,6 +31,54 @@ pub enum KubeEvent {
         /// were filled again).
         why: WatchEndReason,
     },
+    /// The scheduler decided where a pod goes (before binding it).
+    PodScheduled {
+        /// `namespace/name`.
+        pod: String,
+        /// The node.
+        node: String,
+    },
+    /// No node fits a pod (kube-scheduler's summary: `0/3 nodes are available: ...`).
+    PodUnschedulable {
+        /// `namespace/name`.
+        pod: String,
+        /// The summary.
+        message: String,
+    },
+    /// A kubelet admitted a pod bound to its node (what it now holds for it).
+    PodAdmitted {
+        /// `namespace/name`.
+        pod: String,
+        /// The pod's uid.
+        uid: String,
+        /// Its CPU request, millicores.
+        cpu_milli: u64,
+        /// Its memory request, bytes.
+        memory_bytes: u64,
+        /// The node's allocatable CPU, millicores.
+        allocatable_cpu_milli: u64,
+        /// The node's allocatable memory, bytes.
+        allocatable_memory_bytes: u64,
+    },
+    /// A kubelet refused a pod that does not fit (`OutOfcpu`, `OutOfmemory`, `OutOfpods`).
+    PodRejected {
+        /// `namespace/name`.
+        pod: String,
+        /// Kubernetes' reason.
+        reason: String,
+    },
+    /// A kubelet's pod is running (its containers started).
+    PodStarted {
+        /// `namespace/name`.
+        pod: String,
+    },
+    /// A kubelet stopped a pod (deleted, or gone from the API) and freed what it held.
+    PodStopped {
+        /// `namespace/name`.
+        pod: String,
+        /// The pod's uid.
+        uid: String,
+    },
 }
 
 /// Why an API server ended a watch.
@@ -60,6 +108,12 @@ impl sim_core::LayerEvent for KubeEvent {
             KubeEvent::CachesPrimed { revision } => format!("caches primed at {revision}"),
             KubeEvent::EtcdWatchOpened { from } => format!("etcd watch from {from}"),
             KubeEvent::WatchEnded { watch, why } => format!("watch {watch} ended: {why:?}"),
+            KubeEvent::PodScheduled { pod, node } => format!("{pod} -> {node}"),
+            KubeEvent::PodUnschedulable { pod, message } => format!("{pod}: {message}"),
+            KubeEvent::PodAdmitted { pod, .. } => format!("admitted {pod}"),
+            KubeEvent::PodRejected { pod, reason } => format!("rejected {pod}: {reason}"),
+            KubeEvent::PodStarted { pod } => format!("started {pod}"),
+            KubeEvent::PodStopped { pod, .. } => format!("stopped {pod}"),
         }
     }
 }

@@ -48,6 +48,22 @@ use crate::watch_cache::WatchCache;
 /// (any fixed date would do; one near today reads naturally in a manifest).
 pub const EPOCH_MS: i64 = 1_767_225_600_000;
 
+/// A time `us` microseconds after [`EPOCH_MS`] as Kubernetes writes it: RFC 3339 to the
+/// second (`metav1.Time`) or to the microsecond (`metav1.MicroTime`, a Lease's renewTime).
+pub fn rfc3339(us: i64, micros: bool) -> String {
+    let us = EPOCH_MS * 1000 + us;
+    let us = if micros {
+        us
+    } else {
+        us - us.rem_euclid(1_000_000)
+    };
+    match k8s_openapi::jiff::Timestamp::from_microsecond(us) {
+        Ok(t) if micros => format!("{t:.6}"),
+        Ok(t) => t.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
 /// How many times a create retries charging a quota whose usage another request changed
 /// under it before giving up with the conflict.
 const QUOTA_RETRIES: usize = 5;

@@ -5,7 +5,7 @@ use raft::etcd::{KeyRange, RangeRequest};
 use serde_json::{json, Value};
 use sim_core::SimTime;
 
-use super::{backend_error, ApiServer, Backend, Reply, Request, EPOCH_MS, QUOTA_RETRIES};
+use super::{backend_error, ApiServer, Backend, Reply, Request, QUOTA_RETRIES};
 use crate::resource::{self, Resource};
 use crate::status::{ApiError, Target};
 use crate::storage::{self, Stored};
@@ -14,10 +14,7 @@ use crate::{defaults, quota, validation};
 /// `metadata.creationTimestamp` for virtual time `now`, RFC 3339 to the second as the API
 /// writes it.
 fn timestamp(now: SimTime) -> String {
-    let ms = EPOCH_MS + i64::try_from(now.0 / 1000).unwrap_or(i64::MAX / 2);
-    k8s_openapi::jiff::Timestamp::from_millisecond(ms - ms.rem_euclid(1000))
-        .map(|t| t.to_string())
-        .unwrap_or_default()
+    super::rfc3339(i64::try_from(now.as_us()).unwrap_or(i64::MAX / 2), false)
 }
 
 /// The body of a write, decoded through its kind's type (400 when it does not decode, as
