@@ -262,7 +262,7 @@ impl Kubelet {
             ),
             _ => (asked.pods, used.pods, self.allocatable.pods),
         };
-        let reason = format!("Outof{short}");
+        let reason = format!("OutOf{short}");
         let message = format!(
             "Pod was rejected: Node didn't have enough resource: {short}, requested: {requested}, used: {in_use}, capacity: {capacity}"
         );
