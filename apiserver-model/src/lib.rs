@@ -22,10 +22,20 @@
 //!   admission with the quota's read-check-update loop, validation, storage, binding,
 //!   audit) on a [`apiserver::Backend`], the etcd client in a simulation.
 //!
-//! Next: list and watch through the watch cache, the API server as a component on its own
-//! node serving clients over the simulated network, the controllers, the scheduler and
-//! the kubelets, all talking only through the API, as `../shared/DESIGN.md` ("Kubernetes
-//! model") describes.
+//! The components, each a process on its own node talking over the simulated network:
+//! - [`wire`]: the control plane's messages (etcd's traffic and the API's in one world, via
+//!   `sim_core::Carries`), with typed fields on the trace; [`events`]: the Kubernetes
+//!   layer's trace events (audit records, cache state, scheduling and kubelet decisions);
+//! - [`apiserver::run_apiserver`]: the API server process (API port 6443; its etcd client on
+//!   the node's main port; caches fed by one etcd watch; client watches; post-start hooks
+//!   writing the system namespaces and the bootstrap RBAC policy);
+//! - [`client`]: the API client (client-go's shape) and [`reflector`]: the informer over it;
+//! - [`scheduler`]: kube-scheduler (filters, scores, assumed pods, binding);
+//! - [`kubelet`]: node registration, node Lease, admission, pod start and status.
+//!
+//! Next: the controller-manager (Lease leader election; Deployment, ReplicaSet, garbage
+//! collector, node lifecycle), the catalog's Kubernetes scenarios with their checkers and
+//! planted bugs, `--manifest`, the pictures.
 //!
 //! Objects are plain JSON (`serde_json::Value`) in the store, as kube-apiserver's generic
 //! registry keeps them; components decode the kinds they act on into k8s-openapi types.
