@@ -19,7 +19,6 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
-use std::future::Future;
 use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
 use std::time::Duration;
@@ -27,6 +26,7 @@ use std::time::Duration;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
+use sim_core::time::{poll_deadline, DeadlineTimer};
 use sim_core::{Address, NodeCtx, NodeId, SimTime};
 
 use crate::apiserver::{Reply, Request, API_PORT};
@@ -287,7 +287,7 @@ impl ApiClient {
             .now()
             .after(Duration::from_millis(self.shared.config.timeout_ms));
         let shared = &self.shared;
-        let mut timer = None;
+        let mut timer: DeadlineTimer = None;
         let answer = std::future::poll_fn(|cx| {
             {
                 let mut st = shared.state.borrow_mut();
@@ -425,7 +425,7 @@ impl ApiWatch {
                 return None;
             }
             let wake_at = check_at.min(deadline);
-            let mut timer = None;
+            let mut timer: DeadlineTimer = None;
             let shared = &self.client.shared;
             let id = self.id;
             std::future::poll_fn(|cx| {
@@ -515,20 +515,4 @@ async fn receive(shared: Weak<Shared>) {
             ApiMsg::Request { .. } | ApiMsg::StopWatch { .. } | ApiMsg::Ping { .. } => {}
         }
     }
-}
-
-/// `Ready(None)` once virtual time reaches `deadline` (the timer made only when needed).
-fn poll_deadline<T>(
-    cx: &mut std::task::Context<'_>,
-    timer: &mut Option<std::pin::Pin<Box<dyn Future<Output = ()>>>>,
-    deadline: SimTime,
-) -> Poll<Option<T>> {
-    if sim_core::time::now() >= deadline {
-        return Poll::Ready(None);
-    }
-    timer
-        .get_or_insert_with(|| sim_core::time::precise_sleep(deadline) as _)
-        .as_mut()
-        .poll(cx)
-        .map(|()| None)
 }

@@ -20,6 +20,7 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use serde_json::Value;
+use sim_core::time::{poll_deadline, DeadlineTimer};
 use sim_core::SimTime;
 
 use crate::apiserver::{Request, VersionMatch};
@@ -109,20 +110,13 @@ impl Signal {
 
     /// Waits until raised (then lowers it) or until `deadline`; whether it was raised.
     pub async fn wait_until(&self, deadline: SimTime) -> bool {
-        let mut timer: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> = None;
+        let mut timer: DeadlineTimer = None;
         std::future::poll_fn(|cx| {
             if self.inner.raised.replace(false) {
                 return Poll::Ready(true);
             }
-            if sim_core::time::now() >= deadline {
-                return Poll::Ready(false);
-            }
             *self.inner.waker.borrow_mut() = Some(cx.waker().clone());
-            timer
-                .get_or_insert_with(|| sim_core::time::precise_sleep(deadline) as _)
-                .as_mut()
-                .poll(cx)
-                .map(|()| false)
+            poll_deadline::<()>(cx, &mut timer, deadline).map(|_| false)
         })
         .await
     }

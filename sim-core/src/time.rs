@@ -102,6 +102,28 @@ pub fn precise_sleep(deadline: SimTime) -> std::pin::Pin<Box<madsim::time::Sleep
     sleep
 }
 
+/// A deadline's timer inside a hand-written future, made only when first needed (a madsim
+/// timer costs a heap entry until its deadline, even when the wait ends early).
+pub type DeadlineTimer = Option<std::pin::Pin<Box<madsim::time::Sleep>>>;
+
+/// For a hand-written future that waits for something or a deadline: `Ready(None)` once
+/// virtual time reaches `deadline`, else `Pending` with `timer` set to wake the task then.
+pub fn poll_deadline<T>(
+    cx: &mut std::task::Context<'_>,
+    timer: &mut DeadlineTimer,
+    deadline: SimTime,
+) -> std::task::Poll<Option<T>> {
+    use std::future::Future;
+    if now() >= deadline {
+        return std::task::Poll::Ready(None);
+    }
+    timer
+        .get_or_insert_with(|| precise_sleep(deadline))
+        .as_mut()
+        .poll(cx)
+        .map(|()| None)
+}
+
 /// Waits until virtual time `deadline`, to the microsecond (no one-millisecond floor).
 pub async fn sleep_until(deadline: SimTime) {
     if deadline <= now() {

@@ -8,19 +8,16 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::future::Future;
 use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
 
 use rand_chacha::ChaCha8Rng;
+use sim_core::time::{poll_deadline, DeadlineTimer};
 use sim_core::{Carries, NodeCtx, NodeId, SimTime};
 
 use super::SessionConfig;
 use crate::driver::app::{ClientReply, StateMachine};
 use crate::driver::message::{Msg, MsgOf};
-
-/// A deadline's timer.
-type Timer = Option<std::pin::Pin<Box<dyn Future<Output = ()>>>>;
 
 /// What every handle of one session shares.
 pub(super) struct Shared<S: StateMachine, M> {
@@ -209,7 +206,7 @@ pub(super) async fn await_reply<S: StateMachine, M>(
         shared: shared.as_ref(),
         request,
     };
-    let mut timer = None;
+    let mut timer: DeadlineTimer = None;
     std::future::poll_fn(|cx| {
         {
             let mut st = shared.state.borrow_mut();
@@ -234,7 +231,7 @@ pub(super) async fn await_push<S: StateMachine, M>(
     key: Option<u64>,
     deadline: SimTime,
 ) -> Option<(NodeId, S::Output)> {
-    let mut timer = None;
+    let mut timer: DeadlineTimer = None;
     std::future::poll_fn(|cx| {
         {
             let mut st = shared.state.borrow_mut();
@@ -252,21 +249,4 @@ pub(super) async fn await_push<S: StateMachine, M>(
         poll_deadline(cx, &mut timer, deadline)
     })
     .await
-}
-
-/// `Ready(None)` once virtual time reaches `deadline`; the timer is made only when needed
-/// (a madsim timer costs a heap entry until its deadline, even when the wait ends early).
-fn poll_deadline<T>(
-    cx: &mut std::task::Context<'_>,
-    timer: &mut Timer,
-    deadline: SimTime,
-) -> Poll<Option<T>> {
-    if sim_core::time::now() >= deadline {
-        return Poll::Ready(None);
-    }
-    timer
-        .get_or_insert_with(|| sim_core::time::precise_sleep(deadline) as _)
-        .as_mut()
-        .poll(cx)
-        .map(|()| None)
 }
