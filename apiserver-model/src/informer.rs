@@ -89,6 +89,13 @@ fn key_of(o: &Value) -> (String, String) {
     )
 }
 
+/// `namespace/name` of an object (`/name` for a cluster-scoped one): how components key
+/// their work and how the trace names a pod.
+pub fn namespaced_name(o: &Value) -> String {
+    let (ns, name) = key_of(o);
+    format!("{ns}/{name}")
+}
+
 fn version_of(o: &Value) -> Option<Revision> {
     o.pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)

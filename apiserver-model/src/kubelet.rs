@@ -30,7 +30,7 @@ use sim_core::{NodeCtx, Port};
 use crate::apiserver::{rfc3339, Request};
 use crate::client::{ApiClient, ApiClientConfig, CallError};
 use crate::events::KubeEvent;
-use crate::informer::Delta;
+use crate::informer::{namespaced_name, Delta};
 use crate::pod_resources::{allocatable_of, requests_of, Resources};
 use crate::reflector::{self, InformerSpec, Signal};
 use crate::status::ApiError;
@@ -145,14 +145,6 @@ pub async fn run_kubelet(
     }
 }
 
-fn key_of(pod: &Value) -> String {
-    format!(
-        "{}/{}",
-        pod["metadata"]["namespace"].as_str().unwrap_or(""),
-        pod["metadata"]["name"].as_str().unwrap_or("")
-    )
-}
-
 fn uid_of(pod: &Value) -> String {
     pod["metadata"]["uid"].as_str().unwrap_or("").to_string()
 }
@@ -183,7 +175,7 @@ impl Kubelet {
 
     /// Admits or rejects a pod it has not seen, and notices a deleted one.
     fn sync(self: &Rc<Self>, pod: &Value) {
-        let key = key_of(pod);
+        let key = namespaced_name(pod);
         let uid = uid_of(pod);
         if pod.pointer("/metadata/deletionTimestamp").is_some() {
             self.forget(pod);
@@ -267,7 +259,7 @@ impl Kubelet {
             "Pod was rejected: Node didn't have enough resource: {short}, requested: {requested}, used: {in_use}, capacity: {capacity}"
         );
         self.client.ctx().record_layer(KubeEvent::PodRejected {
-            pod: key_of(pod),
+            pod: namespaced_name(pod),
             reason: reason.clone(),
         });
         let kubelet = self.clone();
@@ -280,7 +272,7 @@ impl Kubelet {
 
     /// Frees what a deleted pod held.
     fn forget(&self, pod: &Value) {
-        let key = key_of(pod);
+        let key = namespaced_name(pod);
         let uid = uid_of(pod);
         let mut held = self.held.borrow_mut();
         if held.get(&key).is_some_and(|h| h.uid == uid) {

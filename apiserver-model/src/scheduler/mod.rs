@@ -30,7 +30,7 @@ use sim_core::{NodeCtx, Port};
 use crate::apiserver::Request;
 use crate::client::{ApiClient, ApiClientConfig};
 use crate::events::KubeEvent;
-use crate::informer::Delta;
+use crate::informer::{namespaced_name, Delta};
 use crate::pod_resources::{requests_of, Resources};
 use crate::reflector::{self, InformerHandle, InformerSpec, Signal};
 use crate::verb::Verb;
@@ -52,14 +52,6 @@ pub struct SchedulerConfig {
 pub const POD_INITIAL_BACKOFF_MS: u64 = 1_000;
 /// The longest, milliseconds.
 pub const POD_MAX_BACKOFF_MS: u64 = 10_000;
-
-fn key_of(pod: &Value) -> String {
-    format!(
-        "{}/{}",
-        pod["metadata"]["namespace"].as_str().unwrap_or(""),
-        pod["metadata"]["name"].as_str().unwrap_or("")
-    )
-}
 
 fn node_of(pod: &Value) -> Option<&str> {
     pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty())
@@ -137,7 +129,7 @@ impl Scheduler {
         for delta in self.pods.take_deltas() {
             match delta {
                 Delta::Added(pod) | Delta::Updated { new: pod, .. } => {
-                    let key = key_of(&pod);
+                    let key = namespaced_name(&pod);
                     if node_of(&pod).is_some() {
                         // Bound: counted from the informer from now on.
                         self.assumed.borrow_mut().remove(&key);
@@ -147,7 +139,7 @@ impl Scheduler {
                     }
                 }
                 Delta::Deleted(pod) => {
-                    let key = key_of(&pod);
+                    let key = namespaced_name(&pod);
                     self.assumed.borrow_mut().remove(&key);
                     self.unschedulable.borrow_mut().remove(&key);
                     changed = true;
