@@ -257,8 +257,32 @@ impl ApiClient {
     ///
     /// The server's refusal, or [`CallError::NoAnswer`] after the timeout.
     pub async fn call(&self, request: Request) -> Result<Value, CallError> {
+        let deadline = self
+            .shared
+            .ctx
+            .now()
+            .after(Duration::from_millis(self.shared.config.timeout_ms));
+        self.call_until(request, deadline).await
+    }
+
+    /// [`ApiClient::call`] giving up at `deadline` if that comes before the client's timeout
+    /// (a Go caller's context deadline: the leader elector's renew deadline).
+    ///
+    /// # Errors
+    ///
+    /// As [`ApiClient::call`].
+    pub async fn call_until(
+        &self,
+        request: Request,
+        deadline: SimTime,
+    ) -> Result<Value, CallError> {
+        let timeout = self
+            .shared
+            .ctx
+            .now()
+            .after(Duration::from_millis(self.shared.config.timeout_ms));
         let (id, _) = self.send(request);
-        self.answer(id).await
+        self.answer(id, deadline.min(timeout)).await
     }
 
     /// Sends `request` under a fresh id; the id and the server it went to.
@@ -279,13 +303,8 @@ impl ApiClient {
         (id, server)
     }
 
-    /// Waits for the answer to `id`.
-    async fn answer(&self, id: u64) -> Result<Value, CallError> {
-        let deadline = self
-            .shared
-            .ctx
-            .now()
-            .after(Duration::from_millis(self.shared.config.timeout_ms));
+    /// Waits for the answer to `id` until `deadline`.
+    async fn answer(&self, id: u64, deadline: SimTime) -> Result<Value, CallError> {
         let shared = &self.shared;
         let mut timer: DeadlineTimer = None;
         let answer = std::future::poll_fn(|cx| {
@@ -342,7 +361,8 @@ impl ApiClient {
             client: self.clone(),
             id,
         };
-        self.answer(id).await?;
+        let deadline = now.after(Duration::from_millis(self.shared.config.timeout_ms));
+        self.answer(id, deadline).await?;
         watch.stream(|s| s.heard(self.shared.ctx.now()));
         Ok(watch)
     }

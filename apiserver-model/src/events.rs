@@ -79,6 +79,22 @@ pub enum KubeEvent {
         /// The pod's uid.
         uid: String,
     },
+    /// A candidate took a leader-election Lease (or found it already held by itself).
+    LeaderElected {
+        /// The Lease, `namespace/name`.
+        lease: String,
+        /// The candidate's identity.
+        holder: String,
+        /// The Lease's `leaseTransitions` after the take.
+        transitions: u64,
+    },
+    /// A leader failed to renew its Lease within the renew deadline and stopped leading.
+    LeaderLost {
+        /// The Lease, `namespace/name`.
+        lease: String,
+        /// The candidate's identity.
+        holder: String,
+    },
 }
 
 /// Why an API server ended a watch.
@@ -114,6 +130,8 @@ impl sim_core::LayerEvent for KubeEvent {
             KubeEvent::PodRejected { pod, reason } => format!("rejected {pod}: {reason}"),
             KubeEvent::PodStarted { pod } => format!("started {pod}"),
             KubeEvent::PodStopped { pod, .. } => format!("stopped {pod}"),
+            KubeEvent::LeaderElected { lease, holder, .. } => format!("{holder} leads {lease}"),
+            KubeEvent::LeaderLost { lease, holder } => format!("{holder} lost {lease}"),
         }
     }
 }

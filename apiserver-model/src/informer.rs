@@ -55,6 +55,15 @@ pub enum Delta {
     Deleted(Value),
 }
 
+impl Delta {
+    /// The object as it is now (or was last, when deleted).
+    pub fn object(&self) -> &Value {
+        match self {
+            Delta::Added(o) | Delta::Deleted(o) | Delta::Updated { new: o, .. } => o,
+        }
+    }
+}
+
 /// Where the first list reads from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FirstList {

@@ -43,10 +43,13 @@
 pub mod apiserver;
 pub mod authn;
 pub mod client;
+pub mod cluster;
+pub mod controllers;
 pub mod defaults;
 pub mod events;
 pub mod informer;
 pub mod kubelet;
+pub mod leader_election;
 pub mod manifest;
 pub mod pod_resources;
 pub mod quota;

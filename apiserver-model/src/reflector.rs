@@ -12,9 +12,15 @@
 //! The component reads the copy through its [`InformerHandle`] and is woken on every
 //! delta through the [`Signal`] it shares between its informers, so one loop can wait on
 //! all of them (a controller's work queue is fed by several informers).
+//!
+//! [`InformerHandle::stop`] ends the reflector at once: its call or watch is abandoned (the
+//! watch is closed, as a process that exits closes its connections) and nothing more is
+//! delivered. A controller-manager that loses its leadership stops its informers this way
+//! before it starts again.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
@@ -126,6 +132,9 @@ struct Shared {
     informer: RefCell<Informer>,
     deltas: RefCell<VecDeque<Delta>>,
     signal: Signal,
+    stopped: Cell<bool>,
+    /// The reflector task, while it waits, so that a stop wakes it.
+    waiting: RefCell<Option<Waker>>,
 }
 
 /// A component's view of one running informer.
@@ -174,6 +183,15 @@ impl InformerHandle {
     pub fn take_deltas(&self) -> Vec<Delta> {
         self.shared.deltas.borrow_mut().drain(..).collect()
     }
+
+    /// Ends the reflector: its pending call or watch is dropped and nothing more arrives.
+    pub fn stop(&self) {
+        self.shared.stopped.set(true);
+        self.shared.deltas.borrow_mut().clear();
+        if let Some(w) = self.shared.waiting.borrow_mut().take() {
+            w.wake();
+        }
+    }
 }
 
 /// Starts an informer of `spec` on `client`'s node, raising `signal` on every delta.
@@ -182,6 +200,8 @@ pub fn start(client: &ApiClient, spec: InformerSpec, signal: &Signal) -> Informe
         informer: RefCell::new(Informer::new(spec.first_list, spec.resync_ms)),
         deltas: RefCell::new(VecDeque::new()),
         signal: signal.clone(),
+        stopped: Cell::new(false),
+        waiting: RefCell::new(None),
     });
     client
         .ctx()
@@ -191,11 +211,25 @@ pub fn start(client: &ApiClient, spec: InformerSpec, signal: &Signal) -> Informe
 
 impl Shared {
     fn deliver(&self, deltas: Vec<Delta>) {
-        if deltas.is_empty() {
+        if deltas.is_empty() || self.stopped.get() {
             return;
         }
         self.deltas.borrow_mut().extend(deltas);
         self.signal.raise();
+    }
+
+    /// Runs `future` unless the informer is stopped first (then `None`: `future` is
+    /// dropped unfinished).
+    async fn unless_stopped<T>(&self, future: impl Future<Output = T>) -> Option<T> {
+        let mut future = std::pin::pin!(future);
+        std::future::poll_fn(|cx| {
+            if self.stopped.get() {
+                return Poll::Ready(None);
+            }
+            *self.waiting.borrow_mut() = Some(cx.waker().clone());
+            future.as_mut().poll(cx).map(Some)
+        })
+        .await
     }
 }
 
@@ -209,7 +243,10 @@ async fn reflect(client: ApiClient, spec: InformerSpec, shared: Rc<Shared>) {
                 let request = spec
                     .request(Verb::List)
                     .at_version(&resource_version, VersionMatch::NotOlderThan);
-                match client.call(request).await {
+                let Some(answer) = shared.unless_stopped(client.call(request)).await else {
+                    return;
+                };
+                match answer {
                     Ok(list) => {
                         let now_ms = client.ctx().now().as_ms();
                         let deltas = shared.informer.borrow_mut().on_list(&list, now_ms);
@@ -224,8 +261,14 @@ async fn reflect(client: ApiClient, spec: InformerSpec, shared: Rc<Shared>) {
         if ok {
             backoff_ms = BACKOFF_START_MS;
         } else {
-            client.ctx().sleep(Duration::from_millis(backoff_ms)).await;
+            let pause = client.ctx().sleep(Duration::from_millis(backoff_ms));
+            if shared.unless_stopped(pause).await.is_none() {
+                return;
+            }
             backoff_ms = (backoff_ms * 2).min(BACKOFF_MAX_MS);
+        }
+        if shared.stopped.get() {
+            return;
         }
     }
 }
@@ -246,7 +289,10 @@ async fn watch(
         .at_version(&from.0.to_string(), VersionMatch::NotOlderThan);
     request.list.allow_bookmarks = true;
     request.list.timeout_seconds = Some(timeout_ms / 1_000);
-    let watch = match client.watch(request).await {
+    let Some(opened) = shared.unless_stopped(client.watch(request)).await else {
+        return true;
+    };
+    let watch = match opened {
         Ok(watch) => watch,
         Err(CallError::Api(e)) => {
             shared.informer.borrow_mut().on_watch_error(&e);
@@ -261,7 +307,10 @@ async fn watch(
             0 => now.after(Duration::from_millis(timeout_ms * 2)),
             r => now.after(Duration::from_millis(r)),
         };
-        match watch.next(deadline).await {
+        let Some(item) = shared.unless_stopped(watch.next(deadline)).await else {
+            return true;
+        };
+        match item {
             Some(WatchItem::Event(event)) => {
                 let deltas = shared.informer.borrow_mut().on_event(&event);
                 shared.deliver(deltas);

@@ -1,0 +1,231 @@
+//! kube-controller-manager: the controllers that turn what users asked for into what
+//! runs, each a loop over informers and the API, in one process per replica; the replicas
+//! elect a leader through a Lease and only the leader runs controllers.
+//!
+//! A replica campaigns ([`crate::leader_election`]); once it leads it starts a **term**:
+//! informers of what the controllers read, shared by them all, and one loop that hands
+//! each informer delta to the controllers interested, which queue keys
+//! ([`workqueue::WorkQueue`]) and sync them, a bounded number at a time
+//! (kube-controller-manager's `--concurrent-*-syncs`). When a renewal fails for the renew
+//! deadline the term ends: its informers stop, its pending writes are never sent
+//! ([`writer::Writer`]), and after a restart delay the replica campaigns again with
+//! nothing kept (kube-controller-manager exits on `leaderelection lost` and its
+//! supervisor starts it again; so a new term lists everything afresh).
+//!
+//! Each controller's decisions are sans-IO functions with table tests beside them; the
+//! async parts here only read informers and write through the API.
+
+pub mod replicaset;
+pub mod workqueue;
+pub mod writer;
+
+use std::cell::Cell;
+use std::future::Future;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use sim_core::{NodeCtx, Port, SimTime};
+
+use crate::client::{ApiClient, ApiClientConfig};
+use crate::leader_election::{LeaderElectionConfig, LeaderElector};
+use crate::reflector::{self, InformerHandle, InformerSpec, Signal};
+use crate::wire::ControlPlaneMsg;
+use replicaset::ReplicaSetController;
+use writer::Writer;
+
+/// kube-controller-manager's secure port.
+pub const CONTROLLER_MANAGER_PORT: Port = Port(10257);
+
+/// The role a leading replica's node declares (a fault file's
+/// `node = "role:controller-manager-leader"`).
+pub const LEADER_ROLE: &str = "controller-manager-leader";
+/// The role of a replica that campaigns (or waits to run again).
+pub const CANDIDATE_ROLE: &str = "controller-manager-candidate";
+
+/// How a controller-manager replica runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControllerManagerConfig {
+    /// Its leader election (the `kube-system/kube-controller-manager` Lease).
+    pub election: LeaderElectionConfig,
+    /// Keep resourceVersion preconditions on the controllers' writes; off is the planted
+    /// bug `lease-without-fencing` (an old leader's writes then overwrite the new one's).
+    pub fencing: bool,
+    /// After losing the Lease, how long until the process runs again, milliseconds (a
+    /// supervisor's restart: a static pod's container restart backoff starts at 10 s).
+    pub restart_delay_ms: u64,
+    /// `--concurrent-replicaset-syncs` (5).
+    pub replicaset_workers: usize,
+}
+
+impl ControllerManagerConfig {
+    /// Replica `identity` with kube-controller-manager's defaults.
+    pub fn new(identity: &str) -> Self {
+        ControllerManagerConfig {
+            election: LeaderElectionConfig::new("kube-system", "kube-controller-manager", identity),
+            fencing: true,
+            restart_delay_ms: 10_000,
+            replicaset_workers: 5,
+        }
+    }
+}
+
+/// What every controller of a term reads: one informer a resource, shared.
+#[derive(Debug)]
+pub struct Informers {
+    /// Every pod.
+    pub pods: InformerHandle,
+    /// Every ReplicaSet.
+    pub replica_sets: InformerHandle,
+}
+
+impl Informers {
+    fn start(client: &ApiClient, signal: &Signal) -> Self {
+        Informers {
+            pods: reflector::start(client, InformerSpec::new("", "pods"), signal),
+            replica_sets: reflector::start(
+                client,
+                InformerSpec::new("apps", "replicasets"),
+                signal,
+            ),
+        }
+    }
+
+    fn all(&self) -> [&InformerHandle; 2] {
+        [&self.pods, &self.replica_sets]
+    }
+
+    fn synced(&self) -> bool {
+        self.all().iter().all(|i| i.has_synced())
+    }
+
+    fn stop(&self) {
+        for i in self.all() {
+            i.stop();
+        }
+    }
+}
+
+/// One leadership term's controllers (see the module docs).
+struct Term {
+    config: ControllerManagerConfig,
+    writer: Writer,
+    informers: Informers,
+    signal: Signal,
+    alive: Rc<Cell<bool>>,
+    replica_sets: ReplicaSetController,
+}
+
+/// Runs a controller-manager replica on `ctx`'s component.
+pub async fn run_controller_manager(
+    ctx: NodeCtx<ControlPlaneMsg>,
+    api: ApiClientConfig,
+    config: ControllerManagerConfig,
+) {
+    let client = ApiClient::new(ctx, api);
+    loop {
+        client.ctx().set_role(CANDIDATE_ROLE);
+        let elector = LeaderElector::new(client.clone(), config.election.clone());
+        elector.acquire().await;
+        client.ctx().set_role(LEADER_ROLE);
+        let signal = Signal::new();
+        let alive = Rc::new(Cell::new(true));
+        let term = Rc::new(Term {
+            config: config.clone(),
+            writer: Writer::new(client.clone(), alive.clone(), config.fencing),
+            informers: Informers::start(&client, &signal),
+            signal,
+            alive,
+            replica_sets: ReplicaSetController::default(),
+        });
+        first_of(elector.renew_until_lost(), term.clone().run()).await;
+        term.alive.set(false);
+        term.informers.stop();
+        client.ctx().set_role(CANDIDATE_ROLE);
+        client
+            .ctx()
+            .sleep(Duration::from_millis(config.restart_delay_ms))
+            .await;
+    }
+}
+
+/// Runs both until the first ends.
+async fn first_of(a: impl Future<Output = ()>, b: impl Future<Output = ()>) {
+    let mut a = std::pin::pin!(a);
+    let mut b = std::pin::pin!(b);
+    std::future::poll_fn(|cx| {
+        if a.as_mut().poll(cx).is_ready() || b.as_mut().poll(cx).is_ready() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+}
+
+impl Term {
+    fn now(&self) -> SimTime {
+        self.writer.client().ctx().now()
+    }
+
+    /// The term's loop: deltas to controllers, keys to syncs. Never returns; the term
+    /// ends when its leadership does.
+    async fn run(self: Rc<Self>) {
+        loop {
+            let idle = self.now().after(Duration::from_secs(10));
+            let deadline = self
+                .replica_sets
+                .queue
+                .borrow()
+                .next_due()
+                .map_or(idle, |t| t.min(idle));
+            self.signal.wait_until(deadline).await;
+            if !self.alive.get() {
+                return;
+            }
+            for delta in self.informers.replica_sets.take_deltas() {
+                self.replica_sets.on_replica_set(&delta);
+            }
+            for delta in self.informers.pods.take_deltas() {
+                self.replica_sets.on_pod(&delta);
+            }
+            if !self.informers.synced() {
+                continue;
+            }
+            let now = self.now();
+            self.replica_sets.queue.borrow_mut().promote(now);
+            self.start_syncs();
+        }
+    }
+
+    /// Hands queued keys to new sync tasks, up to each controller's worker count.
+    fn start_syncs(self: &Rc<Self>) {
+        loop {
+            let key = {
+                let mut queue = self.replica_sets.queue.borrow_mut();
+                if queue.in_progress() >= self.config.replicaset_workers {
+                    None
+                } else {
+                    queue.get()
+                }
+            };
+            let Some(key) = key else { break };
+            let term = self.clone();
+            self.writer.client().ctx().spawn(async move {
+                let result = term
+                    .replica_sets
+                    .sync(&key, &term.informers, &term.writer)
+                    .await;
+                let now = term.now();
+                let mut queue = term.replica_sets.queue.borrow_mut();
+                match result {
+                    Ok(()) => queue.forget(&key),
+                    Err(_) => queue.add_rate_limited(&key, now),
+                }
+                queue.done(&key);
+                drop(queue);
+                term.signal.raise();
+            });
+        }
+    }
+}
