@@ -79,6 +79,25 @@ pub enum KubeEvent {
         /// The pod's uid.
         uid: String,
     },
+    /// The node lifecycle controller marked a silent node's conditions Unknown.
+    NodeUnknown {
+        /// The node.
+        node: String,
+    },
+    /// The node lifecycle controller set a node's condition taints (empty: removed them).
+    NodeTaints {
+        /// The node.
+        node: String,
+        /// The taints it now carries, `key:effect`.
+        taints: Vec<String>,
+    },
+    /// The taint eviction controller is deleting a pod from a node it may not stay on.
+    PodEvicted {
+        /// `namespace/name`.
+        pod: String,
+        /// The node.
+        node: String,
+    },
     /// A candidate took a leader-election Lease (or found it already held by itself).
     LeaderElected {
         /// The Lease, `namespace/name`.
@@ -130,6 +149,11 @@ impl sim_core::LayerEvent for KubeEvent {
             KubeEvent::PodRejected { pod, reason } => format!("rejected {pod}: {reason}"),
             KubeEvent::PodStarted { pod } => format!("started {pod}"),
             KubeEvent::PodStopped { pod, .. } => format!("stopped {pod}"),
+            KubeEvent::NodeUnknown { node } => format!("{node} Unknown"),
+            KubeEvent::NodeTaints { node, taints } => {
+                format!("{node} taints [{}]", taints.join(", "))
+            }
+            KubeEvent::PodEvicted { pod, node } => format!("evicting {pod} from {node}"),
             KubeEvent::LeaderElected { lease, holder, .. } => format!("{holder} leads {lease}"),
             KubeEvent::LeaderLost { lease, holder } => format!("{holder} lost {lease}"),
         }

@@ -7,7 +7,10 @@
 //! - renews its node Lease in `kube-node-lease` every 10 s (a quarter of the 40 s lease,
 //!   `nodeLeaseRenewIntervalFraction`), which is how the node lifecycle controller knows
 //!   it is alive;
-//! - reports node status every 5 minutes (`nodeStatusReportFrequency`) besides the lease;
+//! - computes node status every 10 s (`nodeStatusUpdateFrequency`) and posts it when it
+//!   differs from the Node the API holds (so a node the node lifecycle controller marked
+//!   Unknown is Ready again within 10 s of the kubelet being heard) or every 5 minutes
+//!   (`nodeStatusReportFrequency`);
 //! - watches the pods bound to it (an informer on `spec.nodeName`), admits each against its
 //!   allocatable minus the pods it already holds, and rejects what does not fit with
 //!   `OutOfcpu`, `OutOfmemory` or `OutOfpods` and Kubernetes' message (the scheduler does no
@@ -57,6 +60,8 @@ pub struct KubeletConfig {
     pub lease_renew_ms: u64,
     /// How often node status is reported without a change, milliseconds (5 min).
     pub status_report_ms: u64,
+    /// How often it computes node status, milliseconds (`nodeStatusUpdateFrequency`).
+    pub status_update_ms: u64,
     /// A pod starts this long after admission at least, milliseconds.
     pub start_delay_min_ms: u64,
     /// And at most this long.
@@ -74,6 +79,7 @@ impl KubeletConfig {
             lease_duration_s: 40,
             lease_renew_ms: 10_000,
             status_report_ms: 300_000,
+            status_update_ms: 10_000,
             // A cached image and a small container: about a second or two.
             start_delay_min_ms: 500,
             start_delay_max_ms: 2_500,
@@ -349,9 +355,31 @@ async fn renew_lease(kubelet: Rc<Kubelet>) {
     }
 }
 
-/// Reports node status (the Ready condition's heartbeat) every report period.
+/// The conditions without their heartbeat times (what "status changed" compares).
+fn without_heartbeats(conditions: &Value) -> Vec<Value> {
+    conditions
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    let mut c = c.clone();
+                    if let Some(o) = c.as_object_mut() {
+                        o.remove("lastHeartbeatTime");
+                        o.remove("lastTransitionTime");
+                    }
+                    c
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Computes node status every update period and posts it when the API's copy differs or
+/// the report period has passed (the kubelet's `tryUpdateNodeStatus`).
 async fn report_status(kubelet: Rc<Kubelet>) {
-    let period = Duration::from_millis(kubelet.config.status_report_ms);
+    let period = Duration::from_millis(kubelet.config.status_update_ms);
+    let report = Duration::from_millis(kubelet.config.status_report_ms);
+    let mut last_post = kubelet.client.ctx().now();
     loop {
         kubelet.client.ctx().sleep(period).await;
         let get = Request::new(None, Verb::Get, "", "nodes").named(&kubelet.config.node);
@@ -359,11 +387,32 @@ async fn report_status(kubelet: Rc<Kubelet>) {
             continue;
         };
         let fresh = kubelet.config.node_object(kubelet.now_us());
-        node["status"]["conditions"] = fresh["status"]["conditions"].clone();
+        let stored = &node["status"]["conditions"];
+        let changed =
+            without_heartbeats(stored) != without_heartbeats(&fresh["status"]["conditions"]);
+        let now = kubelet.client.ctx().now();
+        if !changed && now.since(last_post) < report {
+            continue;
+        }
+        let mut conditions = fresh["status"]["conditions"].clone();
+        // A condition that keeps its status keeps its transition time.
+        if let Some(cs) = conditions.as_array_mut() {
+            for c in cs {
+                let before = stored
+                    .as_array()
+                    .and_then(|s| s.iter().find(|o| o["type"] == c["type"]));
+                if let Some(before) = before.filter(|b| b["status"] == c["status"]) {
+                    c["lastTransitionTime"] = before["lastTransitionTime"].clone();
+                }
+            }
+        }
+        node["status"]["conditions"] = conditions;
         let update = Request::new(None, Verb::Update, "", "nodes")
             .named(&kubelet.config.node)
             .subresource("status")
             .with_body(node);
-        let _ = kubelet.client.call(update).await;
+        if kubelet.client.call(update).await.is_ok() {
+            last_post = now;
+        }
     }
 }

@@ -15,11 +15,13 @@
 //! Each controller's decisions are sans-IO functions with table tests beside them; the
 //! async parts here only read informers and write through the API.
 
+pub mod node_lifecycle;
 pub mod replicaset;
+pub mod taint_eviction;
 pub mod workqueue;
 pub mod writer;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 use std::task::Poll;
@@ -31,8 +33,11 @@ use crate::client::{ApiClient, ApiClientConfig};
 use crate::leader_election::{LeaderElectionConfig, LeaderElector};
 use crate::reflector::{self, InformerHandle, InformerSpec, Signal};
 use crate::wire::ControlPlaneMsg;
+use node_lifecycle::{NodeLifecycleConfig, NodeLifecycleController};
 use replicaset::ReplicaSetController;
-use writer::Writer;
+use taint_eviction::TaintEvictionController;
+use workqueue::WorkQueue;
+use writer::{WriteError, Writer};
 
 /// kube-controller-manager's secure port.
 pub const CONTROLLER_MANAGER_PORT: Port = Port(10257);
@@ -56,6 +61,8 @@ pub struct ControllerManagerConfig {
     pub restart_delay_ms: u64,
     /// `--concurrent-replicaset-syncs` (5).
     pub replicaset_workers: usize,
+    /// The node lifecycle controller's settings.
+    pub node_lifecycle: NodeLifecycleConfig,
 }
 
 impl ControllerManagerConfig {
@@ -66,6 +73,7 @@ impl ControllerManagerConfig {
             fencing: true,
             restart_delay_ms: 10_000,
             replicaset_workers: 5,
+            node_lifecycle: NodeLifecycleConfig::default(),
         }
     }
 }
@@ -77,10 +85,16 @@ pub struct Informers {
     pub pods: InformerHandle,
     /// Every ReplicaSet.
     pub replica_sets: InformerHandle,
+    /// Every node.
+    pub nodes: InformerHandle,
+    /// The kubelets' Leases (`kube-node-lease`).
+    pub node_leases: InformerHandle,
 }
 
 impl Informers {
     fn start(client: &ApiClient, signal: &Signal) -> Self {
+        let mut node_leases = InformerSpec::new("coordination.k8s.io", "leases");
+        node_leases.namespace = Some("kube-node-lease".to_string());
         Informers {
             pods: reflector::start(client, InformerSpec::new("", "pods"), signal),
             replica_sets: reflector::start(
@@ -88,11 +102,18 @@ impl Informers {
                 InformerSpec::new("apps", "replicasets"),
                 signal,
             ),
+            nodes: reflector::start(client, InformerSpec::new("", "nodes"), signal),
+            node_leases: reflector::start(client, node_leases, signal),
         }
     }
 
-    fn all(&self) -> [&InformerHandle; 2] {
-        [&self.pods, &self.replica_sets]
+    fn all(&self) -> [&InformerHandle; 4] {
+        [
+            &self.pods,
+            &self.replica_sets,
+            &self.nodes,
+            &self.node_leases,
+        ]
     }
 
     fn synced(&self) -> bool {
@@ -114,6 +135,19 @@ struct Term {
     signal: Signal,
     alive: Rc<Cell<bool>>,
     replica_sets: ReplicaSetController,
+    node_lifecycle: NodeLifecycleController,
+    taint_eviction: TaintEvictionController,
+}
+
+/// The controllers that sync keys from a queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Queued {
+    ReplicaSet,
+    TaintEviction,
+}
+
+impl Queued {
+    const ALL: [Queued; 2] = [Queued::ReplicaSet, Queued::TaintEviction];
 }
 
 /// Runs a controller-manager replica on `ctx`'s component.
@@ -137,7 +171,10 @@ pub async fn run_controller_manager(
             signal,
             alive,
             replica_sets: ReplicaSetController::default(),
+            node_lifecycle: NodeLifecycleController::new(config.node_lifecycle.clone()),
+            taint_eviction: TaintEvictionController::default(),
         });
+        client.ctx().spawn(term.clone().monitor_nodes());
         first_of(elector.renew_until_lost(), term.clone().run()).await;
         term.alive.set(false);
         term.informers.stop();
@@ -168,17 +205,45 @@ impl Term {
         self.writer.client().ctx().now()
     }
 
+    fn queue(&self, which: Queued) -> &RefCell<WorkQueue> {
+        match which {
+            Queued::ReplicaSet => &self.replica_sets.queue,
+            Queued::TaintEviction => &self.taint_eviction.queue,
+        }
+    }
+
+    fn workers(&self, which: Queued) -> usize {
+        match which {
+            Queued::ReplicaSet => self.config.replicaset_workers,
+            // The taint eviction controller's own worker pool (8 in Kubernetes).
+            Queued::TaintEviction => 8,
+        }
+    }
+
+    async fn sync(&self, which: Queued, key: &str) -> Result<(), WriteError> {
+        match which {
+            Queued::ReplicaSet => {
+                self.replica_sets
+                    .sync(key, &self.informers, &self.writer)
+                    .await
+            }
+            Queued::TaintEviction => {
+                self.taint_eviction
+                    .sync(key, &self.informers, &self.writer)
+                    .await
+            }
+        }
+    }
+
     /// The term's loop: deltas to controllers, keys to syncs. Never returns; the term
     /// ends when its leadership does.
     async fn run(self: Rc<Self>) {
         loop {
             let idle = self.now().after(Duration::from_secs(10));
-            let deadline = self
-                .replica_sets
-                .queue
-                .borrow()
-                .next_due()
-                .map_or(idle, |t| t.min(idle));
+            let deadline = Queued::ALL
+                .iter()
+                .filter_map(|q| self.queue(*q).borrow().next_due())
+                .fold(idle, SimTime::min);
             self.signal.wait_until(deadline).await;
             if !self.alive.get() {
                 return;
@@ -186,24 +251,53 @@ impl Term {
             for delta in self.informers.replica_sets.take_deltas() {
                 self.replica_sets.on_replica_set(&delta);
             }
+            for delta in self.informers.nodes.take_deltas() {
+                self.taint_eviction.on_node(&delta, &self.informers);
+            }
             for delta in self.informers.pods.take_deltas() {
                 self.replica_sets.on_pod(&delta);
+                self.taint_eviction.on_pod(&delta);
             }
+            // The node lifecycle controller reads leases on its own period.
+            self.informers.node_leases.take_deltas();
             if !self.informers.synced() {
                 continue;
             }
             let now = self.now();
-            self.replica_sets.queue.borrow_mut().promote(now);
-            self.start_syncs();
+            for which in Queued::ALL {
+                self.queue(which).borrow_mut().promote(now);
+                self.start_syncs(which);
+            }
         }
     }
 
-    /// Hands queued keys to new sync tasks, up to each controller's worker count.
-    fn start_syncs(self: &Rc<Self>) {
+    /// The node lifecycle controller's loop: a look every monitor period.
+    async fn monitor_nodes(self: Rc<Self>) {
+        loop {
+            self.writer
+                .client()
+                .ctx()
+                .sleep(self.node_lifecycle.period())
+                .await;
+            if !self.alive.get() {
+                return;
+            }
+            if self.informers.synced() {
+                // A failed write is retried at the next look.
+                let _ = self
+                    .node_lifecycle
+                    .monitor(&self.informers, &self.writer)
+                    .await;
+            }
+        }
+    }
+
+    /// Hands `which`'s queued keys to new sync tasks, up to its worker count.
+    fn start_syncs(self: &Rc<Self>, which: Queued) {
         loop {
             let key = {
-                let mut queue = self.replica_sets.queue.borrow_mut();
-                if queue.in_progress() >= self.config.replicaset_workers {
+                let mut queue = self.queue(which).borrow_mut();
+                if queue.in_progress() >= self.workers(which) {
                     None
                 } else {
                     queue.get()
@@ -212,14 +306,12 @@ impl Term {
             let Some(key) = key else { break };
             let term = self.clone();
             self.writer.client().ctx().spawn(async move {
-                let result = term
-                    .replica_sets
-                    .sync(&key, &term.informers, &term.writer)
-                    .await;
+                let result = term.sync(which, &key).await;
                 let now = term.now();
-                let mut queue = term.replica_sets.queue.borrow_mut();
+                let mut queue = term.queue(which).borrow_mut();
                 match result {
                     Ok(()) => queue.forget(&key),
+                    Err(WriteError::Stopped) => {}
                     Err(_) => queue.add_rate_limited(&key, now),
                 }
                 queue.done(&key);

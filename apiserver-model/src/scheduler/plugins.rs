@@ -54,8 +54,9 @@ impl std::fmt::Display for Unfit {
     }
 }
 
-/// Whether a toleration tolerates a taint (key, operator Exists/Equal, value, effect).
-fn tolerates(toleration: &Value, taint: &Value) -> bool {
+/// Whether a toleration tolerates a taint (key, operator Exists/Equal, value, effect),
+/// `v1helper.TolerationsTolerateTaint`'s rule for one toleration.
+pub fn tolerates(toleration: &Value, taint: &Value) -> bool {
     let key = toleration["key"].as_str().unwrap_or("");
     let effect = toleration["effect"].as_str().unwrap_or("");
     if !effect.is_empty() && effect != taint["effect"].as_str().unwrap_or("") {
