@@ -336,6 +336,16 @@ impl<B: Backend> ApiServer<B> {
         let expected = storage::precondition(resource, &body)?.unwrap_or(current.mod_revision);
         let mut object = current.object.clone();
         keep_part(&mut object, &body, "status");
+        if (resource.group, resource.kind) == ("apps", "Deployment") {
+            // deploymentStatusStrategy takes only spec and labels from storage: the
+            // controller writes the revision annotation with the status.
+            object["metadata"]["annotations"] = body["metadata"]["annotations"].clone();
+            if object["metadata"]["annotations"].is_null() {
+                if let Some(meta) = object["metadata"].as_object_mut() {
+                    meta.remove("annotations");
+                }
+            }
+        }
         let errors = validation::validate_update(resource, &current.object, &object);
         if !errors.is_empty() {
             return Err(ApiError::Invalid {

@@ -15,6 +15,8 @@
 //! Each controller's decisions are sans-IO functions with table tests beside them; the
 //! async parts here only read informers and write through the API.
 
+pub mod deployment;
+pub mod deployment_sync;
 pub mod node_lifecycle;
 pub mod replicaset;
 pub mod taint_eviction;
@@ -33,6 +35,7 @@ use crate::client::{ApiClient, ApiClientConfig};
 use crate::leader_election::{LeaderElectionConfig, LeaderElector};
 use crate::reflector::{self, InformerHandle, InformerSpec, Signal};
 use crate::wire::ControlPlaneMsg;
+use deployment_sync::DeploymentController;
 use node_lifecycle::{NodeLifecycleConfig, NodeLifecycleController};
 use replicaset::ReplicaSetController;
 use taint_eviction::TaintEvictionController;
@@ -48,6 +51,13 @@ pub const LEADER_ROLE: &str = "controller-manager-leader";
 /// The role of a replica that campaigns (or waits to run again).
 pub const CANDIDATE_ROLE: &str = "controller-manager-candidate";
 
+/// An RFC 3339 time (as [`crate::apiserver::rfc3339`] writes them) as microseconds since
+/// the simulation's epoch.
+pub fn parse_time_us(s: &str) -> Option<i64> {
+    let t: k8s_openapi::jiff::Timestamp = s.parse().ok()?;
+    Some(t.as_microsecond() - crate::apiserver::EPOCH_MS * 1_000)
+}
+
 /// How a controller-manager replica runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ControllerManagerConfig {
@@ -61,6 +71,8 @@ pub struct ControllerManagerConfig {
     pub restart_delay_ms: u64,
     /// `--concurrent-replicaset-syncs` (5).
     pub replicaset_workers: usize,
+    /// `--concurrent-deployment-syncs` (5).
+    pub deployment_workers: usize,
     /// The node lifecycle controller's settings.
     pub node_lifecycle: NodeLifecycleConfig,
 }
@@ -73,6 +85,7 @@ impl ControllerManagerConfig {
             fencing: true,
             restart_delay_ms: 10_000,
             replicaset_workers: 5,
+            deployment_workers: 5,
             node_lifecycle: NodeLifecycleConfig::default(),
         }
     }
@@ -85,6 +98,8 @@ pub struct Informers {
     pub pods: InformerHandle,
     /// Every ReplicaSet.
     pub replica_sets: InformerHandle,
+    /// Every Deployment.
+    pub deployments: InformerHandle,
     /// Every node.
     pub nodes: InformerHandle,
     /// The kubelets' Leases (`kube-node-lease`).
@@ -102,15 +117,17 @@ impl Informers {
                 InformerSpec::new("apps", "replicasets"),
                 signal,
             ),
+            deployments: reflector::start(client, InformerSpec::new("apps", "deployments"), signal),
             nodes: reflector::start(client, InformerSpec::new("", "nodes"), signal),
             node_leases: reflector::start(client, node_leases, signal),
         }
     }
 
-    fn all(&self) -> [&InformerHandle; 4] {
+    fn all(&self) -> [&InformerHandle; 5] {
         [
             &self.pods,
             &self.replica_sets,
+            &self.deployments,
             &self.nodes,
             &self.node_leases,
         ]
@@ -135,6 +152,7 @@ struct Term {
     signal: Signal,
     alive: Rc<Cell<bool>>,
     replica_sets: ReplicaSetController,
+    deployments: DeploymentController,
     node_lifecycle: NodeLifecycleController,
     taint_eviction: TaintEvictionController,
 }
@@ -143,11 +161,16 @@ struct Term {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Queued {
     ReplicaSet,
+    Deployment,
     TaintEviction,
 }
 
 impl Queued {
-    const ALL: [Queued; 2] = [Queued::ReplicaSet, Queued::TaintEviction];
+    const ALL: [Queued; 3] = [
+        Queued::ReplicaSet,
+        Queued::Deployment,
+        Queued::TaintEviction,
+    ];
 }
 
 /// Runs a controller-manager replica on `ctx`'s component.
@@ -171,6 +194,7 @@ pub async fn run_controller_manager(
             signal,
             alive,
             replica_sets: ReplicaSetController::default(),
+            deployments: DeploymentController::default(),
             node_lifecycle: NodeLifecycleController::new(config.node_lifecycle.clone()),
             taint_eviction: TaintEvictionController::default(),
         });
@@ -208,6 +232,7 @@ impl Term {
     fn queue(&self, which: Queued) -> &RefCell<WorkQueue> {
         match which {
             Queued::ReplicaSet => &self.replica_sets.queue,
+            Queued::Deployment => &self.deployments.queue,
             Queued::TaintEviction => &self.taint_eviction.queue,
         }
     }
@@ -215,6 +240,7 @@ impl Term {
     fn workers(&self, which: Queued) -> usize {
         match which {
             Queued::ReplicaSet => self.config.replicaset_workers,
+            Queued::Deployment => self.config.deployment_workers,
             // The taint eviction controller's own worker pool (8 in Kubernetes).
             Queued::TaintEviction => 8,
         }
@@ -222,6 +248,11 @@ impl Term {
 
     async fn sync(&self, which: Queued, key: &str) -> Result<(), WriteError> {
         match which {
+            Queued::Deployment => {
+                self.deployments
+                    .sync(key, &self.informers, &self.writer)
+                    .await
+            }
             Queued::ReplicaSet => {
                 self.replica_sets
                     .sync(key, &self.informers, &self.writer)
@@ -248,14 +279,19 @@ impl Term {
             if !self.alive.get() {
                 return;
             }
+            for delta in self.informers.deployments.take_deltas() {
+                self.deployments.on_deployment(&delta);
+            }
             for delta in self.informers.replica_sets.take_deltas() {
                 self.replica_sets.on_replica_set(&delta);
+                self.deployments.on_replica_set(&delta);
             }
             for delta in self.informers.nodes.take_deltas() {
                 self.taint_eviction.on_node(&delta, &self.informers);
             }
             for delta in self.informers.pods.take_deltas() {
                 self.replica_sets.on_pod(&delta);
+                self.deployments.on_pod(&delta, &self.informers);
                 self.taint_eviction.on_pod(&delta);
             }
             // The node lifecycle controller reads leases on its own period.

@@ -26,6 +26,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sim_core::SimTime;
 
+use super::deployment::is_pod_available;
 use super::workqueue::WorkQueue;
 use super::writer::{WriteError, Writer};
 use super::Informers;
@@ -89,26 +90,14 @@ fn ready_since_us(pod: &Value) -> Option<i64> {
     Some(
         ready["lastTransitionTime"]
             .as_str()
-            .and_then(parse_time_us)
+            .and_then(super::parse_time_us)
             .unwrap_or(0),
     )
-}
-
-/// An RFC 3339 time as microseconds since the simulation's epoch.
-pub fn parse_time_us(s: &str) -> Option<i64> {
-    let t: k8s_openapi::jiff::Timestamp = s.parse().ok()?;
-    Some(t.as_microsecond() - crate::apiserver::EPOCH_MS * 1_000)
 }
 
 /// Whether `pod` is ready.
 pub fn is_ready(pod: &Value) -> bool {
     ready_since_us(pod).is_some()
-}
-
-/// Whether `pod` has been ready for `min_ready_s` at `now_us` (`podutil.IsPodAvailable`).
-pub fn is_available(pod: &Value, min_ready_s: i64, now_us: i64) -> bool {
-    ready_since_us(pod)
-        .is_some_and(|since| min_ready_s == 0 || since + min_ready_s * 1_000_000 <= now_us)
 }
 
 fn labels_match(labels: &Value, wanted: &Value) -> bool {
@@ -161,7 +150,7 @@ pub fn pods_to_delete<'a>(pods: &[&'a Value], n: usize) -> Vec<&'a Value> {
         // Later creation first: negate the time.
         let created = p["metadata"]["creationTimestamp"]
             .as_str()
-            .and_then(parse_time_us)
+            .and_then(super::parse_time_us)
             .unwrap_or(0);
         (
             scheduled,
@@ -179,14 +168,17 @@ pub fn pods_to_delete<'a>(pods: &[&'a Value], n: usize) -> Vec<&'a Value> {
 
 /// The status a ReplicaSet with these owned active pods reports (`calculateStatus`).
 pub fn status(rs: &Value, active: &[&Value], now_us: i64) -> Value {
-    let min_ready_s = rs["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
+    let min_ready_s = rs["spec"]["minReadySeconds"]
+        .as_i64()
+        .and_then(|s| i32::try_from(s).ok())
+        .unwrap_or(0);
     let template_labels = &rs["spec"]["template"]["metadata"]["labels"];
     let count = |f: &dyn Fn(&Value) -> bool| active.iter().filter(|p| f(p)).count();
     let mut status = json!({
         "replicas": active.len(),
         "fullyLabeledReplicas": count(&|p| labels_match(&p["metadata"]["labels"], template_labels)),
         "readyReplicas": count(&|p| is_ready(p)),
-        "availableReplicas": count(&|p| is_available(p, min_ready_s, now_us)),
+        "availableReplicas": count(&|p| is_pod_available(p, min_ready_s, now_us)),
         "observedGeneration": rs["metadata"]["generation"],
     });
     if let Some(conditions) = rs["status"].get("conditions") {

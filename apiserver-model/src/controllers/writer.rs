@@ -126,6 +126,24 @@ impl Writer {
         self.call(request).await
     }
 
+    /// Deletes `namespace/name` of `group`/`resource` if it is still the object with `uid`
+    /// at `resource_version`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Writer::call`].
+    pub async fn delete_on(
+        &self,
+        group: &str,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        _uid: &str,
+        _resource_version: &str,
+    ) -> Result<Value, WriteError> {
+        self.delete(group, resource, namespace, name).await
+    }
+
     /// The client (reads that must not come from an informer: the garbage collector's
     /// check that an owner is really gone).
     pub fn client(&self) -> &ApiClient {

@@ -1,0 +1,214 @@
+//! A Deployment through the whole control plane (001 Part 3 of the course notes): kubectl
+//! creates it with 3 replicas, scales it to 1 and to 5, then changes its image. The
+//! Deployment controller makes a ReplicaSet, the ReplicaSet controller its pods, the
+//! scheduler binds them and the kubelets run them; the image change rolls out to a new
+//! ReplicaSet within maxSurge and maxUnavailable (25% each: at most 7 pods, at least 4
+//! available, of 5), and the old ReplicaSet ends at 0.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apiserver_model::apiserver::Request;
+use apiserver_model::client::ApiClient;
+use apiserver_model::cluster::{ClusterSpec, ADMIN_TOKEN};
+use apiserver_model::verb::Verb;
+use apiserver_model::wire::ControlPlaneMsg;
+use serde_json::{json, Value};
+use sim_core::{Sim, SimTime, Trace};
+
+fn deployment(replicas: u64, image: &str) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "nginx", "image": image,
+                    "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}}}})
+}
+
+/// What kubectl saw at one time.
+#[derive(Clone, Debug)]
+struct Look {
+    at_s: u64,
+    deployment: Value,
+    replica_sets: Vec<Value>,
+    pods: Vec<Value>,
+}
+
+struct Run {
+    #[allow(dead_code)]
+    trace: Trace,
+    looks: Vec<Look>,
+}
+
+const ROLL_S: u64 = 110;
+
+/// kubectl scale / set image: read, change, write on that version (again on a conflict).
+async fn change(client: &ApiClient, f: impl Fn(&mut Value)) {
+    let deployments =
+        |verb| Request::new(None, verb, "apps", "deployments").in_namespace("default");
+    for _ in 0..5 {
+        let Ok(mut d) = client.call(deployments(Verb::Get).named("web")).await else {
+            continue;
+        };
+        f(&mut d);
+        let r = client
+            .call(deployments(Verb::Update).named("web").with_body(d))
+            .await;
+        if r.is_ok() {
+            return;
+        }
+    }
+}
+
+fn run(seed: u64) -> Run {
+    let looks: Arc<Mutex<Vec<Look>>> = Arc::default();
+    let (sim, cluster) = ClusterSpec::default().build(Sim::<ControlPlaneMsg>::new(seed));
+    let api = cluster.client(ADMIN_TOKEN);
+    let seen = looks.clone();
+    let sim = sim.named_node("kubectl", "clients", move |ctx| {
+        let client = ApiClient::new(ctx, api.clone());
+        let seen = seen.clone();
+        async move {
+            let client = &client;
+            let deployments =
+                |verb| Request::new(None, verb, "apps", "deployments").in_namespace("default");
+            let items = |v: Result<Value, _>| {
+                v.ok()
+                    .and_then(|v| v["items"].as_array().cloned())
+                    .unwrap_or_default()
+            };
+            let look = |at_s: u64| async move {
+                let d = client.call(deployments(Verb::Get).named("web")).await;
+                let rs = client
+                    .call(
+                        Request::new(None, Verb::List, "apps", "replicasets")
+                            .in_namespace("default"),
+                    )
+                    .await;
+                let pods = client
+                    .call(Request::new(None, Verb::List, "", "pods").in_namespace("default"))
+                    .await;
+                Look {
+                    at_s,
+                    deployment: d.unwrap_or_default(),
+                    replica_sets: items(rs),
+                    pods: items(pods),
+                }
+            };
+            client.ctx().sleep_until(SimTime::from_ms(5_000)).await;
+            let create = deployments(Verb::Create).with_body(deployment(3, "nginx:1.27"));
+            let _ = client.call(create).await;
+            let at = |s: u64| client.ctx().sleep_until(SimTime::from_ms(s * 1_000));
+            at(40).await;
+            let l = look(40).await;
+            seen.lock().unwrap().push(l);
+            change(client, |d: &mut Value| d["spec"]["replicas"] = json!(1)).await;
+            at(70).await;
+            let l = look(70).await;
+            seen.lock().unwrap().push(l);
+            change(client, |d: &mut Value| d["spec"]["replicas"] = json!(5)).await;
+            at(ROLL_S).await;
+            let l = look(ROLL_S).await;
+            seen.lock().unwrap().push(l);
+            change(client, |d: &mut Value| {
+                d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.28")
+            })
+            .await;
+            // Watch the rollout every second.
+            for s in ROLL_S + 1..=ROLL_S + 60 {
+                at(s).await;
+                let l = look(s).await;
+                seen.lock().unwrap().push(l);
+            }
+        }
+    });
+    let out = sim
+        .run(|world| async move { world.sleep(Duration::from_secs(ROLL_S + 65)).await })
+        .expect("valid world");
+    let looks = looks.lock().unwrap().clone();
+    Run {
+        trace: out.trace,
+        looks,
+    }
+}
+
+fn active(pods: &[Value]) -> Vec<&Value> {
+    pods.iter()
+        .filter(|p| {
+            p.pointer("/metadata/deletionTimestamp").is_none()
+                && !matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
+        })
+        .collect()
+}
+
+fn running(pods: &[Value], image: &str) -> usize {
+    active(pods)
+        .iter()
+        .filter(|p| {
+            p["status"]["phase"] == "Running" && p["spec"]["containers"][0]["image"] == image
+        })
+        .count()
+}
+
+#[test]
+fn a_deployment_scales_and_rolls_out_within_its_surge_and_unavailability() {
+    let run = run(11);
+    let at = |s: u64| run.looks.iter().find(|l| l.at_s == s).unwrap();
+    let first = at(40);
+    assert_eq!(running(&first.pods, "nginx:1.27"), 3, "{:?}", first.pods);
+    assert_eq!(first.replica_sets.len(), 1);
+    let rs = &first.replica_sets[0];
+    assert!(rs["metadata"]["name"].as_str().unwrap().starts_with("web-"));
+    assert_eq!(
+        rs["metadata"]["ownerReferences"][0]["uid"],
+        first.deployment["metadata"]["uid"]
+    );
+    assert_eq!(
+        first.deployment["status"]["availableReplicas"], 3,
+        "{}",
+        first.deployment
+    );
+    assert_eq!(running(&at(70).pods, "nginx:1.27"), 1);
+    assert_eq!(running(&at(ROLL_S).pods, "nginx:1.27"), 5);
+
+    // The rollout: never more than 5 + 2 pods, never fewer than 5 - 1 running.
+    for l in run.looks.iter().filter(|l| l.at_s > ROLL_S) {
+        let total = active(&l.pods).len();
+        let up = running(&l.pods, "nginx:1.27") + running(&l.pods, "nginx:1.28");
+        assert!(total <= 7, "{total} pods at {} s", l.at_s);
+        assert!(up >= 4, "{up} running at {} s", l.at_s);
+    }
+    let end = run.looks.last().unwrap();
+    assert_eq!(running(&end.pods, "nginx:1.28"), 5, "{:?}", end.pods);
+    assert_eq!(active(&end.pods).len(), 5);
+    assert_eq!(end.replica_sets.len(), 2);
+    let sizes: Vec<(String, u64)> = end
+        .replica_sets
+        .iter()
+        .map(|rs| {
+            (
+                rs["spec"]["template"]["spec"]["containers"][0]["image"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                rs["spec"]["replicas"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(sizes.contains(&("nginx:1.27".to_string(), 0)), "{sizes:?}");
+    assert!(sizes.contains(&("nginx:1.28".to_string(), 5)), "{sizes:?}");
+    let status = &end.deployment["status"];
+    assert_eq!(status["updatedReplicas"], 5, "{status}");
+    assert_eq!(status["availableReplicas"], 5);
+    let condition = |t: &str| {
+        status["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == t)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(condition("Available")["status"], "True");
+    assert_eq!(condition("Progressing")["reason"], "NewReplicaSetAvailable");
+}
