@@ -1,7 +1,9 @@
 //! A request to the API server and its answer, as kube-apiserver's handler chain sees them
 //! once the URL is parsed: who (a bearer token), what (verb, resource, namespace, name),
-//! and the body.
+//! the body, and the options a verb takes from the query or the body (a list's
+//! resourceVersion, a delete's `DeleteOptions`).
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::status::ApiError;
@@ -29,6 +31,54 @@ pub struct Request {
     pub body: Option<Value>,
     /// A list's or watch's resourceVersion and filter.
     pub list: ListOptions,
+    /// A delete's options (the `DeleteOptions` body kubectl and client-go send).
+    pub delete: DeleteOptions,
+}
+
+/// What becomes of an object's dependents (the objects whose ownerReferences name it) when
+/// it is deleted: `metav1.DeletionPropagation`, spelt as Kubernetes spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Propagation {
+    /// The dependents stay, their ownerReferences to it removed by the garbage collector
+    /// (the `orphan` finalizer holds the owner until it has).
+    Orphan,
+    /// The owner goes at once; the garbage collector deletes the dependents afterwards.
+    Background,
+    /// The owner stays, with the `foregroundDeletion` finalizer, until the garbage
+    /// collector has deleted the dependents that block it.
+    Foreground,
+}
+
+/// Conditions the object must still meet for a delete to go ahead
+/// (`metav1.Preconditions`): a mismatch is 409 Conflict.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preconditions {
+    /// The uid: guards against deleting a namesake created after the one the client saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// The resourceVersion: guards against deleting an object changed since it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_version: Option<String>,
+}
+
+/// A delete's options (`metav1.DeleteOptions`, less dryRun and the deprecated
+/// orphanDependents).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteOptions {
+    /// What becomes of the dependents; `None` is the kind's default (background for most,
+    /// orphan for a few kinds and versions kept so for compatibility).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propagation_policy: Option<Propagation>,
+    /// Seconds the object may take to go (a pod's containers to stop); `None` is the
+    /// object's own (a pod's `spec.terminationGracePeriodSeconds`), 0 at once, a negative
+    /// value 1 s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period_seconds: Option<i64>,
+    /// What the object must still be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preconditions: Option<Preconditions>,
 }
 
 /// How a list's resourceVersion is to be matched (`resourceVersionMatch`).
@@ -72,6 +122,7 @@ impl Request {
             name: None,
             body: None,
             list: ListOptions::default(),
+            delete: DeleteOptions::default(),
         }
     }
 
@@ -109,6 +160,12 @@ impl Request {
     /// Carrying `body`.
     pub fn with_body(mut self, body: Value) -> Self {
         self.body = Some(body);
+        self
+    }
+
+    /// A delete with `options`.
+    pub fn with_delete_options(mut self, options: DeleteOptions) -> Self {
+        self.delete = options;
         self
     }
 }

@@ -16,7 +16,7 @@ use crate::storage::TxnAnswer;
 
 /// etcd without the network: the store applies each call at once, as its leader would.
 #[derive(Debug, Default)]
-struct Local(RefCell<EtcdStore>);
+pub(super) struct Local(pub(super) RefCell<EtcdStore>);
 
 impl Backend for Local {
     async fn txn(&self, txn: TxnRequest) -> Result<TxnAnswer, BackendError> {
@@ -46,7 +46,7 @@ impl Backend for Local {
     }
 }
 
-fn server() -> ApiServer<Local> {
+pub(super) fn server() -> ApiServer<Local> {
     let authn = Authenticator::new()
         .with_token("t-admin", "admin", &[MASTERS])
         .with_token("t-reader", "reader", &[])
@@ -78,13 +78,13 @@ fn server() -> ApiServer<Local> {
     ApiServer::new("apiserver-1", Local::default(), authn, rbac)
 }
 
-fn pod(name: &str) -> Value {
+pub(super) fn pod(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
         "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
             "resources": {"requests": {"cpu": "100m"}}}]}})
 }
 
-fn deployment() -> Value {
+pub(super) fn deployment() -> Value {
     json!({"apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "web", "labels": {"app": "web"}},
         "spec": {"selector": {"matchLabels": {"app": "web"}},
@@ -92,14 +92,20 @@ fn deployment() -> Value {
                 "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27"}]}}}})
 }
 
-fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+pub(super) fn run<T>(f: impl std::future::Future<Output = T>) -> T {
     madsim::runtime::Runtime::new().block_on(f)
 }
 
-/// Sends `r` and checks its code; a refused request must not move etcd's revision.
-async fn expect(s: &ApiServer<Local>, r: Request, code: u16) -> Reply {
+/// Sends `r` at virtual time 5 s and checks its code; a refused request must not move
+/// etcd's revision.
+pub(super) async fn expect(s: &ApiServer<Local>, r: Request, code: u16) -> Reply {
+    expect_at(s, r, code, SimTime(5_000_000)).await
+}
+
+/// Sends `r` at `now` and checks its code; a refused request must not move etcd's revision.
+pub(super) async fn expect_at(s: &ApiServer<Local>, r: Request, code: u16, now: SimTime) -> Reply {
     let before = s.backend.0.borrow().current_revision();
-    let reply = s.handle(&r, SimTime(5_000_000)).await;
+    let reply = s.handle(&r, now).await;
     let got = match &reply {
         Ok(_) => {
             if r.verb == Verb::Create {
@@ -125,7 +131,13 @@ async fn expect(s: &ApiServer<Local>, r: Request, code: u16) -> Reply {
     reply
 }
 
-fn create(token: &str, group: &str, resource: &str, ns: Option<&str>, body: Value) -> Request {
+pub(super) fn create(
+    token: &str,
+    group: &str,
+    resource: &str,
+    ns: Option<&str>,
+    body: Value,
+) -> Request {
     let mut r = Request::new(Some(token), Verb::Create, group, resource).with_body(body);
     r.namespace = ns.map(str::to_string);
     r
