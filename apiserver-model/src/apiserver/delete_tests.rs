@@ -1,4 +1,4 @@
-//! Delete through the whole request path, on a real etcd store: each step says
+//! Delete and patch through the whole request path, on a real etcd store: each step says
 //! what Kubernetes answers and what it leaves in etcd (the object marked, kept, or gone).
 
 use raft::etcd::{KeyRange, RangeRequest};
@@ -28,6 +28,10 @@ fn on(verb: Verb, group: &str, resource: &str, name: &str) -> Request {
 
 fn delete(group: &str, resource: &str, name: &str, options: DeleteOptions) -> Request {
     on(Verb::Delete, group, resource, name).with_delete_options(options)
+}
+
+fn patch(group: &str, resource: &str, name: &str, kind: PatchType, body: Value) -> Request {
+    on(Verb::Patch, group, resource, name).with_patch(kind, body)
 }
 
 fn grace(seconds: i64) -> DeleteOptions {
@@ -477,5 +481,270 @@ fn a_create_starts_live_whatever_deletion_it_claims() {
             in_etcd(&s, POD_KEY).unwrap()["metadata"].get("deletionTimestamp"),
             None
         );
+    });
+}
+
+#[test]
+fn patches_change_what_they_name_and_go_through_the_update_path() {
+    run(async {
+        let s = with_default().await;
+        let created = expect(
+            &s,
+            create(
+                "t-admin",
+                "apps",
+                "deployments",
+                Some("default"),
+                deployment(),
+            ),
+            201,
+        )
+        .await
+        .unwrap();
+        let merge = |body: Value| patch("apps", "deployments", "web", PatchType::Merge, body);
+
+        // A merge patch changes one field and keeps the rest.
+        let relabelled = expect(
+            &s,
+            merge(json!({"metadata": {"labels": {"tier": "front"}}})),
+            200,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            relabelled["metadata"]["labels"],
+            json!({"app": "web", "tier": "front"})
+        );
+        assert_eq!(relabelled["spec"], created["spec"]);
+        assert_eq!(
+            relabelled["metadata"]["generation"], 1,
+            "labels are not the spec"
+        );
+        assert_ne!(rv(&relabelled), rv(&created));
+
+        // With the resourceVersion it was made from, now stale: 409, nothing written.
+        let stale =
+            merge(json!({"metadata": {"resourceVersion": rv(&created)}, "spec": {"replicas": 4}}));
+        let e = expect(&s, stale, 409).await.unwrap_err();
+        assert!(e.to_string().ends_with(crate::status::STALE_UPDATE), "{e}");
+        // Without one, it applies to whatever is stored.
+        let scaled = expect(&s, merge(json!({"spec": {"replicas": 4}})), 200)
+            .await
+            .unwrap();
+        assert_eq!(scaled["spec"]["replicas"], 4);
+        assert_eq!(scaled["metadata"]["generation"], 2);
+        assert_eq!(scaled["metadata"]["labels"]["tier"], "front");
+
+        // Nothing to change: no write, the same resourceVersion.
+        let at = revision(&s);
+        let same = expect(&s, merge(json!({"spec": {"replicas": 4}})), 200)
+            .await
+            .unwrap();
+        assert_eq!(rv(&same), rv(&scaled));
+        assert_eq!(revision(&s), at);
+
+        // A JSON patch whose test fails is 422 in kube-apiserver's words.
+        let test = json!([{"op": "test", "path": "/spec/replicas", "value": 9},
+            {"op": "replace", "path": "/spec/replicas", "value": 1}]);
+        let e = expect(
+            &s,
+            patch("apps", "deployments", "web", PatchType::Json, test),
+            422,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            (e.reason(), e.to_string().as_str()),
+            (
+                "Invalid",
+                "the server rejected our request due to an error in our request"
+            )
+        );
+        let ops = json!([{"op": "test", "path": "/spec/replicas", "value": 4},
+            {"op": "replace", "path": "/spec/replicas", "value": 2}]);
+        let replaced = expect(
+            &s,
+            patch("apps", "deployments", "web", PatchType::Json, ops),
+            200,
+        )
+        .await
+        .unwrap();
+        assert_eq!(replaced["spec"]["replicas"], 2);
+
+        // Strategic merge: the template's containers merge by name.
+        let mut two = replaced.clone();
+        two["spec"]["template"]["spec"]["containers"] = json!([
+            {"name": "nginx", "image": "nginx:1.27"}, {"name": "sidecar", "image": "envoy:1"}]);
+        expect(
+            &s,
+            on(Verb::Update, "apps", "deployments", "web").with_body(two),
+            200,
+        )
+        .await
+        .unwrap();
+        let smp = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "sidecar", "image": "envoy:2"}]}}}});
+        let merged = expect(
+            &s,
+            patch(
+                "apps",
+                "deployments",
+                "web",
+                PatchType::StrategicMerge,
+                smp.clone(),
+            ),
+            200,
+        )
+        .await
+        .unwrap();
+        let containers = &merged["spec"]["template"]["spec"]["containers"];
+        assert_eq!(containers.as_array().unwrap().len(), 2, "{containers}");
+        assert_eq!(containers[0]["image"], "nginx:1.27");
+        assert_eq!(containers[1]["image"], "envoy:2");
+        assert_eq!(
+            containers[1]["imagePullPolicy"], "IfNotPresent",
+            "defaults kept"
+        );
+        // The same patch as a merge patch replaces the list.
+        let plain = expect(&s, merge(smp), 200).await.unwrap();
+        let containers = &plain["spec"]["template"]["spec"]["containers"];
+        assert_eq!(containers.as_array().unwrap().len(), 1, "{containers}");
+
+        // What the patch makes is validated and decoded as an update's body is.
+        let e = expect(&s, merge(json!({"spec": {"replicas": -1}})), 422)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("spec.replicas: Invalid value: -1"),
+            "{e}"
+        );
+        let e = expect(&s, merge(json!({"spec": {"replicaz": 1}})), 422)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with(" \"\" is invalid: patch: Invalid value: \"{"),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .ends_with(": strict decoding error: unknown field \"spec.replicaz\""),
+            "{e}"
+        );
+        let e = expect(&s, merge(json!({"metadata": {"name": "other"}})), 400)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the name of the object (other) does not match the name on the URL (web)"
+        );
+
+        // A patch with no format is 415; of nothing, 404.
+        let untyped = on(Verb::Patch, "apps", "deployments", "web").with_body(json!({}));
+        let e = expect(&s, untyped, 415).await.unwrap_err();
+        assert_eq!(e.to_string(), "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json");
+        let e = expect(
+            &s,
+            patch("apps", "deployments", "nope", PatchType::Merge, json!({})),
+            404,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.to_string(), "deployments.apps \"nope\" not found");
+    });
+}
+
+#[test]
+fn a_status_is_patched_through_its_subresource_only() {
+    run(async {
+        let s = with_default().await;
+        bound_pod(&s).await;
+        let patch_pod = |sub: Option<&str>, body: Value| {
+            let mut r = patch("", "pods", "web", PatchType::StrategicMerge, body);
+            r.subresource = sub.map(str::to_string);
+            r
+        };
+        let running = json!({"spec": {"activeDeadlineSeconds": 5},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
+        let stored = expect(&s, patch_pod(Some("status"), running), 200)
+            .await
+            .unwrap();
+        assert_eq!(stored["status"]["phase"], "Running");
+        assert_eq!(
+            stored["spec"].get("activeDeadlineSeconds"),
+            None,
+            "the spec is not the status"
+        );
+        // Conditions merge by type.
+        let scheduled =
+            json!({"status": {"conditions": [{"type": "PodScheduled", "status": "True"}]}});
+        let stored = expect(&s, patch_pod(Some("status"), scheduled), 200)
+            .await
+            .unwrap();
+        assert_eq!(
+            stored["status"]["conditions"],
+            json!([{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "True"}])
+        );
+        // Through the pod itself the status is not written.
+        let failed = json!({"status": {"phase": "Failed"}, "metadata": {"labels": {"a": "b"}}});
+        let stored = expect(&s, patch_pod(None, failed), 200).await.unwrap();
+        assert_eq!(stored["status"]["phase"], "Running");
+        assert_eq!(stored["metadata"]["labels"]["a"], "b");
+        // ConfigMaps have no status subresource.
+        let cm = json!({"metadata": {"name": "c"}});
+        expect(
+            &s,
+            create("t-admin", "", "configmaps", Some("default"), cm),
+            201,
+        )
+        .await
+        .unwrap();
+        let mut r = patch("", "configmaps", "c", PatchType::Merge, json!({}));
+        r.subresource = Some("status".into());
+        expect(&s, r, 405).await.unwrap_err();
+    });
+}
+
+#[test]
+fn a_patch_that_empties_the_finalizers_of_an_object_being_deleted_removes_it() {
+    run(async {
+        let s = with_default().await;
+        let cm =
+            json!({"metadata": {"name": "cfg", "finalizers": ["example.com/a", "example.com/b"]}});
+        expect(
+            &s,
+            create("t-admin", "", "configmaps", Some("default"), cm),
+            201,
+        )
+        .await
+        .unwrap();
+        expect(
+            &s,
+            delete("", "configmaps", "cfg", DeleteOptions::default()),
+            200,
+        )
+        .await
+        .unwrap();
+        let drop_a =
+            json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["example.com/a"]}});
+        let left = expect(
+            &s,
+            patch("", "configmaps", "cfg", PatchType::StrategicMerge, drop_a),
+            200,
+        )
+        .await
+        .unwrap();
+        assert_eq!(left["metadata"]["finalizers"], json!(["example.com/b"]));
+        let key = "/registry/configmaps/default/cfg";
+        assert!(in_etcd(&s, key).is_some());
+        let drop_b = json!([{"op": "remove", "path": "/metadata/finalizers"}]);
+        expect(
+            &s,
+            patch("", "configmaps", "cfg", PatchType::Json, drop_b),
+            200,
+        )
+        .await
+        .unwrap();
+        assert_eq!(in_etcd(&s, key), None);
     });
 }

@@ -1,7 +1,7 @@
 //! A request to the API server and its answer, as kube-apiserver's handler chain sees them
 //! once the URL is parsed: who (a bearer token), what (verb, resource, namespace, name),
 //! the body, and the options a verb takes from the query or the body (a list's
-//! resourceVersion, a delete's `DeleteOptions`).
+//! resourceVersion, a delete's `DeleteOptions`, a patch's content type).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,6 +33,9 @@ pub struct Request {
     pub list: ListOptions,
     /// A delete's options (the `DeleteOptions` body kubectl and client-go send).
     pub delete: DeleteOptions,
+    /// A patch's format: the request's `Content-Type`. A patch request carries the patch
+    /// document in [`Request::body`]; `None` is a body of no patch format (415).
+    pub patch_type: Option<PatchType>,
 }
 
 /// What becomes of an object's dependents (the objects whose ownerReferences name it) when
@@ -81,6 +84,45 @@ pub struct DeleteOptions {
     pub preconditions: Option<Preconditions>,
 }
 
+/// A patch's format, as its `Content-Type` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatchType {
+    /// RFC 6902 JSON patch (`application/json-patch+json`): a list of operations.
+    Json,
+    /// RFC 7386 JSON merge patch (`application/merge-patch+json`): an object merged in,
+    /// `null` removing a field, lists replaced whole.
+    Merge,
+    /// Kubernetes' strategic merge patch (`application/strategic-merge-patch+json`): a
+    /// merge patch whose lists of objects merge by a key (containers by name, conditions
+    /// by type) where the API type says so.
+    StrategicMerge,
+}
+
+impl PatchType {
+    /// The patch types the API server accepts, in the order kube-apiserver lists them in
+    /// its 415 answer.
+    pub const ACCEPTED: [PatchType; 3] =
+        [PatchType::Json, PatchType::Merge, PatchType::StrategicMerge];
+
+    /// The content type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            PatchType::Json => "application/json-patch+json",
+            PatchType::Merge => "application/merge-patch+json",
+            PatchType::StrategicMerge => "application/strategic-merge-patch+json",
+        }
+    }
+
+    /// The patch type of a `Content-Type` (parameters such as `; charset=utf-8` ignored, as
+    /// kube-apiserver ignores them), if it is one served.
+    pub fn from_content_type(content_type: &str) -> Option<PatchType> {
+        let bare = content_type.split(';').next().unwrap_or("").trim();
+        PatchType::ACCEPTED
+            .into_iter()
+            .find(|t| t.content_type() == bare)
+    }
+}
+
 /// How a list's resourceVersion is to be matched (`resourceVersionMatch`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum VersionMatch {
@@ -123,6 +165,7 @@ impl Request {
             body: None,
             list: ListOptions::default(),
             delete: DeleteOptions::default(),
+            patch_type: None,
         }
     }
 
@@ -166,6 +209,14 @@ impl Request {
     /// A delete with `options`.
     pub fn with_delete_options(mut self, options: DeleteOptions) -> Self {
         self.delete = options;
+        self
+    }
+
+    /// Carrying the patch document `patch` of format `patch_type` (the request's verb must
+    /// be [`Verb::Patch`] to be served as one).
+    pub fn with_patch(mut self, patch_type: PatchType, patch: Value) -> Self {
+        self.patch_type = Some(patch_type);
+        self.body = Some(patch);
         self
     }
 }
