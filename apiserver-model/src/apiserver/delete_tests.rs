@@ -748,3 +748,77 @@ fn a_patch_that_empties_the_finalizers_of_an_object_being_deleted_removes_it() {
         assert_eq!(in_etcd(&s, key), None);
     });
 }
+
+/// Queues another client's write of `object` at `key`, to land just before the server's
+/// next transaction.
+fn race(s: &ApiServer<Local>, key: &str, object: &Value) {
+    let put = raft::etcd::TxnRequest {
+        compare: vec![],
+        success: vec![raft::etcd::RequestOp::Put(raft::etcd::PutRequest::new(
+            key,
+            crate::storage::encode(object),
+        ))],
+        failure: vec![],
+    };
+    s.backend.1.borrow_mut().push(put);
+}
+
+#[test]
+fn a_write_that_loses_a_race_is_made_again_from_the_new_state() {
+    run(async {
+        let s = with_default().await;
+        let key = "/registry/configmaps/default/cfg";
+        let cm = json!({"metadata": {"name": "cfg"}, "data": {"a": "1"}});
+        let created = expect(
+            &s,
+            create("t-admin", "", "configmaps", Some("default"), cm),
+            201,
+        )
+        .await
+        .unwrap();
+        let theirs = |data: Value| {
+            let mut o = in_etcd(&s, key).unwrap();
+            o["data"] = data;
+            o
+        };
+
+        // Another client writes between the patch's read and its write: the patch is
+        // applied again to what they wrote, and neither change is lost.
+        race(&s, key, &theirs(json!({"a": "1", "b": "2"})));
+        let merge = |body: Value| patch("", "configmaps", "cfg", PatchType::Merge, body);
+        let both = expect(&s, merge(json!({"data": {"c": "3"}})), 200)
+            .await
+            .unwrap();
+        assert_eq!(both["data"], json!({"a": "1", "b": "2", "c": "3"}));
+
+        // The same race against a patch carrying the version it read: 409, theirs kept.
+        let read = expect(&s, on(Verb::Get, "", "configmaps", "cfg"), 200)
+            .await
+            .unwrap();
+        race(&s, key, &theirs(json!({"a": "theirs"})));
+        let pinned =
+            merge(json!({"metadata": {"resourceVersion": rv(&read)}, "data": {"a": "mine"}}));
+        let e = s.handle(&pinned, SimTime(5_000_000)).await.unwrap_err();
+        assert_eq!(e.code(), 409, "{e}");
+        assert_eq!(in_etcd(&s, key).unwrap()["data"], json!({"a": "theirs"}));
+
+        // A delete that loses a race to an update adding a finalizer still removes the
+        // object: once it has decided to remove, kube-apiserver's conditional delete
+        // checks only the request's preconditions again, not the finalizers. The answer is
+        // the object as it was removed.
+        let mut held = theirs(json!({"a": "theirs"}));
+        held["metadata"]["finalizers"] = json!(["example.com/keep"]);
+        race(&s, key, &held);
+        let gone = expect(
+            &s,
+            delete("", "configmaps", "cfg", DeleteOptions::default()),
+            200,
+        )
+        .await
+        .unwrap();
+        assert_eq!(gone["metadata"]["finalizers"], json!(["example.com/keep"]));
+        assert_eq!(gone["metadata"].get("deletionTimestamp"), None);
+        assert_eq!(in_etcd(&s, key), None);
+        assert_ne!(rv(&gone), rv(&created));
+    });
+}

@@ -15,11 +15,20 @@ use crate::authn::MASTERS;
 use crate::storage::TxnAnswer;
 
 /// etcd without the network: the store applies each call at once, as its leader would.
+/// Transactions queued in the second field are another client's writes, applied just
+/// before the server's next transaction (a race the server loses).
 #[derive(Debug, Default)]
-pub(super) struct Local(pub(super) RefCell<EtcdStore>);
+pub(super) struct Local(
+    pub(super) RefCell<EtcdStore>,
+    pub(super) RefCell<Vec<TxnRequest>>,
+);
 
 impl Backend for Local {
     async fn txn(&self, txn: TxnRequest) -> Result<TxnAnswer, BackendError> {
+        let first = std::mem::take(&mut *self.1.borrow_mut());
+        for other in first {
+            self.0.borrow_mut().apply(&Command::Txn(other), 0, true);
+        }
         match self.0.borrow_mut().apply(&Command::Txn(txn), 0, true) {
             Response::Txn {
                 header,
