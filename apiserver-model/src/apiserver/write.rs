@@ -221,7 +221,8 @@ pub(super) fn prepare_update(
         keep_part(&mut whole, &object, "status");
         object = whole;
     } else {
-        // A uid left out is the stored one; another is refused by validation.
+        // A uid left out is the stored one. Another is refused: an update's by its uid
+        // precondition (409), a patch's, which has none, by validation (422).
         if object
             .pointer("/metadata/uid")
             .and_then(Value::as_str)
