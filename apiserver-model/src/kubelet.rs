@@ -17,20 +17,23 @@
 //!   capacity check at binding, so this is the last line);
 //! - starts an admitted pod after a sampled delay (image pull and container start) and
 //!   reports it Running through `pods/status`;
-//! - frees what a pod held once it is deleted.
+//! - stops a pod being deleted (its containers exit within a sampled stop time, never after
+//!   the grace period) and then deletes it for good (grace 0, on its uid), freeing what it
+//!   held; a pod it finds already deleting when it starts (after a restart) is deleted at
+//!   once.
 //!
 //! Each admission, rejection, start and stop is a typed event on the trace
 //! ([`KubeEvent`]), which is what the no-overcommit check reads.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use sim_core::{NodeCtx, Port};
 
-use crate::apiserver::{rfc3339, Request};
+use crate::apiserver::{rfc3339, DeleteOptions, Preconditions, Request};
 use crate::client::{ApiClient, ApiClientConfig, CallError};
 use crate::events::KubeEvent;
 use crate::informer::{namespaced_name, Delta};
@@ -66,6 +69,10 @@ pub struct KubeletConfig {
     pub start_delay_min_ms: u64,
     /// And at most this long.
     pub start_delay_max_ms: u64,
+    /// A stopping pod's containers exit this long after SIGTERM at least, milliseconds.
+    pub stop_delay_min_ms: u64,
+    /// And at most this long (never more than the pod's grace period).
+    pub stop_delay_max_ms: u64,
 }
 
 impl KubeletConfig {
@@ -83,6 +90,9 @@ impl KubeletConfig {
             // A cached image and a small container: about a second or two.
             start_delay_min_ms: 500,
             start_delay_max_ms: 2_500,
+            // A process that handles SIGTERM (nginx does) exits within a second.
+            stop_delay_min_ms: 100,
+            stop_delay_max_ms: 1_000,
         }
     }
 
@@ -114,6 +124,8 @@ struct Kubelet {
     allocatable: Resources,
     /// Admitted pods by `namespace/name`.
     held: RefCell<BTreeMap<String, Held>>,
+    /// Pods being stopped, by uid.
+    terminating: RefCell<BTreeSet<String>>,
 }
 
 /// Runs a kubelet on `ctx`'s component, talking to the API as `api` says.
@@ -129,6 +141,7 @@ pub async fn run_kubelet(
         config,
         allocatable,
         held: RefCell::new(BTreeMap::new()),
+        terminating: RefCell::new(BTreeSet::new()),
     });
     kubelet.register().await;
     kubelet.client.ctx().spawn(renew_lease(kubelet.clone()));
@@ -184,7 +197,7 @@ impl Kubelet {
         let key = namespaced_name(pod);
         let uid = uid_of(pod);
         if pod.pointer("/metadata/deletionTimestamp").is_some() {
-            self.forget(pod);
+            self.terminate(pod);
             return;
         }
         let phase = pod.pointer("/status/phase").and_then(Value::as_str);
@@ -273,6 +286,67 @@ impl Kubelet {
         self.client.ctx().spawn(async move {
             let status = json!({"phase": "Failed", "reason": reason, "message": message});
             kubelet.write_status(&pod, status).await;
+        });
+    }
+
+    /// Stops a pod being deleted and then deletes it for good (grace 0, on its uid), as
+    /// the kubelet's pod workers do: its containers get SIGTERM and stop within the
+    /// sampled stop time, never after the grace period.
+    fn terminate(self: &Rc<Self>, pod: &Value) {
+        let key = namespaced_name(pod);
+        let uid = uid_of(pod);
+        if !self.terminating.borrow_mut().insert(uid.clone()) {
+            return;
+        }
+        let grace_ms = pod["metadata"]["deletionGracePeriodSeconds"]
+            .as_u64()
+            .unwrap_or(30)
+            .saturating_mul(1_000);
+        let held = self.held.borrow().get(&key).is_some_and(|h| h.uid == uid);
+        // A container that handles SIGTERM exits in well under a second; one the kubelet
+        // never ran is nothing to stop.
+        let stop_ms = if held {
+            (self.config.stop_delay_min_ms
+                + self.client.rng_below(
+                    self.config
+                        .stop_delay_max_ms
+                        .saturating_sub(self.config.stop_delay_min_ms)
+                        + 1,
+                ))
+            .min(grace_ms)
+        } else {
+            0
+        };
+        let kubelet = self.clone();
+        let pod = pod.clone();
+        self.client.ctx().spawn(async move {
+            kubelet
+                .client
+                .ctx()
+                .sleep(Duration::from_millis(stop_ms))
+                .await;
+            kubelet.forget(&pod);
+            let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");
+            let name = pod["metadata"]["name"].as_str().unwrap_or("");
+            let options = DeleteOptions {
+                grace_period_seconds: Some(0),
+                preconditions: Some(Preconditions {
+                    uid: Some(uid.clone()),
+                    resource_version: None,
+                }),
+                ..DeleteOptions::default()
+            };
+            for _ in 0..5 {
+                let delete = Request::new(None, Verb::Delete, "", "pods")
+                    .in_namespace(ns)
+                    .named(name)
+                    .with_delete_options(options.clone());
+                match kubelet.client.call(delete).await {
+                    Ok(_) | Err(CallError::Api(ApiError::NotFound { .. } | ApiError::Conflict { .. })) => break,
+                    Err(_) => kubelet.client.ctx().sleep(Duration::from_secs(1)).await,
+                }
+            }
+            kubelet.terminating.borrow_mut().remove(&uid);
         });
     }
 

@@ -85,6 +85,18 @@ pub enum ApiError {
     /// 405, reason MethodNotAllowed: the verb is not served on this resource.
     #[error("the server does not allow this method on the requested resource")]
     MethodNotAllowed,
+    /// 415, reason UnsupportedMediaType: a patch whose content type is none of those
+    /// accepted, listed here comma separated (`negotiation.NewUnsupportedMediaTypeError`).
+    #[error(
+        "the body of the request was in an unknown format - accepted media types include: {0}"
+    )]
+    UnsupportedMediaType(String),
+    /// 422, reason Invalid: a patch that cannot be applied (a JSON patch `test` that fails,
+    /// a path that does not exist). kube-apiserver answers with its generic words for a 422
+    /// (`errors.NewGenericServerResponse`) and drops the patch library's; they are kept
+    /// here, out of the message, for whoever debugs a run.
+    #[error("the server rejected our request due to an error in our request")]
+    PatchFailed(String),
     /// 500, reason InternalError: etcd refused, or answered what cannot be read.
     #[error("Internal error occurred: {0}")]
     Internal(String),
@@ -180,6 +192,8 @@ impl ApiError {
             ApiError::BadRequest(_) => 400,
             ApiError::NoSuchResource => 404,
             ApiError::MethodNotAllowed => 405,
+            ApiError::UnsupportedMediaType(_) => 415,
+            ApiError::PatchFailed(_) => 422,
             ApiError::Internal(_) => 500,
         }
     }
@@ -198,6 +212,8 @@ impl ApiError {
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::NoSuchResource => "NotFound",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
+            ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            ApiError::PatchFailed(_) => "Invalid",
             ApiError::Internal(_) => "InternalError",
         }
     }
@@ -308,6 +324,15 @@ mod tests {
             }
             .to_string(),
             "too old resource version: 5 (120)"
+        );
+        let e = ApiError::UnsupportedMediaType("application/json-patch+json".into());
+        assert_eq!((e.code(), e.reason()), (415, "UnsupportedMediaType"));
+        assert_eq!(e.to_string(), "the body of the request was in an unknown format - accepted media types include: application/json-patch+json");
+        let e = ApiError::PatchFailed("testing value /spec failed".into());
+        assert_eq!((e.code(), e.reason()), (422, "Invalid"));
+        assert_eq!(
+            e.to_string(),
+            "the server rejected our request due to an error in our request"
         );
     }
 

@@ -12,6 +12,12 @@
 //!   it, then put (or delete); else read the key": a failed compare with the key present is
 //!   409 Conflict with Kubernetes' "the object has been modified" message, with the key
 //!   gone 404. An unconditional update or delete compares with the revision it just read.
+//! - A caller that retries, as kube-apiserver's GuaranteedUpdate and conditional delete do,
+//!   reads what the failed compare found ([`Attempt::Moved`]) and tries again from it,
+//!   without another round trip; before each try it checks the request's preconditions
+//!   ([`check_preconditions`]) against the object as it now is.
+//! - A write that would store what is stored already is no write (GuaranteedUpdate's no-op
+//!   check, [`same_stored`]): no new revision, no watch event.
 
 use raft::etcd::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeyRange, KeyValue, PutRequest,
@@ -159,6 +165,109 @@ pub fn delete(key: &str, expected: Revision) -> TxnRequest {
 /// The txn's answer, as `(succeeded, responses, revision)` (what the etcd client returns).
 pub type TxnAnswer = (bool, Vec<Response>, Revision);
 
+/// What a write conditional on the mod revision came to, for a caller that retries.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Attempt {
+    /// Done: the object as written (an update), or as it was when deleted (a delete).
+    Done(Stored),
+    /// The key moved on since the revision compared with: what it holds now.
+    Moved(Stored),
+    /// The key is gone.
+    Gone,
+}
+
+/// What the read that ran instead of a failed write found.
+fn found_instead(responses: &[Response]) -> Result<Attempt, StorageError> {
+    match responses.first() {
+        Some(Response::Range { kvs, .. }) => Ok(match kvs.first() {
+            Some(kv) => Attempt::Moved(decode(kv)?),
+            None => Attempt::Gone,
+        }),
+        other => Err(StorageError::Unexpected(format!("{other:?}"))),
+    }
+}
+
+/// What the answer to [`update`] of `object` means.
+///
+/// # Errors
+///
+/// When etcd answered what the plan did not ask for, or holds what is not JSON.
+pub fn update_attempt(object: &Value, answer: &TxnAnswer) -> Result<Attempt, StorageError> {
+    let (succeeded, responses, revision) = answer;
+    if *succeeded {
+        return Ok(Attempt::Done(with_version(object, *revision)));
+    }
+    found_instead(responses)
+}
+
+/// What the answer to [`delete`] means ([`Attempt::Done`] holds the object deleted).
+///
+/// # Errors
+///
+/// When etcd answered what the plan did not ask for, or holds what is not JSON.
+pub fn delete_attempt(answer: &TxnAnswer) -> Result<Attempt, StorageError> {
+    let (succeeded, responses, _) = answer;
+    if !*succeeded {
+        return found_instead(responses);
+    }
+    match responses.first() {
+        Some(Response::DeleteRange { prev_kvs, .. }) => match prev_kvs.first() {
+            Some(kv) => Ok(Attempt::Done(decode(kv)?)),
+            None => Ok(Attempt::Gone),
+        },
+        other => Err(StorageError::Unexpected(format!("{other:?}"))),
+    }
+}
+
+/// Whether storing `object` would store exactly what `stored` holds (resourceVersions
+/// aside: they are not stored).
+pub fn same_stored(object: &Value, stored: &Value) -> bool {
+    let bare = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("resourceVersion");
+        }
+        v
+    };
+    bare(object) == bare(stored)
+}
+
+/// The storage layer's check of a write's preconditions against the object at `key` as it
+/// is now (`storage.Preconditions.Check`), failing with the text of the StorageError that
+/// kube-apiserver wraps in its 409 (`Operation cannot be fulfilled on ...: StorageError:
+/// invalid object, ...`), so a client sees the same words as from a real cluster.
+///
+/// # Errors
+///
+/// The StorageError's text when the uid or the resourceVersion is not the object's.
+pub fn check_preconditions(
+    key: &str,
+    uid: Option<&str>,
+    resource_version: Option<&str>,
+    object: &Value,
+) -> Result<(), String> {
+    let meta = |field: &str| {
+        object
+            .pointer(&format!("/metadata/{field}"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    let failed = |what: &str, wanted: &str, found: &str| {
+        // Code 4 is ErrCodeInvalidObj; the ResourceVersion of an invalid-object error is
+        // always 0 (`storage.NewInvalidObjError`).
+        Err(format!(
+            "StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: {what} in precondition: {wanted}, {what} in object meta: {found}"
+        ))
+    };
+    if let Some(uid) = uid.filter(|u| *u != meta("uid")) {
+        return failed("UID", uid, meta("uid"));
+    }
+    if let Some(rv) = resource_version.filter(|rv| *rv != meta("resourceVersion")) {
+        return failed("ResourceVersion", rv, meta("resourceVersion"));
+    }
+    Ok(())
+}
+
 /// What a create's answer means: the object as stored, or 409 AlreadyExists.
 pub fn created(
     resource: &Resource,
@@ -193,54 +302,49 @@ fn with_version(object: &Value, revision: Revision) -> Stored {
     }
 }
 
-/// Why a compare on the mod revision failed, from the read that ran instead: the key is
-/// there at another version (409 Conflict) or gone (404).
-fn refused(target: Target, responses: &[Response]) -> Result<ApiError, StorageError> {
-    let found = match responses.first() {
-        Some(Response::Range { kvs, .. }) => kvs.first().map(decode).transpose()?,
-        other => return Err(StorageError::Unexpected(format!("{other:?}"))),
-    };
-    Ok(match found {
-        Some(_) => ApiError::Conflict {
+/// An attempt that did not go through, as the API answers it: the key is there at another
+/// version (409 Conflict) or gone (404).
+fn refused(target: Target, attempt: Attempt) -> ApiError {
+    match attempt {
+        Attempt::Gone => ApiError::NotFound { target },
+        Attempt::Moved(_) | Attempt::Done(_) => ApiError::Conflict {
             target,
             why: STALE_UPDATE.to_string(),
         },
-        None => ApiError::NotFound { target },
-    })
+    }
 }
 
 /// What an update's answer means: the object as stored, 409 Conflict (it changed since
 /// `expected`), or 404 (it is gone).
+///
+/// # Errors
+///
+/// When etcd's answer cannot be read.
 pub fn updated(
     resource: &Resource,
     object: &Value,
     answer: &TxnAnswer,
 ) -> Result<Result<Stored, ApiError>, StorageError> {
-    let (succeeded, responses, revision) = answer;
-    if *succeeded {
-        return Ok(Ok(with_version(object, *revision)));
-    }
-    Ok(Err(refused(target_of(resource, object), responses)?))
+    Ok(match update_attempt(object, answer)? {
+        Attempt::Done(stored) => Ok(stored),
+        other => Err(refused(target_of(resource, object), other)),
+    })
 }
 
 /// What a delete's answer means: the object as it was when deleted, 409 Conflict, or 404.
+///
+/// # Errors
+///
+/// When etcd's answer cannot be read.
 pub fn deleted(
     resource: &Resource,
     name: &str,
     answer: &TxnAnswer,
 ) -> Result<Result<Stored, ApiError>, StorageError> {
-    let (succeeded, responses, _) = answer;
-    let target = Target::new(resource, Some(name));
-    if *succeeded {
-        return match responses.first() {
-            Some(Response::DeleteRange { prev_kvs, .. }) => match prev_kvs.first() {
-                Some(kv) => decode(kv).map(Ok),
-                None => Ok(Err(ApiError::NotFound { target })),
-            },
-            other => Err(StorageError::Unexpected(format!("{other:?}"))),
-        };
-    }
-    Ok(Err(refused(target, responses)?))
+    Ok(match delete_attempt(answer)? {
+        Attempt::Done(stored) => Ok(stored),
+        other => Err(refused(Target::new(resource, Some(name)), other)),
+    })
 }
 
 #[cfg(test)]
@@ -319,6 +423,61 @@ mod tests {
         assert_eq!(gone.unwrap_err().code(), 404);
         let gone = deleted(r, "cfg", &run(&mut store, delete(&key, rv))).unwrap();
         assert_eq!(gone.unwrap_err().code(), 404);
+    }
+
+    #[test]
+    fn a_failed_compare_says_what_the_key_holds_now() {
+        let r = by_kind("v1", "ConfigMap").unwrap();
+        let key = r.key(Some("default"), "cfg");
+        let mut store = EtcdStore::default();
+        let first = created(r, &cm("a"), &run(&mut store, create(&key, &cm("a"))))
+            .unwrap()
+            .unwrap();
+        let second = match update_attempt(
+            &cm("b"),
+            &run(&mut store, update(&key, first.mod_revision, &cm("b"))),
+        )
+        .unwrap()
+        {
+            Attempt::Done(s) => s,
+            other => panic!("{other:?}"),
+        };
+        // From the old revision: not written, and the answer carries the object as it is.
+        let stale = update_attempt(
+            &cm("c"),
+            &run(&mut store, update(&key, first.mod_revision, &cm("c"))),
+        )
+        .unwrap();
+        assert_eq!(stale, Attempt::Moved(second.clone()));
+        let stale = delete_attempt(&run(&mut store, delete(&key, first.mod_revision))).unwrap();
+        assert_eq!(stale, Attempt::Moved(second.clone()));
+        let gone = delete_attempt(&run(&mut store, delete(&key, second.mod_revision))).unwrap();
+        assert_eq!(gone, Attempt::Done(second.clone()));
+        let after = delete_attempt(&run(&mut store, delete(&key, second.mod_revision))).unwrap();
+        assert_eq!(after, Attempt::Gone);
+        // Storing what is stored is no change, whatever the resourceVersions say.
+        let mut same = second.object.clone();
+        same["metadata"]["resourceVersion"] = json!("1");
+        assert!(same_stored(&same, &second.object));
+        assert!(!same_stored(&cm("z"), &second.object));
+    }
+
+    #[test]
+    fn preconditions_fail_with_the_storage_errors_words() {
+        let mut o = cm("a");
+        o["metadata"]["uid"] = json!("u-1");
+        o["metadata"]["resourceVersion"] = json!("7");
+        let key = "/registry/configmaps/default/cfg";
+        assert_eq!(check_preconditions(key, Some("u-1"), Some("7"), &o), Ok(()));
+        assert_eq!(check_preconditions(key, None, None, &o), Ok(()));
+        assert_eq!(
+            check_preconditions(key, Some("u-0"), None, &o),
+            Err("StorageError: invalid object, Code: 4, Key: /registry/configmaps/default/cfg, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: u-0, UID in object meta: u-1".to_string())
+        );
+        assert_eq!(
+            check_preconditions(key, Some("u-1"), Some("6"), &o),
+            Err("StorageError: invalid object, Code: 4, Key: /registry/configmaps/default/cfg, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: ResourceVersion in precondition: 6, ResourceVersion in object meta: 7".to_string())
+        );
     }
 
     #[test]

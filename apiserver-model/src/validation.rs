@@ -3,10 +3,12 @@
 //! does, and the request's Status lists them all (the status module formats them).
 //!
 //! Checked: object names (an RFC 1123 subdomain for most kinds, an RFC 1123 label for
-//! namespaces), the namespace of namespaced objects, labels' syntax, the fields the model
-//! needs (a pod's containers, a Deployment's selector matching its template), and on update
-//! the fields Kubernetes makes immutable (name, namespace, uid, a Deployment's or
-//! ReplicaSet's selector, a bound pod's `spec.nodeName`).
+//! namespaces), the namespace of namespaced objects, labels' syntax, finalizers (qualified
+//! names, not both `orphan` and `foregroundDeletion`), the fields the model needs (a pod's
+//! containers, a Deployment's selector matching its template), and on update the fields
+//! Kubernetes makes immutable (name, namespace, uid, deletionTimestamp,
+//! deletionGracePeriodSeconds, a Deployment's or ReplicaSet's selector, a bound pod's
+//! `spec.nodeName`) and the finalizers an object being deleted may not gain.
 
 use std::fmt;
 
@@ -141,6 +143,115 @@ fn not_label_value(v: &str) -> Option<&'static str> {
     (!ok).then_some("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character")
 }
 
+/// The finalizer the garbage collector honours by orphaning the object's dependents
+/// (`metav1.FinalizerOrphanDependents`).
+pub const FINALIZER_ORPHAN: &str = "orphan";
+/// The finalizer the garbage collector honours by deleting the object's blocking
+/// dependents first (`metav1.FinalizerDeleteDependents`).
+pub const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
+
+/// Why `name` is not a qualified name (`validation.IsQualifiedName`: an optional RFC 1123
+/// subdomain and `/`, then at most 63 characters of `[A-Za-z0-9-_.]` starting and ending
+/// with an alphanumeric), in apimachinery's words, one message per fault.
+pub fn not_qualified_name(value: &str) -> Vec<String> {
+    const NAME_MAX: usize = 63;
+    const REGEX_HINT: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+    let mut errors = Vec::new();
+    let parts: Vec<&str> = value.split('/').collect();
+    let name = match parts.as_slice() {
+        [name] => *name,
+        [prefix, name] => {
+            if prefix.is_empty() {
+                errors.push("prefix part must be non-empty".to_string());
+            } else if let Some(why) = not_dns1123_subdomain(prefix) {
+                errors.push(format!("prefix part {why}"));
+            }
+            *name
+        }
+        _ => {
+            return vec![format!(
+                "a qualified name {REGEX_HINT} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+            )]
+        }
+    };
+    if name.is_empty() {
+        errors.push("name part must be non-empty".to_string());
+    } else if name.len() > NAME_MAX {
+        errors.push(format!(
+            "name part must be no more than {NAME_MAX} characters"
+        ));
+    }
+    let alnum = |c: char| c.is_ascii_alphanumeric();
+    let well_formed = name.starts_with(alnum)
+        && name.ends_with(alnum)
+        && name
+            .chars()
+            .all(|c| alnum(c) || matches!(c, '-' | '_' | '.'));
+    if !well_formed {
+        errors.push(format!("name part {REGEX_HINT}"));
+    }
+    errors
+}
+
+/// A list of strings as Go's `%#v` prints a `[]string` (how field errors show one).
+fn go_strings<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = items
+        .into_iter()
+        .map(|s| Value::from(s).to_string())
+        .collect();
+    format!("[]string{{{}}}", quoted.join(", "))
+}
+
+/// An object's `metadata.finalizers`.
+pub fn finalizers_of(object: &Value) -> Vec<&str> {
+    object
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|list| list.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// `ValidateFinalizers`: each name qualified, and not both of the garbage collector's
+/// (an owner cannot have its dependents orphaned and deleted first).
+fn validate_finalizers(object: &Value, errors: &mut Vec<FieldError>) {
+    const PATH: &str = "metadata.finalizers";
+    let finalizers = finalizers_of(object);
+    for f in &finalizers {
+        for why in not_qualified_name(f) {
+            errors.push(invalid(PATH, &Value::from(*f), why));
+        }
+    }
+    if finalizers.contains(&FINALIZER_ORPHAN) && finalizers.contains(&FINALIZER_FOREGROUND) {
+        errors.push(FieldError {
+            path: PATH.to_string(),
+            kind: FieldErrorKind::Invalid(go_strings(finalizers.iter().copied())),
+            detail: format!(
+                "finalizer {FINALIZER_ORPHAN} and {FINALIZER_FOREGROUND} cannot be both set"
+            ),
+        });
+    }
+}
+
+/// `ValidateNoNewFinalizers`: once an object is being deleted, the finalizers still to run
+/// are all that may hold it; one added now could keep it for ever.
+fn validate_no_new_finalizers(old: &Value, new: &Value, errors: &mut Vec<FieldError>) {
+    let before: std::collections::BTreeSet<&str> = finalizers_of(old).into_iter().collect();
+    let added: std::collections::BTreeSet<&str> = finalizers_of(new)
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .collect();
+    if !added.is_empty() {
+        errors.push(FieldError {
+            path: "metadata.finalizers".to_string(),
+            kind: FieldErrorKind::Forbidden,
+            detail: format!(
+                "no new finalizers can be added if the object is being deleted, found new finalizers {}",
+                go_strings(added)
+            ),
+        });
+    }
+}
+
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
 }
@@ -187,6 +298,7 @@ fn validate_meta(resource: &Resource, object: &Value, errors: &mut Vec<FieldErro
             }
         }
     }
+    validate_finalizers(object, errors);
 }
 
 /// Checks a pod spec at `path` (`spec`, or `spec.template.spec` in a workload).
@@ -301,6 +413,13 @@ pub fn validate_update(resource: &Resource, old: &Value, new: &Value) -> Vec<Fie
         ("metadata.name", "/metadata/name"),
         ("metadata.namespace", "/metadata/namespace"),
         ("metadata.uid", "/metadata/uid"),
+        // The write path keeps both from the stored object once set (an update cannot
+        // undo a delete); what is left to refuse is setting them by an update.
+        ("metadata.deletionTimestamp", "/metadata/deletionTimestamp"),
+        (
+            "metadata.deletionGracePeriodSeconds",
+            "/metadata/deletionGracePeriodSeconds",
+        ),
     ];
     match (resource.group, resource.kind) {
         ("apps", "Deployment" | "ReplicaSet") => fixed.push(("spec.selector", "/spec/selector")),
@@ -315,6 +434,9 @@ pub fn validate_update(resource: &Resource, old: &Value, new: &Value) -> Vec<Fie
         if was != is && !(pointer == "/metadata/uid" && is.is_none()) {
             errors.push(immutable(path));
         }
+    }
+    if old.pointer("/metadata/deletionTimestamp").is_some() {
+        validate_no_new_finalizers(old, new, &mut errors);
     }
     errors
 }
@@ -423,5 +545,79 @@ mod tests {
         let mut moved = bound.clone();
         moved["spec"]["nodeName"] = json!("worker-b");
         assert_eq!(validate_update(pods, &bound, &moved).len(), 1);
+    }
+
+    fn with_finalizers(finalizers: &[&str]) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "finalizers": finalizers}})
+    }
+
+    #[test]
+    fn finalizers_are_qualified_names_and_not_both_of_the_collectors() {
+        let cm = ("v1", "ConfigMap");
+        let table: [(&[&str], &[&str]); 6] = [
+            (&["kubernetes", "example.com/cleanup", FINALIZER_ORPHAN], &[]),
+            (&[FINALIZER_FOREGROUND], &[]),
+            (
+                &[FINALIZER_ORPHAN, FINALIZER_FOREGROUND],
+                &["metadata.finalizers: Invalid value: []string{\"orphan\", \"foregroundDeletion\"}: finalizer orphan and foregroundDeletion cannot be both set"],
+            ),
+            (
+                &["-cleanup"],
+                &["metadata.finalizers: Invalid value: \"-cleanup\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"],
+            ),
+            (
+                &["Example.com/x"],
+                &["metadata.finalizers: Invalid value: \"Example.com/x\": prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"],
+            ),
+            (
+                &["a/b/c"],
+                &["metadata.finalizers: Invalid value: \"a/b/c\": a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"],
+            ),
+        ];
+        for (finalizers, want) in table {
+            assert_eq!(
+                errors_of(cm, &with_finalizers(finalizers)),
+                want.to_vec(),
+                "{finalizers:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_object_being_deleted_gains_no_finalizers_and_keeps_its_deletion_fields() {
+        let r = by_kind("v1", "ConfigMap").unwrap();
+        let mut old = with_finalizers(&["example.com/a"]);
+        // Not being deleted: finalizers come and go freely.
+        let more = with_finalizers(&["example.com/a", "example.com/b"]);
+        assert!(validate_update(r, &old, &more).is_empty());
+        old["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:05Z");
+        old["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+        let mut new = old.clone();
+        new["metadata"]["finalizers"] = json!(["example.com/a", "example.com/c", "example.com/b"]);
+        let e: Vec<String> = validate_update(r, &old, &new)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            e,
+            vec!["metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"example.com/b\", \"example.com/c\"}"]
+        );
+        // Removing them is what finalizing is.
+        new["metadata"]["finalizers"] = json!([]);
+        assert!(validate_update(r, &old, &new).is_empty());
+        // An update may not start a deletion, nor change its grace.
+        let live = with_finalizers(&[]);
+        let e: Vec<String> = validate_update(r, &live, &old)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            e,
+            vec![
+                "metadata.deletionTimestamp: Invalid value: field is immutable",
+                "metadata.deletionGracePeriodSeconds: Invalid value: field is immutable",
+            ]
+        );
     }
 }

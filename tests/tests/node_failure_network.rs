@@ -4,8 +4,9 @@
 //! eviction); the API still says its pod is Running meanwhile, since nobody can ask the
 //! kubelet. 300 s later (the pods' default toleration) the taint eviction controller
 //! deletes the pod, the ReplicaSet controller makes a replacement and the scheduler puts
-//! it on a live node. When the worker comes back its kubelet reports Ready and the taints
-//! go.
+//! it on a live node; the evicted pod stays Terminating, since only its kubelet can confirm
+//! it stopped. When the worker comes back its kubelet deletes that pod for good, reports
+//! Ready and the taints go.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -175,17 +176,25 @@ fn a_dead_workers_pods_are_evicted_after_their_toleration_and_replaced_elsewhere
         "evicted at {} ms, tainted at {tainted} ms",
         evicted.0
     );
+    // The evicted pod stays Terminating: only its kubelet can say its containers stopped.
     let after = look(400);
-    assert!(on_node(after, "worker-1").is_empty(), "{after:?}");
+    let left = on_node(after, "worker-1");
+    assert_eq!(left.len(), 1, "{after:?}");
+    assert!(left[0].pointer("/metadata/deletionTimestamp").is_some());
     let running: Vec<&Value> = after
         .iter()
-        .filter(|p| p["status"]["phase"] == "Running")
+        .filter(|p| {
+            p["status"]["phase"] == "Running" && p.pointer("/metadata/deletionTimestamp").is_none()
+        })
         .collect();
     assert_eq!(running.len(), 3, "{after:?}");
+    assert!(running.iter().all(|p| p["spec"]["nodeName"] != "worker-1"));
 
-    // Back: Ready, and the condition taints are gone.
+    // Back: its kubelet deletes the pod for good, the node is Ready and the condition
+    // taints are gone.
     let end = look(END_S - 5);
-    assert_eq!(end.len(), 3);
+    assert_eq!(end.len(), 3, "{end:?}");
+    assert!(on_node(end, "worker-1").is_empty());
     let worker1 = run
         .nodes_at_end
         .iter()

@@ -9,16 +9,27 @@
 //! like any other. Its RBAC policy is handed to it ([`ApiServer::set_rbac`]) by whoever
 //! watches the RBAC objects.
 //!
-//! Served so far: create, get, list, update and delete of every resource, and the pods'
-//! `binding` subresource. Lists follow Kubernetes' resourceVersion semantics: none is a
-//! quorum read from etcd, `"0"` whatever the watch cache holds, a version with
-//! NotOlderThan the cache once it has caught up, with Exact etcd at that revision. The
-//! caches are primed and fed by whoever runs the server ([`ApiServer::prime`],
-//! [`ApiServer::feed`]). Next: watch streams, patch, finalizers and propagation.
+//! Served: create, get, list, watch, update, patch and delete of every resource, update and
+//! patch of the `status` subresource, and the pods' `binding` subresource. Lists follow
+//! Kubernetes' resourceVersion semantics: none is a quorum read from etcd, `"0"` whatever
+//! the watch cache holds, a version with NotOlderThan the cache once it has caught up, with
+//! Exact etcd at that revision. The caches are primed and fed by whoever runs the server
+//! ([`ApiServer::prime`], [`ApiServer::feed`]).
+//!
+//! Writes to an existing object go through kube-apiserver's GuaranteedUpdate: made from the
+//! object read, written conditional on its revision, made again from the new state when
+//! another write got in first (a write without a resourceVersion does not conflict; one with
+//! a stale resourceVersion is 409), and not written at all when nothing changes. Delete
+//! follows the generic registry: preconditions, propagation finalizers (`orphan`,
+//! `foregroundDeletion`) with each kind's default, graceful deletion of pods, objects held
+//! by their finalizers until an update empties them (the `delete` and `patch` modules say
+//! how, each after the kube-apiserver code it follows).
 
 mod audit;
 mod backend;
 pub mod bootstrap;
+mod delete;
+mod patch;
 mod process;
 mod read;
 mod request;
@@ -33,8 +44,11 @@ use sim_core::SimTime;
 
 pub use audit::{AuditRecord, AuthzDecision};
 pub use backend::{Backend, BackendError};
+pub use delete::{default_gc_policy, GcPolicy};
 pub use process::{run_apiserver, ApiServerConfig, API_PORT};
-pub use request::{ListOptions, Reply, Request, VersionMatch};
+pub use request::{
+    DeleteOptions, ListOptions, PatchType, Preconditions, Propagation, Reply, Request, VersionMatch,
+};
 pub use watch::{resource_of_key, WatchStart, REGISTRY_PREFIX};
 
 use crate::authn::Authenticator;
@@ -239,7 +253,11 @@ impl<B: Backend> ApiServer<B> {
             (Verb::Update, Some("status")) if write::has_status(resource) => {
                 self.update_status(resource, request).await
             }
-            (Verb::Delete, None) => self.delete(resource, request).await,
+            (Verb::Patch, None) => self.patch(resource, request, write::Part::Whole).await,
+            (Verb::Patch, Some("status")) if write::has_status(resource) => {
+                self.patch(resource, request, write::Part::Status).await
+            }
+            (Verb::Delete, None) => self.delete(resource, request, now).await,
             (Verb::Watch, None) => self.watch_start(request).map(|_| Value::Null),
             _ => Err(ApiError::MethodNotAllowed),
         }
@@ -282,5 +300,7 @@ fn backend_error(e: BackendError) -> ApiError {
     }
 }
 
+#[cfg(test)]
+mod delete_tests;
 #[cfg(test)]
 mod tests;

@@ -15,11 +15,20 @@ use crate::authn::MASTERS;
 use crate::storage::TxnAnswer;
 
 /// etcd without the network: the store applies each call at once, as its leader would.
+/// Transactions queued in the second field are another client's writes, applied just
+/// before the server's next transaction (a race the server loses).
 #[derive(Debug, Default)]
-struct Local(RefCell<EtcdStore>);
+pub(super) struct Local(
+    pub(super) RefCell<EtcdStore>,
+    pub(super) RefCell<Vec<TxnRequest>>,
+);
 
 impl Backend for Local {
     async fn txn(&self, txn: TxnRequest) -> Result<TxnAnswer, BackendError> {
+        let first = std::mem::take(&mut *self.1.borrow_mut());
+        for other in first {
+            self.0.borrow_mut().apply(&Command::Txn(other), 0, true);
+        }
         match self.0.borrow_mut().apply(&Command::Txn(txn), 0, true) {
             Response::Txn {
                 header,
@@ -46,7 +55,7 @@ impl Backend for Local {
     }
 }
 
-fn server() -> ApiServer<Local> {
+pub(super) fn server() -> ApiServer<Local> {
     let authn = Authenticator::new()
         .with_token("t-admin", "admin", &[MASTERS])
         .with_token("t-reader", "reader", &[])
@@ -78,13 +87,13 @@ fn server() -> ApiServer<Local> {
     ApiServer::new("apiserver-1", Local::default(), authn, rbac)
 }
 
-fn pod(name: &str) -> Value {
+pub(super) fn pod(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
         "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
             "resources": {"requests": {"cpu": "100m"}}}]}})
 }
 
-fn deployment() -> Value {
+pub(super) fn deployment() -> Value {
     json!({"apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "web", "labels": {"app": "web"}},
         "spec": {"selector": {"matchLabels": {"app": "web"}},
@@ -92,14 +101,20 @@ fn deployment() -> Value {
                 "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27"}]}}}})
 }
 
-fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+pub(super) fn run<T>(f: impl std::future::Future<Output = T>) -> T {
     madsim::runtime::Runtime::new().block_on(f)
 }
 
-/// Sends `r` and checks its code; a refused request must not move etcd's revision.
-async fn expect(s: &ApiServer<Local>, r: Request, code: u16) -> Reply {
+/// Sends `r` at virtual time 5 s and checks its code; a refused request must not move
+/// etcd's revision.
+pub(super) async fn expect(s: &ApiServer<Local>, r: Request, code: u16) -> Reply {
+    expect_at(s, r, code, SimTime(5_000_000)).await
+}
+
+/// Sends `r` at `now` and checks its code; a refused request must not move etcd's revision.
+pub(super) async fn expect_at(s: &ApiServer<Local>, r: Request, code: u16, now: SimTime) -> Reply {
     let before = s.backend.0.borrow().current_revision();
-    let reply = s.handle(&r, SimTime(5_000_000)).await;
+    let reply = s.handle(&r, now).await;
     let got = match &reply {
         Ok(_) => {
             if r.verb == Verb::Create {
@@ -125,7 +140,13 @@ async fn expect(s: &ApiServer<Local>, r: Request, code: u16) -> Reply {
     reply
 }
 
-fn create(token: &str, group: &str, resource: &str, ns: Option<&str>, body: Value) -> Request {
+pub(super) fn create(
+    token: &str,
+    group: &str,
+    resource: &str,
+    ns: Option<&str>,
+    body: Value,
+) -> Request {
     let mut r = Request::new(Some(token), Verb::Create, group, resource).with_body(body);
     r.namespace = ns.map(str::to_string);
     r
