@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use apiserver_model::apiserver::Request;
+use apiserver_model::apiserver::{DeleteOptions, Propagation, Request};
 use apiserver_model::client::ApiClient;
 use apiserver_model::cluster::{ClusterSpec, ADMIN_TOKEN};
 use apiserver_model::verb::Verb;
@@ -211,4 +211,121 @@ fn a_deployment_scales_and_rolls_out_within_its_surge_and_unavailability() {
     };
     assert_eq!(condition("Available")["status"], "True");
     assert_eq!(condition("Progressing")["reason"], "NewReplicaSetAvailable");
+}
+
+/// What kubectl sees after deleting the Deployment with `policy` at 40 s: looks at 40 s
+/// (before), 40.3 s and 80 s.
+fn delete_run(seed: u64, policy: Propagation) -> Vec<Look> {
+    let looks: Arc<Mutex<Vec<Look>>> = Arc::default();
+    let (sim, cluster) = ClusterSpec::default().build(Sim::<ControlPlaneMsg>::new(seed));
+    let api = cluster.client(ADMIN_TOKEN);
+    let seen = looks.clone();
+    let sim = sim.named_node("kubectl", "clients", move |ctx| {
+        let client = ApiClient::new(ctx, api.clone());
+        let seen = seen.clone();
+        async move {
+            let client = &client;
+            let items = |v: Result<Value, _>| {
+                v.ok()
+                    .and_then(|v| v["items"].as_array().cloned())
+                    .unwrap_or_default()
+            };
+            let list = |group: &'static str, resource: &'static str| {
+                Request::new(None, Verb::List, group, resource).in_namespace("default")
+            };
+            let look = |at_s: u64| async move {
+                let d = client
+                    .call(
+                        Request::new(None, Verb::Get, "apps", "deployments")
+                            .in_namespace("default")
+                            .named("web"),
+                    )
+                    .await;
+                Look {
+                    at_s,
+                    deployment: d.unwrap_or_default(),
+                    replica_sets: items(client.call(list("apps", "replicasets")).await),
+                    pods: items(client.call(list("", "pods")).await),
+                }
+            };
+            client.ctx().sleep_until(SimTime::from_ms(5_000)).await;
+            let create = Request::new(None, Verb::Create, "apps", "deployments")
+                .in_namespace("default")
+                .with_body(deployment(3, "nginx:1.27"));
+            let _ = client.call(create).await;
+            client.ctx().sleep_until(SimTime::from_ms(40_000)).await;
+            let l = look(40).await;
+            seen.lock().unwrap().push(l);
+            let delete = Request::new(None, Verb::Delete, "apps", "deployments")
+                .in_namespace("default")
+                .named("web")
+                .with_delete_options(DeleteOptions {
+                    propagation_policy: Some(policy),
+                    ..DeleteOptions::default()
+                });
+            let _ = client.call(delete).await;
+            // Right after the delete (the pods take up to a second to stop), and later.
+            for ms in [40_300, 80_000] {
+                client.ctx().sleep_until(SimTime::from_ms(ms)).await;
+                let l = look(ms / 1_000).await;
+                seen.lock().unwrap().push(l);
+            }
+        }
+    });
+    sim.run(|world| async move { world.sleep(Duration::from_secs(85)).await })
+        .expect("valid world");
+    let looks = looks.lock().unwrap().clone();
+    looks
+}
+
+#[test]
+fn deleting_a_deployment_in_the_background_collects_its_replica_set_and_pods() {
+    let looks = delete_run(13, Propagation::Background);
+    assert_eq!(active(&looks[0].pods).len(), 3);
+    assert!(
+        looks[1].deployment.is_null(),
+        "gone at once: {}",
+        looks[1].deployment
+    );
+    let end = &looks[2];
+    assert!(end.replica_sets.is_empty(), "{:?}", end.replica_sets);
+    assert!(end.pods.is_empty(), "{:?}", end.pods);
+}
+
+#[test]
+fn deleting_a_deployment_in_the_foreground_waits_for_its_dependents() {
+    let looks = delete_run(13, Propagation::Foreground);
+    let during = &looks[1].deployment;
+    assert!(
+        during.pointer("/metadata/deletionTimestamp").is_some(),
+        "{during}"
+    );
+    assert_eq!(
+        during["metadata"]["finalizers"],
+        json!(["foregroundDeletion"])
+    );
+    let end = &looks[2];
+    assert!(end.deployment.is_null(), "{}", end.deployment);
+    assert!(end.replica_sets.is_empty() && end.pods.is_empty());
+}
+
+#[test]
+fn orphaning_a_deployment_leaves_its_replica_set_and_pods_running() {
+    let looks = delete_run(13, Propagation::Orphan);
+    let end = &looks[2];
+    assert!(end.deployment.is_null(), "{}", end.deployment);
+    assert_eq!(end.replica_sets.len(), 1);
+    assert!(
+        end.replica_sets[0]["metadata"]["ownerReferences"]
+            .as_array()
+            .is_none_or(|r| r.is_empty()),
+        "{}",
+        end.replica_sets[0]
+    );
+    assert_eq!(running(&end.pods, "nginx:1.27"), 3);
+    let rs_uid = &end.replica_sets[0]["metadata"]["uid"];
+    assert!(end
+        .pods
+        .iter()
+        .all(|p| &p["metadata"]["ownerReferences"][0]["uid"] == rs_uid));
 }

@@ -17,6 +17,7 @@
 
 pub mod deployment;
 pub mod deployment_sync;
+pub mod garbage_collector;
 pub mod node_lifecycle;
 pub mod replicaset;
 pub mod taint_eviction;
@@ -36,6 +37,7 @@ use crate::leader_election::{LeaderElectionConfig, LeaderElector};
 use crate::reflector::{self, InformerHandle, InformerSpec, Signal};
 use crate::wire::ControlPlaneMsg;
 use deployment_sync::DeploymentController;
+use garbage_collector::GarbageCollector;
 use node_lifecycle::{NodeLifecycleConfig, NodeLifecycleController};
 use replicaset::ReplicaSetController;
 use taint_eviction::TaintEvictionController;
@@ -73,6 +75,8 @@ pub struct ControllerManagerConfig {
     pub replicaset_workers: usize,
     /// `--concurrent-deployment-syncs` (5).
     pub deployment_workers: usize,
+    /// `--concurrent-gc-syncs` (20).
+    pub gc_workers: usize,
     /// The node lifecycle controller's settings.
     pub node_lifecycle: NodeLifecycleConfig,
 }
@@ -86,6 +90,7 @@ impl ControllerManagerConfig {
             restart_delay_ms: 10_000,
             replicaset_workers: 5,
             deployment_workers: 5,
+            gc_workers: 20,
             node_lifecycle: NodeLifecycleConfig::default(),
         }
     }
@@ -153,6 +158,7 @@ struct Term {
     alive: Rc<Cell<bool>>,
     replica_sets: ReplicaSetController,
     deployments: DeploymentController,
+    garbage_collector: GarbageCollector,
     node_lifecycle: NodeLifecycleController,
     taint_eviction: TaintEvictionController,
 }
@@ -162,13 +168,15 @@ struct Term {
 enum Queued {
     ReplicaSet,
     Deployment,
+    GarbageCollector,
     TaintEviction,
 }
 
 impl Queued {
-    const ALL: [Queued; 3] = [
+    const ALL: [Queued; 4] = [
         Queued::ReplicaSet,
         Queued::Deployment,
+        Queued::GarbageCollector,
         Queued::TaintEviction,
     ];
 }
@@ -195,6 +203,7 @@ pub async fn run_controller_manager(
             alive,
             replica_sets: ReplicaSetController::default(),
             deployments: DeploymentController::default(),
+            garbage_collector: GarbageCollector::default(),
             node_lifecycle: NodeLifecycleController::new(config.node_lifecycle.clone()),
             taint_eviction: TaintEvictionController::default(),
         });
@@ -233,6 +242,7 @@ impl Term {
         match which {
             Queued::ReplicaSet => &self.replica_sets.queue,
             Queued::Deployment => &self.deployments.queue,
+            Queued::GarbageCollector => &self.garbage_collector.queue,
             Queued::TaintEviction => &self.taint_eviction.queue,
         }
     }
@@ -241,6 +251,7 @@ impl Term {
         match which {
             Queued::ReplicaSet => self.config.replicaset_workers,
             Queued::Deployment => self.config.deployment_workers,
+            Queued::GarbageCollector => self.config.gc_workers,
             // The taint eviction controller's own worker pool (8 in Kubernetes).
             Queued::TaintEviction => 8,
         }
@@ -258,6 +269,7 @@ impl Term {
                     .sync(key, &self.informers, &self.writer)
                     .await
             }
+            Queued::GarbageCollector => self.garbage_collector.sync(key, &self.writer).await,
             Queued::TaintEviction => {
                 self.taint_eviction
                     .sync(key, &self.informers, &self.writer)
@@ -281,10 +293,14 @@ impl Term {
             }
             for delta in self.informers.deployments.take_deltas() {
                 self.deployments.on_deployment(&delta);
+                self.garbage_collector
+                    .on_delta("apps", "deployments", &delta);
             }
             for delta in self.informers.replica_sets.take_deltas() {
                 self.replica_sets.on_replica_set(&delta);
                 self.deployments.on_replica_set(&delta);
+                self.garbage_collector
+                    .on_delta("apps", "replicasets", &delta);
             }
             for delta in self.informers.nodes.take_deltas() {
                 self.taint_eviction.on_node(&delta, &self.informers);
@@ -292,6 +308,7 @@ impl Term {
             for delta in self.informers.pods.take_deltas() {
                 self.replica_sets.on_pod(&delta);
                 self.deployments.on_pod(&delta, &self.informers);
+                self.garbage_collector.on_delta("", "pods", &delta);
                 self.taint_eviction.on_pod(&delta);
             }
             // The node lifecycle controller reads leases on its own period.

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
-use crate::apiserver::Request;
+use crate::apiserver::{DeleteOptions, Preconditions, Request};
 use crate::client::{ApiClient, CallError};
 use crate::verb::Verb;
 
@@ -126,22 +126,58 @@ impl Writer {
         self.call(request).await
     }
 
+    /// Deletes `namespace/name` of `group`/`resource` with `options` (their resourceVersion
+    /// precondition dropped when not fencing).
+    ///
+    /// # Errors
+    ///
+    /// As [`Writer::call`]; 409 Conflict when a precondition fails.
+    pub async fn delete_with(
+        &self,
+        group: &str,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        mut options: DeleteOptions,
+    ) -> Result<Value, WriteError> {
+        if !self.fencing {
+            if let Some(p) = options.preconditions.as_mut() {
+                p.resource_version = None;
+            }
+        }
+        let mut request = Request::new(None, Verb::Delete, group, resource)
+            .named(name)
+            .with_delete_options(options);
+        if !namespace.is_empty() {
+            request = request.in_namespace(namespace);
+        }
+        self.call(request).await
+    }
+
     /// Deletes `namespace/name` of `group`/`resource` if it is still the object with `uid`
     /// at `resource_version`.
     ///
     /// # Errors
     ///
-    /// As [`Writer::call`].
+    /// As [`Writer::delete_with`].
     pub async fn delete_on(
         &self,
         group: &str,
         resource: &str,
         namespace: &str,
         name: &str,
-        _uid: &str,
-        _resource_version: &str,
+        uid: &str,
+        resource_version: &str,
     ) -> Result<Value, WriteError> {
-        self.delete(group, resource, namespace, name).await
+        let options = DeleteOptions {
+            preconditions: Some(Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: Some(resource_version.to_string()),
+            }),
+            ..DeleteOptions::default()
+        };
+        self.delete_with(group, resource, namespace, name, options)
+            .await
     }
 
     /// The client (reads that must not come from an informer: the garbage collector's
