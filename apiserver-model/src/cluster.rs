@@ -28,6 +28,11 @@ use crate::wire::ControlPlaneMsg;
 use raft::driver::{run_node, DriverConfig};
 use raft::etcd::EtcdStore;
 
+/// The etcd members' group.
+pub const ETCD_GROUP: &str = "etcd";
+/// The API servers' group.
+pub const API_SERVER_GROUP: &str = "apiservers";
+
 /// The admin's bearer token (`admin`, in `system:masters`).
 pub const ADMIN_TOKEN: &str = "admin-token";
 
@@ -53,6 +58,8 @@ pub struct ClusterSpec {
     /// Whether the controllers keep resourceVersion preconditions (off: the planted bug
     /// `lease-without-fencing`).
     pub fencing: bool,
+    /// Planted bug `bind-without-precondition` in every API server.
+    pub bind_without_precondition: bool,
 }
 
 impl Default for ClusterSpec {
@@ -69,6 +76,7 @@ impl Default for ClusterSpec {
             worker_memory: "4Gi".to_string(),
             scheduler_config: SchedulerConfig::default(),
             fencing: true,
+            bind_without_precondition: false,
         }
     }
 }
@@ -127,7 +135,7 @@ impl ClusterSpec {
             .collect();
         for i in 1..=self.etcd_members {
             let voters = etcd.clone();
-            sim = sim.named_node(&format!("etcd-{i}"), "etcd", move |ctx| {
+            sim = sim.named_node(&format!("etcd-{i}"), ETCD_GROUP, move |ctx| {
                 run_node::<EtcdStore, _>(ctx, DriverConfig::default(), voters.clone())
             });
         }
@@ -136,8 +144,9 @@ impl ClusterSpec {
         for i in 1..=self.api_servers {
             let name = format!("apiserver-{i}");
             api_servers.push(NodeId::from_index(sim.directory().len()));
-            let config = ApiServerConfig::new(&name, etcd.clone(), authn.clone());
-            sim = sim.named_node(&name, "apiservers", move |ctx| {
+            let mut config = ApiServerConfig::new(&name, etcd.clone(), authn.clone());
+            config.bind_without_precondition = self.bind_without_precondition;
+            sim = sim.named_node(&name, API_SERVER_GROUP, move |ctx| {
                 run_apiserver(ctx, config.clone())
             });
         }

@@ -31,6 +31,15 @@ pub enum KubeEvent {
         /// were filled again).
         why: WatchEndReason,
     },
+    /// An API server stored a pod's binding to a node.
+    PodBound {
+        /// `namespace/name`.
+        pod: String,
+        /// The pod's uid.
+        uid: String,
+        /// The node.
+        node: String,
+    },
     /// The scheduler decided where a pod goes (before binding it).
     PodScheduled {
         /// `namespace/name`.
@@ -144,6 +153,7 @@ impl sim_core::LayerEvent for KubeEvent {
             KubeEvent::EtcdWatchOpened { from } => format!("etcd watch from {from}"),
             KubeEvent::WatchEnded { watch, why } => format!("watch {watch} ended: {why:?}"),
             KubeEvent::PodScheduled { pod, node } => format!("{pod} -> {node}"),
+            KubeEvent::PodBound { pod, node, .. } => format!("{pod} bound to {node}"),
             KubeEvent::PodUnschedulable { pod, message } => format!("{pod}: {message}"),
             KubeEvent::PodAdmitted { pod, .. } => format!("admitted {pod}"),
             KubeEvent::PodRejected { pod, reason } => format!("rejected {pod}: {reason}"),

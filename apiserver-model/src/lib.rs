@@ -31,17 +31,25 @@
 //!   writing the system namespaces and the bootstrap RBAC policy);
 //! - [`client`]: the API client (client-go's shape) and [`reflector`]: the informer over it;
 //! - [`scheduler`]: kube-scheduler (filters, scores, assumed pods, binding);
-//! - [`kubelet`]: node registration, node Lease, admission, pod start and status.
+//! - [`kubelet`]: node registration, node Lease, node status, admission, pod start, status
+//!   and graceful stop;
+//! - [`controllers`]: kube-controller-manager, replicas electing a leader through a Lease
+//!   ([`leader_election`]) and running the Deployment, ReplicaSet, garbage collector, node
+//!   lifecycle and taint eviction controllers;
+//! - [`cluster`]: a whole control plane laid out as kubeadm's HA cluster, by its sizes;
+//! - [`checks`]: the Kubernetes layer's named checks (`no-overcommit`, `binding-once`,
+//!   `all-roads-lead-to-apiserver`), judged from the trace.
 //!
-//! Next: the controller-manager (Lease leader election; Deployment, ReplicaSet, garbage
-//! collector, node lifecycle), the catalog's Kubernetes scenarios with their checkers and
-//! planted bugs, `--manifest`, the pictures.
+//! Next: the API's operations in the history (per-object linearizability) and the other
+//! checks of the catalog, the Kubernetes scenarios in `ksim run` with their planted bugs,
+//! `--manifest`, the pictures.
 //!
 //! Objects are plain JSON (`serde_json::Value`) in the store, as kube-apiserver's generic
 //! registry keeps them; components decode the kinds they act on into k8s-openapi types.
 
 pub mod apiserver;
 pub mod authn;
+pub mod checks;
 pub mod client;
 pub mod cluster;
 pub mod controllers;

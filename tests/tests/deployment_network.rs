@@ -9,12 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apiserver_model::apiserver::{DeleteOptions, Propagation, Request};
+use apiserver_model::checks::all_roads::AllRoadsLeadToApiServer;
+use apiserver_model::checks::binding_once::BindingOnce;
+use apiserver_model::checks::no_overcommit::NoOvercommit;
 use apiserver_model::client::ApiClient;
 use apiserver_model::cluster::{ClusterSpec, ADMIN_TOKEN};
 use apiserver_model::verb::Verb;
 use apiserver_model::wire::ControlPlaneMsg;
 use serde_json::{json, Value};
-use sim_core::{Sim, SimTime, Trace};
+use sim_core::{OnlineCheck, Sim, SimTime, Trace, Violation};
 
 fn deployment(replicas: u64, image: &str) -> Value {
     json!({"apiVersion": "apps/v1", "kind": "Deployment",
@@ -35,12 +38,16 @@ struct Look {
 }
 
 struct Run {
-    #[allow(dead_code)]
     trace: Trace,
     looks: Vec<Look>,
 }
 
 const ROLL_S: u64 = 110;
+
+fn first_violation<C: OnlineCheck>(trace: &Trace) -> Option<Violation> {
+    let mut check = C::default();
+    trace.events.iter().find_map(|e| check.observe(e))
+}
 
 /// kubectl scale / set image: read, change, write on that version (again on a conflict).
 async fn change(client: &ApiClient, f: impl Fn(&mut Value)) {
@@ -211,6 +218,11 @@ fn a_deployment_scales_and_rolls_out_within_its_surge_and_unavailability() {
     };
     assert_eq!(condition("Available")["status"], "True");
     assert_eq!(condition("Progressing")["reason"], "NewReplicaSetAvailable");
+    // Every pod of the rollout was bound once, no node was overcommitted, and every
+    // component kept to the API server.
+    assert_eq!(first_violation::<BindingOnce>(&run.trace), None);
+    assert_eq!(first_violation::<NoOvercommit>(&run.trace), None);
+    assert_eq!(first_violation::<AllRoadsLeadToApiServer>(&run.trace), None);
 }
 
 /// What kubectl sees after deleting the Deployment with `policy` at 40 s: looks at 40 s

@@ -135,6 +135,12 @@ fn run_with(seed: u64, scheduler: SchedulerConfig, faults: &str, end_s: u64) -> 
     }
 }
 
+fn no_overcommit(trace: &Trace) -> Option<sim_core::Violation> {
+    use sim_core::OnlineCheck;
+    let mut check = apiserver_model::checks::no_overcommit::NoOvercommit::default();
+    trace.events.iter().find_map(|e| check.observe(e))
+}
+
 fn kube_events(trace: &Trace) -> Vec<KubeEvent> {
     trace
         .events
@@ -246,6 +252,18 @@ fn a_scheduler_that_forgets_assumed_pods_overcommits_and_the_kubelet_rejects() {
     );
     // Admission still holds the line: no node holds more than its allocatable.
     assert!(admitted_cpu(&buggy).values().all(|cpu| *cpu <= 2000));
+    // no-overcommit names the scheduler's overcommit by the rejection it caused; the same
+    // seed without the bug passes it.
+    let violation = no_overcommit(&buggy.trace).expect("no-overcommit fires");
+    assert!(
+        violation
+            .message
+            .contains("without room for it: its kubelet rejected it OutOfcpu"),
+        "{}",
+        violation.message
+    );
+    let fixed = run(3, SchedulerConfig::default());
+    assert_eq!(no_overcommit(&fixed.trace), None);
 }
 
 #[test]

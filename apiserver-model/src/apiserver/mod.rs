@@ -96,6 +96,22 @@ pub struct ApiServer<B> {
     created: Cell<u64>,
     /// The watch caches, by resource (`group/plural`), once primed.
     caches: RefCell<BTreeMap<(&'static str, &'static str), WatchCache>>,
+    /// Bindings stored since the last [`ApiServer::take_bindings`].
+    bindings: RefCell<Vec<Bound>>,
+    /// Planted bug `bind-without-precondition`: a binding does not check that the pod has
+    /// no node yet, so a second binding moves a bound pod.
+    bind_without_precondition: Cell<bool>,
+}
+
+/// A binding the server stored: which pod (its uid) went to which node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bound {
+    /// `namespace/name`.
+    pub pod: String,
+    /// The pod's uid.
+    pub uid: String,
+    /// The node.
+    pub node: String,
 }
 
 impl<B: Backend> ApiServer<B> {
@@ -109,12 +125,24 @@ impl<B: Backend> ApiServer<B> {
             audit: RefCell::new(Vec::new()),
             created: Cell::new(0),
             caches: RefCell::new(BTreeMap::new()),
+            bindings: RefCell::new(Vec::new()),
+            bind_without_precondition: Cell::new(false),
         }
     }
 
     /// Replaces the RBAC policy in force.
     pub fn set_rbac(&self, rbac: Rbac) {
         *self.rbac.borrow_mut() = rbac;
+    }
+
+    /// The bindings stored since the last call.
+    pub fn take_bindings(&self) -> Vec<Bound> {
+        std::mem::take(&mut *self.bindings.borrow_mut())
+    }
+
+    /// Plants (or removes) the bug `bind-without-precondition`.
+    pub fn set_bind_without_precondition(&self, on: bool) {
+        self.bind_without_precondition.set(on);
     }
 
     /// The audit records written since the last call.

@@ -62,6 +62,8 @@ pub struct ApiServerConfig {
     pub etcd_watch_idle_ms: u64,
     /// Wait this long before asking etcd again when it did not answer, milliseconds.
     pub etcd_retry_ms: u64,
+    /// Planted bug `bind-without-precondition` (see [`super::ApiServer`]).
+    pub bind_without_precondition: bool,
 }
 
 impl ApiServerConfig {
@@ -80,6 +82,7 @@ impl ApiServerConfig {
             min_request_timeout_ms: 1_800_000,
             etcd_watch_idle_ms: 40_000,
             etcd_retry_ms: 1_000,
+            bind_without_precondition: false,
         }
     }
 }
@@ -130,6 +133,7 @@ pub async fn run_apiserver(mut ctx: NodeCtx<ControlPlaneMsg>, config: ApiServerC
         .clone()
         .with_token(&loopback, bootstrap::LOOPBACK_USER, &[MASTERS]);
     let server = ApiServer::new(&uid_prefix, etcd.clone(), authn, Rbac::default());
+    server.set_bind_without_precondition(config.bind_without_precondition);
     let process = Rc::new(Process {
         api,
         server,
@@ -203,6 +207,13 @@ impl Process {
     fn record_audit(&self) {
         for record in self.server.take_audit() {
             self.api.record_layer(KubeEvent::Audit(record));
+        }
+        for b in self.server.take_bindings() {
+            self.api.record_layer(KubeEvent::PodBound {
+                pod: b.pod,
+                uid: b.uid,
+                node: b.node,
+            });
         }
     }
 

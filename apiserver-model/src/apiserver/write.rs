@@ -651,10 +651,12 @@ impl<B: Backend> ApiServer<B> {
         };
         let mut target = Target::new(pods, Some(name));
         target.subresource = Some("binding");
+        let checked = !self.bind_without_precondition.get();
         if let Some(bound) = current
             .object
             .pointer("/spec/nodeName")
             .and_then(Value::as_str)
+            .filter(|_| checked)
         {
             return Err(ApiError::Conflict {
                 target,
@@ -672,9 +674,18 @@ impl<B: Backend> ApiServer<B> {
                 target,
                 why: crate::status::STALE_UPDATE.to_string(),
             }),
-            other => other.map(
-                |_| json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 201}),
-            ),
+            Err(e) => Err(e),
+            Ok(_) => {
+                self.bindings.borrow_mut().push(super::Bound {
+                    pod: format!("{}/{name}", namespace.unwrap_or("")),
+                    uid: current.object["metadata"]["uid"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                    node: node.to_string(),
+                });
+                Ok(json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 201}))
+            }
         }
     }
 }

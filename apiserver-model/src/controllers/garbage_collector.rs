@@ -35,12 +35,8 @@ use crate::client::CallError;
 use crate::informer::Delta;
 use crate::resource;
 use crate::status::ApiError;
+use crate::validation::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN};
 use crate::verb::Verb;
-
-/// The finalizer of an owner deleted with propagationPolicy Orphan.
-pub const ORPHAN_FINALIZER: &str = "orphan";
-/// The finalizer of an owner deleted with propagationPolicy Foreground.
-pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
 
 /// An ownerReference.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -193,7 +189,7 @@ impl GarbageCollector {
         let changed_refs = known && owners != old_owners;
         let dangling = owners.iter().any(|o| !graph_has(&o.uid));
         let finishing = item.deleting()
-            && (item.has_finalizer(ORPHAN_FINALIZER) || item.has_finalizer(FOREGROUND_FINALIZER));
+            && (item.has_finalizer(FINALIZER_ORPHAN) || item.has_finalizer(FINALIZER_FOREGROUND));
         self.graph.borrow_mut().insert(uid.clone(), item);
         if dangling || finishing || (changed_refs && !owners.is_empty()) {
             queue.add(&uid);
@@ -228,10 +224,10 @@ impl GarbageCollector {
         let Some(item) = self.item(uid) else {
             return Ok(());
         };
-        if item.deleting() && item.has_finalizer(ORPHAN_FINALIZER) {
+        if item.deleting() && item.has_finalizer(FINALIZER_ORPHAN) {
             return self.orphan_dependents(&item, writer).await;
         }
-        if item.deleting() && item.has_finalizer(FOREGROUND_FINALIZER) {
+        if item.deleting() && item.has_finalizer(FINALIZER_FOREGROUND) {
             return self.delete_dependents(&item, writer).await;
         }
         self.attempt_to_delete(&item, writer).await
@@ -256,7 +252,7 @@ impl GarbageCollector {
                 None => {
                     dangling.insert(owner.uid.clone());
                 }
-                Some(o) if o.deleting() && o.has_finalizer(FOREGROUND_FINALIZER) => waiting = true,
+                Some(o) if o.deleting() && o.has_finalizer(FINALIZER_FOREGROUND) => waiting = true,
                 Some(_) => solid += 1,
             }
         }
@@ -354,7 +350,7 @@ impl GarbageCollector {
                 Err(e) => return Err(e),
             }
         }
-        self.remove_finalizer(owner, ORPHAN_FINALIZER, writer).await
+        self.remove_finalizer(owner, FINALIZER_ORPHAN, writer).await
     }
 
     /// Deletes `owner`'s dependents; once none that blocks it is left, removes its
@@ -367,7 +363,7 @@ impl GarbageCollector {
             .count();
         if blocking == 0 {
             return self
-                .remove_finalizer(owner, FOREGROUND_FINALIZER, writer)
+                .remove_finalizer(owner, FINALIZER_FOREGROUND, writer)
                 .await;
         }
         for dependent in dependents.iter().filter(|d| !d.deleting()) {
@@ -431,7 +427,7 @@ mod tests {
         let mut rs = object("rs", &[]);
         gc.on_delta("apps", "replicasets", &Delta::Added(rs.clone()));
         rs["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:10Z");
-        rs["metadata"]["finalizers"] = json!([ORPHAN_FINALIZER]);
+        rs["metadata"]["finalizers"] = json!([FINALIZER_ORPHAN]);
         gc.on_delta(
             "apps",
             "replicasets",
@@ -450,9 +446,9 @@ mod tests {
         assert_eq!(owner_refs(&pruned).len(), 1);
         assert_eq!(owner_refs(&pruned)[0].uid, "b");
         let mut o = object("o", &[]);
-        o["metadata"]["finalizers"] = json!([ORPHAN_FINALIZER, "example.com/keep"]);
+        o["metadata"]["finalizers"] = json!([FINALIZER_ORPHAN, "example.com/keep"]);
         assert_eq!(
-            without_finalizer(&o, ORPHAN_FINALIZER)["metadata"]["finalizers"],
+            without_finalizer(&o, FINALIZER_ORPHAN)["metadata"]["finalizers"],
             json!(["example.com/keep"])
         );
     }
