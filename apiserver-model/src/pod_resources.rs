@@ -44,9 +44,37 @@ impl Resources {
     }
 }
 
+/// Whether `q` is written as Kubernetes' `resource.ParseQuantity` accepts: a signed decimal
+/// number (at least one digit) and then nothing, a binary suffix (`Ki` .. `Ei`), a decimal
+/// suffix (`n`, `u`, `m`, `k`, `M`, `G`, `T`, `P`, `E`) or an exponent (`e3`, `E-2`).
+/// kube_quantity's parser is more lenient (it takes `"-"` as zero), so this comes first.
+pub fn well_formed(q: &str) -> bool {
+    let unsigned = q.strip_prefix(['+', '-']).unwrap_or(q);
+    let split = unsigned
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(unsigned.len());
+    let (number, suffix) = unsigned.split_at(split);
+    let digits = number.chars().filter(char::is_ascii_digit).count();
+    if digits == 0 || number.matches('.').count() > 1 {
+        return false;
+    }
+    const SUFFIXES: [&str; 16] = [
+        "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E",
+    ];
+    if SUFFIXES.contains(&suffix) {
+        return true;
+    }
+    let exponent = suffix.strip_prefix(['e', 'E']).unwrap_or("");
+    let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    !exponent.is_empty() && exponent.chars().all(|c| c.is_ascii_digit())
+}
+
 /// A quantity (`"100m"`, `"2"`, `"512Mi"`) in thousandths of its unit (`milli`) or in
 /// units; none if it does not parse.
 pub fn quantity(q: &str, milli: bool) -> Option<u64> {
+    if !well_formed(q) {
+        return None;
+    }
     let parsed = ParsedQuantity::try_from(q).ok()?;
     let units = parsed.to_bytes_f64()?;
     let scaled = if milli { units * 1000.0 } else { units };
@@ -109,6 +137,13 @@ mod tests {
         assert_eq!(quantity("512Mi", false), Some(512 * 1024 * 1024));
         assert_eq!(quantity("1G", false), Some(1_000_000_000));
         assert_eq!(quantity("lots", false), None);
+        for bad in ["-", "", "1..5", "2Q", "1e", "m"] {
+            assert!(!well_formed(bad), "{bad:?}");
+            assert_eq!(quantity(bad, true), None, "{bad:?}");
+        }
+        for good in ["+1", "0.5", "1e3", "2E-2", "10Ki", ".5"] {
+            assert!(well_formed(good), "{good:?}");
+        }
     }
 
     #[test]

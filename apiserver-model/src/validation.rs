@@ -313,6 +313,20 @@ fn validate_pod_spec(spec: Option<&Value>, path: &str, errors: &mut Vec<FieldErr
             let mut seen = std::collections::BTreeSet::new();
             for (i, c) in list.iter().enumerate() {
                 let at = format!("{path}.containers[{i}]");
+                // Quantities are typed in Kubernetes: one that does not parse never decodes.
+                for part in ["requests", "limits"] {
+                    let values = c["resources"][part].as_object().into_iter().flatten();
+                    for (name, q) in values {
+                        let ok = q.as_str().is_some_and(crate::pod_resources::well_formed);
+                        if !ok {
+                            errors.push(invalid(
+                                &format!("{at}.resources.{part}[{name}]"),
+                                q,
+                                "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+                            ));
+                        }
+                    }
+                }
                 match c.get("name").and_then(Value::as_str) {
                     None | Some("") => errors.push(required(&format!("{at}.name"), "")),
                     Some(name) => {
@@ -487,13 +501,14 @@ mod tests {
     fn a_valid_deployment_has_no_errors_and_each_fault_names_its_field() {
         let d = ("apps/v1", "Deployment");
         assert_eq!(errors_of(d, &deployment()), Vec::<String>::new());
-        let table: [(&str, Value, &str); 6] = [
+        let table: [(&str, Value, &str); 7] = [
             ("/metadata/name", json!("Web_1"), "metadata.name: Invalid value: \"Web_1\": a lowercase RFC 1123 subdomain"),
             ("/spec/replicas", json!(-1), "spec.replicas: Invalid value: -1: must be greater than or equal to 0"),
             ("/spec/selector/matchLabels/app", json!("api"), "spec.template.metadata.labels: Invalid value: {\"app\":\"web\"}: `selector` does not match template `labels`"),
             ("/spec/template/spec/containers/0/image", json!(""), "spec.template.spec.containers[0].image: Required value"),
             ("/spec/template/spec/containers/0/name", json!("Nginx"), "spec.template.spec.containers[0].name: Invalid value: \"Nginx\": a lowercase RFC 1123 label"),
             ("/metadata/labels", json!({"tier": "-front"}), "metadata.labels[tier]: Invalid value: \"-front\": a valid label"),
+            ("/spec/template/spec/containers/0", json!({"name": "nginx", "image": "nginx", "resources": {"requests": {"cpu": "-"}}}), "spec.template.spec.containers[0].resources.requests[cpu]: Invalid value: \"-\": quantities must match"),
         ];
         for (pointer, value, want) in table {
             let mut o = deployment();

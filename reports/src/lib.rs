@@ -239,8 +239,9 @@ pub fn report_dir(dir: &Path, options: &ReportOptions) -> Result<Vec<String>, Re
     write(dir, &artifacts)
 }
 
-/// Every trace layer a ksim world writes: the Raft world's (Raft, its messages, etcd) and
-/// the ping mesh's. The reports read run folders of any scenario, so they know them all.
+/// Every trace layer a ksim world writes: the Raft world's (Raft, its messages, etcd), the
+/// control plane's (the API's messages, the Kubernetes events) and the ping mesh's. The
+/// reports read run folders of any scenario, so they know them all.
 pub fn layers() -> sim_core::Layers {
-    raft::layers().with::<sim_core::demo::PingMsg>()
+    apiserver_model::events::layers().with::<sim_core::demo::PingMsg>()
 }

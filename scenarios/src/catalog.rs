@@ -10,6 +10,7 @@ use crate::lock_safety::LockSafety;
 use crate::membership_change::MembershipChange;
 use crate::partition_5node::Partition5Node;
 use crate::ping_mesh::PingMesh;
+use crate::pod_lifecycle::PodLifecycle;
 use crate::power_failure::PowerFailure;
 use crate::quorum_write::QuorumWrite;
 use crate::scenario::{AnyScenario, ScenarioError};
@@ -31,6 +32,7 @@ pub fn scenarios() -> Vec<&'static dyn AnyScenario> {
         &EtcdCapacity,
         &LockSafety,
         &ElectionTiming,
+        &PodLifecycle,
     ]
 }
 
@@ -70,7 +72,12 @@ mod tests {
             .collect();
         assert_eq!(described, raft::driver::MUTANT_NAMES);
         // Every planted bug is some scenario's to catch.
-        for bug in raft::driver::MUTANT_NAMES {
+        let kube = crate::kube_world::KUBE_MUTANTS.map(|(name, _)| name);
+        assert_eq!(kube, crate::kube_world::KUBE_MUTANT_NAMES);
+        for bug in raft::driver::MUTANT_NAMES
+            .iter()
+            .chain(&["scheduler-forgets-assumed"])
+        {
             assert!(
                 scenarios().iter().any(|s| s.catches().contains(bug)),
                 "no scenario catches {bug}"

@@ -269,6 +269,13 @@ fn list(out: &mut dyn Write) -> Result<i32, Failure> {
     for (name, what) in raft::driver::MUTANT_SUMMARIES {
         let _ = writeln!(out, "  {name:<24} {what}");
     }
+    let _ = writeln!(
+        out,
+        "\nplanted bugs of the Kubernetes layer (every Kubernetes scenario accepts each of them):"
+    );
+    for (name, what) in crate::kube_world::KUBE_MUTANTS {
+        let _ = writeln!(out, "  {name:<26} {what}");
+    }
     Ok(EXIT_PASS)
 }
 

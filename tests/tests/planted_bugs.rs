@@ -1,4 +1,4 @@
-//! Each Raft planted bug is caught by the checker named for it (the table in the README's
+//! Each planted bug (Raft's, and the Kubernetes layer's so far: `scheduler-forgets-assumed`) is caught by the checker named for it (the table in the README's
 //! planted-bugs paragraph): for each, a fixed budget of seeds is searched for a run in which
 //! that checker reports a violation (with the run's status the one the bug's kind implies),
 //! the first such seed and every check that fired are printed, and the same seed with the
@@ -200,6 +200,18 @@ fn no_check_quorum_is_caught() {
         "partition-5node",
         "",
         0..100,
+        Status::SafetyViolation,
+    );
+}
+
+#[test]
+fn scheduler_forgets_assumed_is_caught() {
+    hunt(
+        "scheduler-forgets-assumed",
+        "no-overcommit",
+        "pod-lifecycle",
+        "",
+        0..10,
         Status::SafetyViolation,
     );
 }

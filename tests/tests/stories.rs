@@ -51,6 +51,11 @@ fn every_story_happens_on_the_stock_scenarios() {
         ("etcd-capacity", ""),
         // The stock 10 ranges x 1000 trials take 45 s of CPU in release: 5 trials each.
         ("election-timing", "trials = 5\n"),
+        ("pod-lifecycle", ""),
+        (
+            "pod-lifecycle",
+            "pods = 2\n[cluster]\nworkers = 1\napi_servers = 2\n",
+        ),
     ];
     for (scenario, config) in cases {
         for seed in [1, 2] {

@@ -1,0 +1,43 @@
+//! The Kubernetes scenarios as `ksim run` runs them: their configs are checked (an
+//! impossible cluster is a clear error), and a run is the same trace on every replay.
+
+use scenarios::runner::{execute, prepare};
+use scenarios::{ScenarioError, ScenarioFile};
+
+fn file(scenario: &str, seed: u64, config: &str) -> ScenarioFile {
+    ScenarioFile {
+        scenario: scenario.into(),
+        seed,
+        config: toml::from_str(config).expect("test configs parse"),
+        mutants: Vec::new(),
+        faults: None,
+    }
+}
+
+#[test]
+fn impossible_clusters_and_quantities_are_refused_naming_the_field() {
+    for (config, field) in [
+        ("[cluster]\netcd_members = 2\n", "cluster.etcd_members = 2"),
+        ("[cluster]\napi_servers = 0\n", "cluster.api_servers = 0"),
+        ("[cluster]\nworkers = 0\n", "cluster.workers = 0"),
+        ("[cluster]\nworker_cpu = \"lots\"\n", "cluster.worker_cpu"),
+        ("pod_cpu = \"-\"\n", "pod_cpu"),
+        ("pods = 0\n", "pods = 0"),
+        ("duration_ms = 1000\n", "duration_ms = 1000"),
+    ] {
+        match prepare(&file("pod-lifecycle", 1, config)) {
+            Err(ScenarioError::Config(message)) => {
+                assert!(message.contains(field), "{config:?}: {message}")
+            }
+            other => panic!("{config:?}: {:?}", other.map(|_| ())),
+        }
+    }
+}
+
+#[test]
+fn a_pod_lifecycle_run_replays_to_the_same_trace() {
+    let f = file("pod-lifecycle", 4, "");
+    let a = execute(&prepare(&f).unwrap()).unwrap().trace.hash();
+    let b = execute(&prepare(&f).unwrap()).unwrap().trace.hash();
+    assert_eq!(a, b);
+}
