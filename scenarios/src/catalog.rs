@@ -8,6 +8,7 @@ use crate::fault_tolerance::FaultTolerance;
 use crate::leader_crash::LeaderCrash;
 use crate::lock_safety::LockSafety;
 use crate::membership_change::MembershipChange;
+use crate::node_failure::NodeFailure;
 use crate::partition_5node::Partition5Node;
 use crate::ping_mesh::PingMesh;
 use crate::pod_lifecycle::PodLifecycle;
@@ -33,6 +34,7 @@ pub fn scenarios() -> Vec<&'static dyn AnyScenario> {
         &LockSafety,
         &ElectionTiming,
         &PodLifecycle,
+        &NodeFailure,
     ]
 }
 

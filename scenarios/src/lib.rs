@@ -21,6 +21,7 @@ pub mod lock_safety;
 pub mod lock_story;
 pub mod membership_change;
 pub mod membership_story;
+pub mod node_failure;
 pub mod output;
 pub mod parallel;
 pub mod partition_5node;

@@ -41,3 +41,35 @@ fn a_pod_lifecycle_run_replays_to_the_same_trace() {
     let b = execute(&prepare(&f).unwrap()).unwrap().trace.hash();
     assert_eq!(a, b);
 }
+
+#[test]
+fn node_failure_without_its_kill_reports_its_story_missing_not_a_violation() {
+    let mut f = file("node-failure", 2, "");
+    f.faults = Some(Vec::new());
+    let run = execute(&prepare(&f).unwrap()).unwrap();
+    assert_eq!(run.verdict.status(), sim_core::Status::Pass);
+    let missing: Vec<&str> = run
+        .verdict
+        .stories_missing()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(
+        missing,
+        [
+            "node-marked-unknown",
+            "node-tainted-unreachable",
+            "pod-evicted",
+            "evicted-pods-replaced"
+        ],
+        "{:?}",
+        run.verdict
+    );
+}
+
+#[test]
+fn node_failure_refuses_a_worker_it_does_not_have() {
+    match prepare(&file("node-failure", 1, "worker = \"worker-9\"\n")) {
+        Err(ScenarioError::Config(m)) => assert!(m.contains("worker-1 to worker-3"), "{m}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}

@@ -56,6 +56,7 @@ fn every_story_happens_on_the_stock_scenarios() {
             "pod-lifecycle",
             "pods = 2\n[cluster]\nworkers = 1\napi_servers = 2\n",
         ),
+        ("node-failure", ""),
     ];
     for (scenario, config) in cases {
         for seed in [1, 2] {
