@@ -1,5 +1,6 @@
 //! The catalog: every scenario `ksim` knows, by name.
 
+use crate::deployment_reconcile::DeploymentReconcile;
 use crate::disk_stall::DiskStall;
 use crate::election::Election;
 use crate::election_timing::ElectionTiming;
@@ -34,6 +35,7 @@ pub fn scenarios() -> Vec<&'static dyn AnyScenario> {
         &LockSafety,
         &ElectionTiming,
         &PodLifecycle,
+        &DeploymentReconcile,
         &NodeFailure,
     ]
 }

@@ -10,6 +10,7 @@ pub(crate) mod capacity_story;
 pub mod catalog;
 pub mod check_history;
 pub mod cli;
+pub mod deployment_reconcile;
 pub mod disk_stall;
 pub mod election;
 pub mod election_timing;

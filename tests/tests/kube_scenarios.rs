@@ -73,3 +73,33 @@ fn node_failure_refuses_a_worker_it_does_not_have() {
         other => panic!("{:?}", other.map(|_| ())),
     }
 }
+
+#[test]
+fn deployment_reconcile_names_a_deployment_left_unreconciled() {
+    // Every controller-manager replica dies before the scale to 1 and stays down: the
+    // Deployment keeps its 3 pods and deployment-converges says when and how far off.
+    let mut f = file("deployment-reconcile", 1, "");
+    let faults = "[[faults]]\nat_ms = 30000\nop = \"kill\"\nnode = \"master-1\"\n\n\
+                  [[faults]]\nat_ms = 30000\nop = \"kill\"\nnode = \"master-2\"\n\n\
+                  [[faults]]\nat_ms = 30000\nop = \"kill\"\nnode = \"master-3\"\n";
+    let directory = prepare(&f).unwrap().configured.directory();
+    f.faults = Some(
+        sim_core::FaultSchedule::from_toml_in(faults, "faults.toml", &directory)
+            .unwrap()
+            .faults,
+    );
+    let run = execute(&prepare(&f).unwrap()).unwrap();
+    assert_eq!(run.verdict.status(), sim_core::Status::LivenessViolation);
+    assert_eq!(run.failing_checks(), ["deployment-converges"]);
+    let converges = run
+        .verdict
+        .checks
+        .iter()
+        .find(|c| c.name == "deployment-converges")
+        .unwrap();
+    let message = converges.outcome.message().unwrap_or_default().to_string();
+    assert!(message.contains("missed its desired count"), "{message}");
+    // The same seed with its own faults converges.
+    let clean = execute(&prepare(&file("deployment-reconcile", 1, "")).unwrap()).unwrap();
+    assert_eq!(clean.verdict.status(), sim_core::Status::Pass);
+}

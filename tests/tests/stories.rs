@@ -57,6 +57,7 @@ fn every_story_happens_on_the_stock_scenarios() {
             "pods = 2\n[cluster]\nworkers = 1\napi_servers = 2\n",
         ),
         ("node-failure", ""),
+        ("deployment-reconcile", ""),
     ];
     for (scenario, config) in cases {
         for seed in [1, 2] {
