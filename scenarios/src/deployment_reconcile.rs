@@ -25,7 +25,7 @@ use sim_core::{
     TimedFault,
 };
 
-use crate::kube_world::{judge, KubeClusterConfig, KUBE_MUTANT_NAMES};
+use crate::kube_world::{judge, KubeClusterConfig, KubeStory, KUBE_MUTANT_NAMES};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// One step of the story: at `at_ms`, the Deployment is (created with, or scaled to)
@@ -190,40 +190,6 @@ impl Check for Converges {
     }
 }
 
-/// `garbage-collected` (Sometimes): the controller-manager deleted a ReplicaSet.
-struct GarbageCollected;
-
-impl Check for GarbageCollected {
-    fn name(&self) -> &'static str {
-        "garbage-collected"
-    }
-
-    fn kind(&self) -> CheckKind {
-        CheckKind::Sometimes
-    }
-
-    fn check(&self, run: &RunView<'_>) -> Outcome {
-        let replica_sets = apiserver_model::wire::resource_label(&Request::new(
-            None,
-            Verb::Delete,
-            "apps",
-            "replicasets",
-        ));
-        let collected = run.trace.events.iter().any(|e| {
-            matches!(e.layer::<KubeEvent>(), Some(KubeEvent::Audit(a))
-                if a.user == "system:kube-controller-manager"
-                    && a.verb == Verb::Delete
-                    && a.resource == replica_sets
-                    && a.code == 200)
-        });
-        if collected {
-            Outcome::Pass
-        } else {
-            Outcome::not_reached("the garbage collector deleted no ReplicaSet")
-        }
-    }
-}
-
 impl Scenario for DeploymentReconcile {
     type Config = DeploymentReconcileConfig;
 
@@ -333,7 +299,24 @@ impl Scenario for DeploymentReconcile {
             .collect();
         points.push((SimTime::from_ms(config.duration_ms), 0));
         let converges = Converges { points };
-        let verdict = judge(&out, &[&converges, &GarbageCollected]);
+        let collected = KubeStory {
+            name: "garbage-collected",
+            missing: "the garbage collector deleted no ReplicaSet",
+            matches: |e| {
+                let replica_sets = apiserver_model::wire::resource_label(&Request::new(
+                    None,
+                    Verb::Delete,
+                    "apps",
+                    "replicasets",
+                ));
+                matches!(e, KubeEvent::Audit(a)
+                    if a.user == "system:kube-controller-manager"
+                        && a.verb == Verb::Delete
+                        && a.resource == replica_sets
+                        && a.code == 200)
+            },
+        };
+        let verdict = judge(&out, &[&converges, &collected]);
         Ok(ScenarioRun {
             nodes: out.nodes,
             trace: out.trace,

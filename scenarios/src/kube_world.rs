@@ -10,10 +10,13 @@ use apiserver_model::checks::binding_once::BindingOnce;
 use apiserver_model::checks::no_overcommit::NoOvercommit;
 use apiserver_model::client::ApiClient;
 use apiserver_model::cluster::{ClusterSpec, ADMIN_TOKEN};
+use apiserver_model::events::KubeEvent;
 use apiserver_model::wire::ControlPlaneMsg;
 use raft::checks::safety_checks;
 use serde::{Deserialize, Serialize};
-use sim_core::{Check, Directory, FaultSchedule, RunOutput, RunView, Sim, Verdict, World};
+use sim_core::{
+    Check, CheckKind, Directory, FaultSchedule, Outcome, RunOutput, RunView, Sim, Verdict, World,
+};
 
 use crate::scenario::ScenarioError;
 
@@ -185,6 +188,41 @@ impl KubeClusterConfig {
             })
             .faults(faults.clone());
         Ok(sim.run(driver)?)
+    }
+}
+
+/// A story check (Sometimes) of a Kubernetes scenario: some Kubernetes event of the run
+/// matches.
+#[derive(Debug)]
+pub struct KubeStory {
+    /// The check's name.
+    pub name: &'static str,
+    /// What the verdict says when nothing matched.
+    pub missing: &'static str,
+    /// Whether an event is the story's.
+    pub matches: fn(&KubeEvent) -> bool,
+}
+
+impl Check for KubeStory {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Sometimes
+    }
+
+    fn check(&self, run: &RunView<'_>) -> Outcome {
+        let seen = run
+            .trace
+            .events
+            .iter()
+            .any(|e| e.layer::<KubeEvent>().is_some_and(self.matches));
+        if seen {
+            Outcome::Pass
+        } else {
+            Outcome::not_reached(self.missing)
+        }
     }
 }
 

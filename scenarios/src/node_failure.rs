@@ -25,7 +25,7 @@ use sim_core::{
     TimedFault,
 };
 
-use crate::kube_world::{judge, KubeClusterConfig, KUBE_MUTANT_NAMES};
+use crate::kube_world::{judge, KubeClusterConfig, KubeStory, KUBE_MUTANT_NAMES};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// The node-failure scenario's config.
@@ -108,36 +108,6 @@ impl ScenarioConfig for NodeFailureConfig {
 /// The scenario.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NodeFailure;
-
-/// A Sometimes check that some kube event matches.
-struct Happened {
-    name: &'static str,
-    missing: &'static str,
-    matches: fn(&KubeEvent) -> bool,
-}
-
-impl Check for Happened {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn kind(&self) -> CheckKind {
-        CheckKind::Sometimes
-    }
-
-    fn check(&self, run: &RunView<'_>) -> Outcome {
-        let seen = run
-            .trace
-            .events
-            .iter()
-            .any(|e| e.layer::<KubeEvent>().is_some_and(self.matches));
-        if seen {
-            Outcome::Pass
-        } else {
-            Outcome::not_reached(self.missing)
-        }
-    }
-}
 
 /// `evicted-pods-replaced` (Eventually): after each eviction some kubelet of another node
 /// starts a pod within the bound.
@@ -269,12 +239,12 @@ impl Scenario for NodeFailure {
                 world.sleep_until(SimTime::from_ms(c.duration_ms)).await;
             },
         )?;
-        let unknown = Happened {
+        let unknown = KubeStory {
             name: "node-marked-unknown",
             missing: "no node was marked Unknown",
             matches: |e| matches!(e, KubeEvent::NodeUnknown { .. }),
         };
-        let tainted = Happened {
+        let tainted = KubeStory {
             name: "node-tainted-unreachable",
             missing: "no node was tainted unreachable:NoExecute",
             matches: |e| {
@@ -282,7 +252,7 @@ impl Scenario for NodeFailure {
                     if taints.iter().any(|t| t == &format!("{UNREACHABLE_TAINT}:NoExecute")))
             },
         };
-        let evicted = Happened {
+        let evicted = KubeStory {
             name: "pod-evicted",
             missing: "no pod was evicted",
             matches: |e| matches!(e, KubeEvent::PodEvicted { .. }),

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sim_core::{Check, CheckKind, Directory, Evidence, FaultSchedule, Outcome, RunView, SimTime};
 
-use crate::kube_world::{judge, KubeClusterConfig, KUBE_MUTANT_NAMES};
+use crate::kube_world::{judge, KubeClusterConfig, KubeStory, KUBE_MUTANT_NAMES};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// The pod-lifecycle scenario's config.
@@ -88,32 +88,6 @@ impl ScenarioConfig for PodLifecycleConfig {
 /// The scenario.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PodLifecycle;
-
-/// `pod-running` (Sometimes): some pod was started by its kubelet.
-struct PodRunning;
-
-impl Check for PodRunning {
-    fn name(&self) -> &'static str {
-        "pod-running"
-    }
-
-    fn kind(&self) -> CheckKind {
-        CheckKind::Sometimes
-    }
-
-    fn check(&self, run: &RunView<'_>) -> Outcome {
-        let started = run
-            .trace
-            .events
-            .iter()
-            .any(|e| matches!(e.layer::<KubeEvent>(), Some(KubeEvent::PodStarted { .. })));
-        if started {
-            Outcome::Pass
-        } else {
-            Outcome::not_reached("no kubelet started a pod")
-        }
-    }
-}
 
 /// `every-pod-runs` (Eventually): every pod kubectl created was started within the bound.
 struct EveryPodRuns {
@@ -234,7 +208,11 @@ impl Scenario for PodLifecycle {
                 world.sleep_until(SimTime::from_ms(c.duration_ms)).await;
             },
         )?;
-        let running = PodRunning;
+        let running = KubeStory {
+            name: "pod-running",
+            missing: "no kubelet started a pod",
+            matches: |e| matches!(e, KubeEvent::PodStarted { .. }),
+        };
         let every = EveryPodRuns {
             bound_ms: input.config.run_bound_ms,
         };

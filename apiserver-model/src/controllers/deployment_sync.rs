@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::controller_key;
 use super::deployment::{self, Action};
 use super::replicaset::controller_uid;
 use super::workqueue::WorkQueue;
@@ -27,19 +28,6 @@ use crate::status::ApiError;
 pub struct DeploymentController {
     /// Deployments to sync, by `namespace/name`.
     pub queue: RefCell<WorkQueue>,
-}
-
-/// `namespace/name` of `object`'s controller when it is of `kind`.
-fn controller_key(object: &Value, kind: &str) -> Option<String> {
-    let owner = object["metadata"]["ownerReferences"]
-        .as_array()?
-        .iter()
-        .find(|r| r["controller"] == true && r["kind"] == kind)?;
-    Some(format!(
-        "{}/{}",
-        object["metadata"]["namespace"].as_str().unwrap_or(""),
-        owner["name"].as_str()?
-    ))
 }
 
 impl DeploymentController {

@@ -53,6 +53,20 @@ pub const LEADER_ROLE: &str = "controller-manager-leader";
 /// The role of a replica that campaigns (or waits to run again).
 pub const CANDIDATE_ROLE: &str = "controller-manager-candidate";
 
+/// `namespace/name` of `object`'s controller (its ownerReference with `controller: true`)
+/// when that is of `kind`; controllers live in their dependents' namespace.
+pub fn controller_key(object: &serde_json::Value, kind: &str) -> Option<String> {
+    let owner = object["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|r| r["controller"] == true && r["kind"] == kind)?;
+    Some(format!(
+        "{}/{}",
+        object["metadata"]["namespace"].as_str().unwrap_or(""),
+        owner["name"].as_str()?
+    ))
+}
+
 /// An RFC 3339 time (as [`crate::apiserver::rfc3339`] writes them) as microseconds since
 /// the simulation's epoch.
 pub fn parse_time_us(s: &str) -> Option<i64> {

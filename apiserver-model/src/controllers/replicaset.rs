@@ -325,19 +325,6 @@ pub struct ReplicaSetController {
     expectations: RefCell<Expectations>,
 }
 
-/// `namespace/name` of the ReplicaSet controlling `pod`, if one does.
-fn owner_key(pod: &Value) -> Option<String> {
-    let owner = pod["metadata"]["ownerReferences"]
-        .as_array()?
-        .iter()
-        .find(|r| r["controller"] == true && r["kind"] == "ReplicaSet")?;
-    Some(format!(
-        "{}/{}",
-        pod["metadata"]["namespace"].as_str().unwrap_or(""),
-        owner["name"].as_str()?
-    ))
-}
-
 impl ReplicaSetController {
     /// Notes a ReplicaSet's change.
     pub fn on_replica_set(&self, delta: &Delta) {
@@ -349,7 +336,9 @@ impl ReplicaSetController {
     /// Notes a pod's change: its owner is synced, and what it expected may be seen.
     pub fn on_pod(&self, delta: &Delta) {
         let pod = delta.object();
-        let Some(rs) = owner_key(pod) else { return };
+        let Some(rs) = super::controller_key(pod, "ReplicaSet") else {
+            return;
+        };
         let key = namespaced_name(pod);
         let mut expectations = self.expectations.borrow_mut();
         match delta {
