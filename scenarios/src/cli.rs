@@ -57,6 +57,10 @@ enum Command {
         /// Switch on a planted bug (repeatable; see `ksim list`).
         #[arg(long = "mutant", value_name = "NAME")]
         mutants: Vec<String>,
+        /// Kubernetes YAML for kubectl to apply at 3 s (repeatable; multi-document files;
+        /// the Kubernetes scenarios only). Kept in the run's scenario.toml.
+        #[arg(long = "manifest", value_name = "FILE")]
+        manifests: Vec<PathBuf>,
         /// How followers serve reads, for scenarios with a `read_mode` (sets it in the
         /// config).
         #[arg(long, value_name = "MODE", value_parser = ["linearizable", "serializable"])]
@@ -191,6 +195,7 @@ where
             faults,
             config,
             mutants,
+            manifests,
             read_mode,
             no_report,
             stop_at_first_violation,
@@ -201,7 +206,7 @@ where
             dir,
             faults,
             (config, read_mode, stop_at_first_violation),
-            (mutants, no_report),
+            (mutants, no_report, manifests),
         ),
         Command::Report {
             dir,
@@ -279,6 +284,39 @@ fn list(out: &mut dyn Write) -> Result<i32, Failure> {
     Ok(EXIT_PASS)
 }
 
+/// Puts the manifest files into the config's `manifests`, after any the config names.
+fn add_manifests(
+    found: &'static dyn crate::scenario::AnyScenario,
+    config: &mut toml::Table,
+    paths: &[PathBuf],
+) -> Result<(), Failure> {
+    if !found
+        .configure(&toml::Table::new())?
+        .table()
+        .contains_key("manifests")
+    {
+        return Err(Failure::Usage(format!(
+            "{} takes no manifests: --manifest is for the Kubernetes scenarios",
+            found.name()
+        )));
+    }
+    let mut list = match config.remove("manifests") {
+        Some(toml::Value::Array(a)) => a,
+        _ => Vec::new(),
+    };
+    for path in paths {
+        let mut file = toml::Table::new();
+        file.insert(
+            "file".into(),
+            toml::Value::String(path.display().to_string()),
+        );
+        file.insert("yaml".into(), toml::Value::String(read_text(path)?));
+        list.push(toml::Value::Table(file));
+    }
+    config.insert("manifests".into(), toml::Value::Array(list));
+    Ok(())
+}
+
 fn read_text(path: &Path) -> Result<String, Failure> {
     std::fs::read_to_string(path)
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))
@@ -291,13 +329,16 @@ fn run(
     dir: Option<PathBuf>,
     faults: Option<PathBuf>,
     (config, read_mode, stop): (Option<PathBuf>, Option<String>, bool),
-    (mutants, no_report): (Vec<String>, bool),
+    (mutants, no_report, manifests): (Vec<String>, bool, Vec<PathBuf>),
 ) -> Result<i32, Failure> {
     let found = crate::catalog::find(scenario)?;
     let mut config = match config {
         Some(path) => config_table(scenario, &path)?,
         None => toml::Table::new(),
     };
+    if !manifests.is_empty() {
+        add_manifests(found, &mut config, &manifests)?;
+    }
     if let Some(mode) = read_mode {
         config.insert("read_mode".into(), toml::Value::String(mode));
     }

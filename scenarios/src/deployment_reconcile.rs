@@ -25,7 +25,9 @@ use sim_core::{
     TimedFault,
 };
 
-use crate::kube_world::{judge, KubeClusterConfig, KubeStory, KUBE_MUTANT_NAMES};
+use crate::kube_world::{
+    judge, manifest_objects, KubeClusterConfig, KubeStory, ManifestFile, KUBE_MUTANT_NAMES,
+};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// One step of the story: at `at_ms`, the Deployment is (created with, or scaled to)
@@ -51,6 +53,8 @@ pub struct DeploymentReconcileConfig {
     pub delete_at_ms: u64,
     /// Length of the run, milliseconds.
     pub duration_ms: u64,
+    /// Manifests kubectl applies at 3 s besides the story (`ksim run --manifest FILE`).
+    pub manifests: Vec<ManifestFile>,
 }
 
 impl Default for DeploymentReconcileConfig {
@@ -61,6 +65,7 @@ impl Default for DeploymentReconcileConfig {
             steps: vec![step(5_000, 3), step(40_000, 1), step(70_000, 5)],
             delete_at_ms: 120_000,
             duration_ms: 150_000,
+            manifests: Vec::new(),
         }
     }
 }
@@ -68,6 +73,7 @@ impl Default for DeploymentReconcileConfig {
 impl ScenarioConfig for DeploymentReconcileConfig {
     fn check(self) -> Result<Self, ScenarioError> {
         self.cluster.validate()?;
+        manifest_objects(&self.manifests)?;
         if self.cluster.controller_managers == 0 {
             return Err(ScenarioError::Config(
                 "cluster.controller_managers = 0: the Deployment controller runs in the controller-manager".to_string(),
@@ -238,10 +244,11 @@ impl Scenario for DeploymentReconcile {
         input: &RunInput<'_, DeploymentReconcileConfig>,
     ) -> Result<ScenarioRun, ScenarioError> {
         let c = input.config.clone();
+        let objects = manifest_objects(&c.manifests)?;
         let script = c.clone();
         let out = c.cluster.run(
             input.seed,
-            input.mutants,
+            (input.mutants, &objects),
             input.faults,
             move |client| {
                 let c = script.clone();
@@ -316,7 +323,7 @@ impl Scenario for DeploymentReconcile {
                         && a.code == 200)
             },
         };
-        let verdict = judge(&out, &[&converges, &collected]);
+        let verdict = judge(&out, &objects, &[&converges, &collected]);
         Ok(ScenarioRun {
             nodes: out.nodes,
             trace: out.trace,

@@ -5,17 +5,21 @@
 //! safety checks (the etcd members are a Raft cluster like any other), `no-overcommit`,
 //! `binding-once` and `all-roads-lead-to-apiserver`.
 
+use apiserver_model::apiserver::Request;
 use apiserver_model::checks::all_roads::AllRoadsLeadToApiServer;
 use apiserver_model::checks::binding_once::BindingOnce;
 use apiserver_model::checks::no_overcommit::NoOvercommit;
-use apiserver_model::client::ApiClient;
+use apiserver_model::client::{ApiClient, CallError};
 use apiserver_model::cluster::{ClusterSpec, ADMIN_TOKEN};
 use apiserver_model::events::KubeEvent;
+use apiserver_model::verb::Verb;
 use apiserver_model::wire::ControlPlaneMsg;
 use raft::checks::safety_checks;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sim_core::{
-    Check, CheckKind, Directory, FaultSchedule, Outcome, RunOutput, RunView, Sim, Verdict, World,
+    Check, CheckKind, Directory, Evidence, FaultSchedule, Outcome, RunOutput, RunView, Sim,
+    Verdict, World,
 };
 
 use crate::scenario::ScenarioError;
@@ -46,6 +50,169 @@ pub const KUBE_MUTANT_NAMES: [&str; 3] = [
 
 /// The kubectl node's name.
 pub const KUBECTL: &str = "kubectl";
+
+/// When kubectl applies the scenario's manifests, milliseconds (the API server is up and
+/// the kubelets have registered by then).
+pub const APPLY_MANIFESTS_AT_MS: u64 = 3_000;
+
+/// A manifest file given to a Kubernetes scenario (`ksim run --manifest FILE`): the name
+/// the user gave and its text, kept in the run's `scenario.toml` so that a replay applies
+/// the same objects.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestFile {
+    /// The file, as named on the command line.
+    pub file: String,
+    /// Its YAML.
+    pub yaml: String,
+}
+
+/// Every object of `files`, in order, each checked as the API server would check it.
+///
+/// # Errors
+///
+/// [`ScenarioError::Manifest`]: the first problem, naming its file, document, line and
+/// field path.
+pub fn manifest_objects(files: &[ManifestFile]) -> Result<Vec<Value>, ScenarioError> {
+    let mut objects = Vec::new();
+    for f in files {
+        let parsed = apiserver_model::manifest::parse(&f.file, &f.yaml)
+            .map_err(|e| ScenarioError::Manifest(e.to_string()))?;
+        objects.extend(parsed.into_iter().map(|m| m.object));
+    }
+    Ok(objects)
+}
+
+/// Creates each of `objects` (kubectl apply of the files, in their order), trying a few
+/// times while the API does not answer.
+async fn apply(client: &ApiClient, objects: &[Value]) {
+    for object in objects {
+        let Some((resource, namespace)) = served(object) else {
+            continue;
+        };
+        let mut create = Request::new(None, Verb::Create, resource.group, resource.plural);
+        if resource.namespaced {
+            create = create.in_namespace(namespace.unwrap_or("default"));
+        }
+        let create = create.with_body(object.clone());
+        for _ in 0..5 {
+            match client.call(create.clone()).await {
+                Ok(_) | Err(CallError::Api(_)) => break,
+                Err(CallError::NoAnswer) => {}
+            }
+        }
+    }
+}
+
+/// The resource an object is of, and its namespace.
+fn served(object: &Value) -> Option<(&'static apiserver_model::resource::Resource, Option<&str>)> {
+    let resource = apiserver_model::resource::by_kind(
+        object["apiVersion"].as_str()?,
+        object["kind"].as_str()?,
+    )
+    .ok()?;
+    Some((
+        resource,
+        object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str),
+    ))
+}
+
+/// `manifest-workloads-converge` (Eventually): every Deployment and ReplicaSet of the
+/// manifests has its `spec.replicas` (1 when left out) pods running at the end of the run,
+/// by what the kubelets started and stopped (pods named after their workload, as their
+/// controllers name them).
+#[derive(Debug)]
+pub struct ManifestWorkloadsConverge {
+    /// (`namespace/name-` pod prefix, the desired replicas) of each workload.
+    pub workloads: Vec<(String, u64)>,
+}
+
+impl ManifestWorkloadsConverge {
+    /// The workloads of `objects`.
+    pub fn of(objects: &[Value]) -> Self {
+        let workloads = objects
+            .iter()
+            .filter(|o| {
+                o["apiVersion"] == "apps/v1"
+                    && matches!(o["kind"].as_str(), Some("Deployment" | "ReplicaSet"))
+            })
+            .map(|o| {
+                let ns = o
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("default");
+                let name = o
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                (
+                    format!("{ns}/{name}-"),
+                    o.pointer("/spec/replicas")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(1),
+                )
+            })
+            .collect();
+        ManifestWorkloadsConverge { workloads }
+    }
+}
+
+impl Check for ManifestWorkloadsConverge {
+    fn name(&self) -> &'static str {
+        "manifest-workloads-converge"
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Eventually
+    }
+
+    fn check(&self, run: &RunView<'_>) -> Outcome {
+        if self.workloads.is_empty() {
+            return Outcome::not_applicable("the manifests hold no Deployment or ReplicaSet");
+        }
+        let mut running: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        for e in &run.trace.events {
+            match e.layer::<KubeEvent>() {
+                Some(KubeEvent::PodStarted { pod }) => {
+                    running.insert(pod);
+                }
+                Some(KubeEvent::PodStopped { pod, .. }) => {
+                    running.remove(pod.as_str());
+                }
+                _ => {}
+            }
+        }
+        let short: Vec<Evidence> = self
+            .workloads
+            .iter()
+            .filter_map(|(prefix, want)| {
+                let have = running
+                    .iter()
+                    .filter(|p| p.starts_with(prefix.as_str()))
+                    .count() as u64;
+                (have != *want).then(|| {
+                    Evidence::note(format!(
+                        "{}: {have} pod(s) running at the end, {want} desired",
+                        prefix.trim_end_matches('-')
+                    ))
+                })
+            })
+            .collect();
+        if short.is_empty() {
+            Outcome::Pass
+        } else {
+            Outcome::violation(
+                format!(
+                    "{} workload(s) of the manifests did not converge",
+                    short.len()
+                ),
+                short,
+            )
+        }
+    }
+}
 
 /// A control plane's sizes, as a scenario file gives them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -169,7 +336,7 @@ impl KubeClusterConfig {
     pub fn run<T, D, Fut, K, KFut>(
         &self,
         seed: u64,
-        mutants: &[String],
+        (mutants, manifests): (&[String], &[Value]),
         faults: &FaultSchedule,
         kubectl: K,
         driver: D,
@@ -182,9 +349,26 @@ impl KubeClusterConfig {
     {
         let (sim, cluster) = self.spec(mutants).build(Sim::new(seed));
         let api = cluster.client(ADMIN_TOKEN);
+        let manifests = manifests.to_vec();
         let sim = sim
             .named_node(KUBECTL, "clients", move |ctx| {
-                kubectl(ApiClient::new(ctx, api.clone()))
+                let client = ApiClient::new(ctx, api.clone());
+                let manifests = manifests.clone();
+                let script = kubectl(client.clone());
+                async move {
+                    if !manifests.is_empty() {
+                        // The user's objects first, beside the scenario's own script.
+                        let applier = client.clone();
+                        client.ctx().spawn(async move {
+                            applier
+                                .ctx()
+                                .sleep_until(sim_core::SimTime::from_ms(APPLY_MANIFESTS_AT_MS))
+                                .await;
+                            apply(&applier, &manifests).await;
+                        });
+                    }
+                    script.await;
+                }
             })
             .faults(faults.clone());
         Ok(sim.run(driver)?)
@@ -227,8 +411,9 @@ impl Check for KubeStory {
 }
 
 /// Judges a Kubernetes run: the Raft safety checks, the Kubernetes checks, then `extra`
-/// (the scenario's story and liveness).
-pub fn judge<T>(out: &RunOutput<T>, extra: &[&dyn Check]) -> Verdict {
+/// (the scenario's story and liveness), then, when manifests were applied,
+/// `manifest-workloads-converge`.
+pub fn judge<T>(out: &RunOutput<T>, manifests: &[Value], extra: &[&dyn Check]) -> Verdict {
     let view = RunView {
         seed: out.seed,
         nodes: &out.nodes,
@@ -246,5 +431,9 @@ pub fn judge<T>(out: &RunOutput<T>, extra: &[&dyn Check]) -> Verdict {
     checks.push(&binding);
     checks.push(&roads);
     checks.extend_from_slice(extra);
+    let workloads = ManifestWorkloadsConverge::of(manifests);
+    if !manifests.is_empty() {
+        checks.push(&workloads);
+    }
     Verdict::judge_until(&view, &checks, out.stopped.as_ref())
 }

@@ -25,7 +25,9 @@ use sim_core::{
     TimedFault,
 };
 
-use crate::kube_world::{judge, KubeClusterConfig, KubeStory, KUBE_MUTANT_NAMES};
+use crate::kube_world::{
+    judge, manifest_objects, KubeClusterConfig, KubeStory, ManifestFile, KUBE_MUTANT_NAMES,
+};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// The node-failure scenario's config.
@@ -47,6 +49,8 @@ pub struct NodeFailureConfig {
     pub replace_bound_ms: u64,
     /// Length of the run, milliseconds.
     pub duration_ms: u64,
+    /// Manifests kubectl applies at 3 s besides the story (`ksim run --manifest FILE`).
+    pub manifests: Vec<ManifestFile>,
 }
 
 impl Default for NodeFailureConfig {
@@ -62,6 +66,7 @@ impl Default for NodeFailureConfig {
             restart_at_ms: 420_000,
             replace_bound_ms: 20_000,
             duration_ms: 460_000,
+            manifests: Vec::new(),
         }
     }
 }
@@ -69,6 +74,7 @@ impl Default for NodeFailureConfig {
 impl ScenarioConfig for NodeFailureConfig {
     fn check(self) -> Result<Self, ScenarioError> {
         self.cluster.validate()?;
+        manifest_objects(&self.manifests)?;
         let known = (1..=self.cluster.workers).any(|w| self.worker == format!("worker-{w}"));
         if !known {
             return Err(ScenarioError::Config(format!(
@@ -212,10 +218,11 @@ impl Scenario for NodeFailure {
 
     fn run(&self, input: &RunInput<'_, NodeFailureConfig>) -> Result<ScenarioRun, ScenarioError> {
         let c = input.config.clone();
+        let objects = manifest_objects(&c.manifests)?;
         let replicas = c.replicas;
         let out = c.cluster.run(
             input.seed,
-            input.mutants,
+            (input.mutants, &objects),
             input.faults,
             move |client| async move {
                 client.ctx().sleep_until(SimTime::from_ms(5_000)).await;
@@ -260,7 +267,7 @@ impl Scenario for NodeFailure {
         let replaced = EvictedPodsReplaced {
             bound_ms: input.config.replace_bound_ms,
         };
-        let verdict = judge(&out, &[&unknown, &tainted, &evicted, &replaced]);
+        let verdict = judge(&out, &objects, &[&unknown, &tainted, &evicted, &replaced]);
         Ok(ScenarioRun {
             nodes: out.nodes,
             trace: out.trace,

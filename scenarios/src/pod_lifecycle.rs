@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sim_core::{Check, CheckKind, Directory, Evidence, FaultSchedule, Outcome, RunView, SimTime};
 
-use crate::kube_world::{judge, KubeClusterConfig, KubeStory, KUBE_MUTANT_NAMES};
+use crate::kube_world::{
+    judge, manifest_objects, KubeClusterConfig, KubeStory, ManifestFile, KUBE_MUTANT_NAMES,
+};
 use crate::scenario::{RunInput, Scenario, ScenarioConfig, ScenarioError, ScenarioRun};
 
 /// The pod-lifecycle scenario's config.
@@ -39,6 +41,8 @@ pub struct PodLifecycleConfig {
     pub run_bound_ms: u64,
     /// Length of the run, milliseconds.
     pub duration_ms: u64,
+    /// Manifests kubectl applies at 3 s besides the story (`ksim run --manifest FILE`).
+    pub manifests: Vec<ManifestFile>,
 }
 
 impl Default for PodLifecycleConfig {
@@ -54,6 +58,7 @@ impl Default for PodLifecycleConfig {
             create_at_ms: 5_000,
             run_bound_ms: 15_000,
             duration_ms: 30_000,
+            manifests: Vec::new(),
         }
     }
 }
@@ -61,6 +66,7 @@ impl Default for PodLifecycleConfig {
 impl ScenarioConfig for PodLifecycleConfig {
     fn check(self) -> Result<Self, ScenarioError> {
         self.cluster.validate()?;
+        manifest_objects(&self.manifests)?;
         if self.pods == 0 || self.pods > 1_000 {
             return Err(ScenarioError::Config(format!(
                 "pods = {}: from 1 to 1000",
@@ -177,10 +183,11 @@ impl Scenario for PodLifecycle {
 
     fn run(&self, input: &RunInput<'_, PodLifecycleConfig>) -> Result<ScenarioRun, ScenarioError> {
         let c = input.config.clone();
+        let objects = manifest_objects(&c.manifests)?;
         let script = c.clone();
         let out = c.cluster.run(
             input.seed,
-            input.mutants,
+            (input.mutants, &objects),
             input.faults,
             move |client| {
                 let c = script.clone();
@@ -216,7 +223,7 @@ impl Scenario for PodLifecycle {
         let every = EveryPodRuns {
             bound_ms: input.config.run_bound_ms,
         };
-        let verdict = judge(&out, &[&running, &every]);
+        let verdict = judge(&out, &objects, &[&running, &every]);
         Ok(ScenarioRun {
             nodes: out.nodes,
             trace: out.trace,

@@ -40,6 +40,9 @@ pub enum ScenarioError {
         /// The planted bugs it can switch on.
         known: Vec<String>,
     },
+    /// A manifest file that does not load (its file, document, line and field path).
+    #[error("{0}")]
+    Manifest(String),
     /// The fault schedule does not fit the scenario's nodes.
     #[error("faults: {0}")]
     Faults(#[from] FaultError),
