@@ -30,6 +30,8 @@
 //!   the node's main port; caches fed by one etcd watch; client watches; post-start hooks
 //!   writing the system namespaces and the bootstrap RBAC policy);
 //! - [`client`]: the API client (client-go's shape) and [`reflector`]: the informer over it;
+//! - [`kubectl`]: the commands a person types (apply, get, list, scale, set image, edit,
+//!   delete) over an API client, as scenarios drive a cluster;
 //! - [`scheduler`]: kube-scheduler (filters, scores, assumed pods, binding);
 //! - [`kubelet`]: node registration, node Lease, node status, admission, pod start, status
 //!   and graceful stop;
@@ -56,6 +58,7 @@ pub mod controllers;
 pub mod defaults;
 pub mod events;
 pub mod informer;
+pub mod kubectl;
 pub mod kubelet;
 pub mod leader_election;
 pub mod manifest;
