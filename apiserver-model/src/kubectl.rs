@@ -10,12 +10,17 @@
 //! 0.1; `k8s.io/client-go/util/retry/util.go`), the loop kubectl's `edit` and controllers'
 //! status writers use. Any other refusal, and a request that got no answer, end the
 //! command with that error: kubectl does not resend a write whose fate it does not know.
+//!
+//! A kubectl records the requests it sends in the history (it switches its client's
+//! recording on, [`ApiClient::set_recording`]; see [`crate::api_history`]): a person's
+//! commands are the operations the API checks judge, while the components' own clients stay
+//! out of it.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::apiserver::{DeleteOptions, Request};
+use crate::apiserver::{DeleteOptions, Request, VersionMatch};
 use crate::client::{ApiClient, CallError};
 use crate::resource::{self, LookupError, Resource};
 use crate::status::ApiError;
@@ -127,8 +132,9 @@ fn overlay(live: &Value, manifest: &Value) -> Value {
 }
 
 impl Kubectl {
-    /// A kubectl over `client`.
+    /// A kubectl over `client`; switches the client's history recording on.
     pub fn new(client: ApiClient) -> Self {
+        client.set_recording(true);
         Kubectl { client }
     }
 
@@ -258,6 +264,46 @@ impl Kubectl {
     ) -> KubectlResult<Value> {
         self.call(request(Verb::Get, group, resource, namespace).named(name))
             .await
+    }
+
+    /// `kubectl get --raw '...?resourceVersion=<v>'`: the object as the API server's watch
+    /// cache has it, `"0"` any version it holds, another version one not older than that
+    /// (the server waits for its cache, then answers 504 "Too large resource version").
+    ///
+    /// # Errors
+    ///
+    /// As [`Kubectl::get`].
+    pub async fn get_at(
+        &self,
+        group: &str,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+        resource_version: &str,
+    ) -> KubectlResult<Value> {
+        let req = request(Verb::Get, group, resource, namespace)
+            .named(name)
+            .at_version(resource_version, VersionMatch::NotOlderThan);
+        self.call(req).await
+    }
+
+    /// A list at `resource_version` matched as `version_match` (`"0"`: the watch cache's;
+    /// NotOlderThan: the cache's once it has caught up; Exact: etcd at that revision).
+    ///
+    /// # Errors
+    ///
+    /// As [`Kubectl::list`]; 410 Gone for an Exact revision etcd has compacted.
+    pub async fn list_at(
+        &self,
+        group: &str,
+        resource: &str,
+        namespace: Option<&str>,
+        resource_version: &str,
+        version_match: VersionMatch,
+    ) -> KubectlResult<Value> {
+        let req = request(Verb::List, group, resource, namespace)
+            .at_version(resource_version, version_match);
+        self.call(req).await
     }
 
     /// `kubectl get <resource>`: the list (its `items` and the `metadata.resourceVersion`

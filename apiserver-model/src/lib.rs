@@ -31,7 +31,8 @@
 //!   writing the system namespaces and the bootstrap RBAC policy);
 //! - [`client`]: the API client (client-go's shape) and [`reflector`]: the informer over it;
 //! - [`kubectl`]: the commands a person types (apply, get, list, scale, set image, edit,
-//!   delete) over an API client, as scenarios drive a cluster;
+//!   delete) over an API client, as scenarios drive a cluster; its requests are the run's
+//!   history operations ([`api_history`]: verb, object key, versions, ok/fail/info);
 //! - [`scheduler`]: kube-scheduler (filters, scores, assumed pods, binding);
 //! - [`kubelet`]: node registration, node Lease, node status, admission, pod start, status
 //!   and graceful stop;
@@ -49,6 +50,7 @@
 //! Objects are plain JSON (`serde_json::Value`) in the store, as kube-apiserver's generic
 //! registry keeps them; components decode the kinds they act on into k8s-openapi types.
 
+pub mod api_history;
 pub mod apiserver;
 pub mod authn;
 pub mod checks;
