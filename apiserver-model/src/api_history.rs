@@ -12,7 +12,7 @@
 //!   key is its collection, `<group>/<resource>/<namespace>` (three parts, an object's four);
 //! - invocation value: `{"layer": "kube-api", ...}` with what the checks need: a read's
 //!   `resource_version` (`null`, `"0"` or a version) and, for a list, its `match`
-//!   (`NotOlderThan`, `Exact`); a write's `precondition` (the resourceVersion it must find:
+//!   (`NotOlderThan`, `Exact`) and whether a selector `filtered` it; a write's `precondition` (the resourceVersion it must find:
 //!   an update's body `metadata.resourceVersion`, a delete's `preconditions`, a patch's
 //!   `metadata.resourceVersion` when the patch sets one) and its `content` (what it writes,
 //!   see [`content`]; a patch's is only known from its answer); a `subresource` if any.
@@ -165,6 +165,8 @@ pub fn invocation(request: &Request) -> Option<Invocation> {
                 VersionMatch::NotOlderThan => "NotOlderThan",
                 VersionMatch::Exact => "Exact",
             });
+            let filter = &request.list.filter;
+            v["filtered"] = json!(filter.node_name.is_some() || !filter.labels.is_empty());
         }
         Verb::Create => {
             v["content"] = body.map(content).unwrap_or(Value::Null);
