@@ -40,12 +40,13 @@
 //!   ([`leader_election`]) and running the Deployment, ReplicaSet, garbage collector, node
 //!   lifecycle and taint eviction controllers;
 //! - [`cluster`]: a whole control plane laid out as kubeadm's HA cluster, by its sizes;
-//! - [`checks`]: the Kubernetes layer's named checks (`no-overcommit`, `binding-once`,
-//!   `all-roads-lead-to-apiserver`), judged from the trace.
+//! - [`checks`]: the Kubernetes layer's named checks, judged from the trace
+//!   (`no-overcommit`, `binding-once`, `all-roads-lead-to-apiserver`) and from the history
+//!   of API operations (`linearizable-objects`, `resource-version-monotonic`,
+//!   `stale-update-conflicts`).
 //!
-//! Next: the API's operations in the history (per-object linearizability) and the other
-//! checks of the catalog, the Kubernetes scenarios in `ksim run` with their planted bugs,
-//! `--manifest`, the pictures.
+//! Next: the other checks of the catalog, the Kubernetes scenarios in `ksim run` with their
+//! planted bugs, `--manifest`, the pictures.
 //!
 //! Objects are plain JSON (`serde_json::Value`) in the store, as kube-apiserver's generic
 //! registry keeps them; components decode the kinds they act on into k8s-openapi types.

@@ -11,10 +11,11 @@
 //! `"0"` is "Any", a version is "Not older than"; a list with Exact reads etcd at that
 //! revision). Such an answer is "stale but real":
 //!
-//! - real: the object's version and content in it are ones a write produced (the `ok` write
-//!   that answered that resourceVersion answered that content too), or, when no answered
-//!   write has that resourceVersion, one an unanswered write may have produced;
-//! - not from the future: that write was invoked before the read completed;
+//! - real: the object's version and content in it are ones a write produced: every `ok`
+//!   write answered with that resourceVersion answered that content too (a delete answers
+//!   the version it removed, a no-op update the version it left, so several may);
+//! - not from the future: one of those writes, or a write of the object whose answer never
+//!   came (which may have produced it unseen), was invoked before the read completed;
 //! - not older than asked: no answered write of the object has a resourceVersion above the
 //!   version shown and at most the one asked for (a get) or the list's own revision (a
 //!   list, whose items are the state at that revision, which is at least the one asked for,
@@ -340,46 +341,40 @@ fn stale_but_real(ops: &[ApiOp]) -> Option<Outcome> {
                 continue;
             };
             let v = seen.resource_version;
-            let producer = writes.iter().find(|(rv, _, _)| *rv == v);
-            match producer {
-                Some((_, content, w)) => {
-                    if **content != seen.content {
-                        return Some(Outcome::violation(
-                            format!(
-                                "a cache read of {key} showed resourceVersion {v} with content \
-                                 {} which that version never had ({content})",
-                                seen.content
-                            ),
-                            vec![evidence(w, "the write"), evidence(read, "the read")],
-                        ));
-                    }
-                    if w.invoke_pos > read_end {
-                        return Some(Outcome::violation(
-                            format!(
-                                "a cache read of {key} showed resourceVersion {v}, written by an \
-                                 operation invoked after the read completed"
-                            ),
-                            vec![evidence(w, "the write"), evidence(read, "the read")],
-                        ));
-                    }
-                }
-                None => {
-                    let unanswered = ops.iter().any(|w| {
-                        w.verb.writes()
-                            && w.key == key
-                            && w.answer.is_none()
-                            && w.invoke_pos < read_end
-                    });
-                    if !unanswered {
-                        return Some(Outcome::violation(
-                            format!(
-                                "a cache read of {key} showed resourceVersion {v}, which no \
-                                 write of the object produced"
-                            ),
-                            vec![evidence(read, "the read")],
-                        ));
-                    }
-                }
+            // Every answered write showing version v shows it with the same content (a
+            // version has one content; a delete and a no-op update answer it too).
+            let showing: Vec<&(u64, &Value, &ApiOp)> =
+                writes.iter().filter(|(rv, _, _)| *rv == v).collect();
+            if let Some((_, content, w)) = showing.iter().find(|(_, c, _)| **c != seen.content) {
+                return Some(Outcome::violation(
+                    format!(
+                        "a cache read of {key} showed resourceVersion {v} with content {} \
+                         which that version never had ({content})",
+                        seen.content
+                    ),
+                    vec![evidence(w, "the write"), evidence(read, "the read")],
+                ));
+            }
+            // Its writer is one of those, or a write whose answer never came: one of them
+            // must have been sent before the read was answered.
+            let sent_before = showing.iter().any(|(_, _, w)| w.invoke_pos < read_end)
+                || ops.iter().any(|w| {
+                    w.verb.writes() && w.key == key && w.answer.is_none() && w.invoke_pos < read_end
+                });
+            if !sent_before {
+                let why = match showing.first() {
+                    Some(_) => "written by an operation invoked after the read completed",
+                    None => "which no write of the object produced",
+                };
+                let mut proof: Vec<Evidence> = showing
+                    .iter()
+                    .map(|(_, _, w)| evidence(w, "the write"))
+                    .collect();
+                proof.push(evidence(read, "the read"));
+                return Some(Outcome::violation(
+                    format!("a cache read of {key} showed resourceVersion {v}, {why}"),
+                    proof,
+                ));
             }
             if exact && v > at {
                 return Some(Outcome::violation(
@@ -529,6 +524,13 @@ mod tests {
             message.contains("invoked after the read completed"),
             "{message}"
         );
+        // A version an unanswered create wrote, read from the cache, then deleted: the
+        // delete answers the version it removed, after the read, and is not its writer.
+        let mut h = Recorder::default();
+        h.create(1, "c", "a", None);
+        h.get(2, "c", Some("0"), Some((10, "a")));
+        h.delete(1, "c", 10, "a");
+        assert_eq!(verdict(&h.history()), Outcome::Pass);
         // A list from the cache shows the state at its own revision.
         let mut h = Recorder::default();
         h.create(1, "c", "a", Some(10));
