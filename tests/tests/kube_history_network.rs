@@ -212,7 +212,7 @@ fn ops(run: &Run) -> Vec<ApiOp> {
 }
 
 #[test]
-fn racing_kubectls_through_an_etcd_leader_crash_are_linearizable_per_object() {
+fn racing_kubectls_through_etcd_leader_faults_are_linearizable_per_object() {
     let run = racing(21);
     let ops = ops(&run);
     let judged = linearizable_objects::judge(&run.history, &Budget::steps(DEFAULT_MAX_STEPS));
@@ -233,10 +233,10 @@ fn racing_kubectls_through_an_etcd_leader_crash_are_linearizable_per_object() {
     // What the checks judged: the races happened.
     let count = |f: &dyn Fn(&ApiOp) -> bool| ops.iter().filter(|op| f(op)).count();
     let conflicts = count(&|op| op.answer == Some(Answer::Conflict));
-    let stale_preconditions = count(&|op| op.precondition.is_some());
+    let with_precondition = count(&|op| op.precondition.is_some());
     assert!(
         conflicts >= 3,
-        "stale preconditions got 409: {conflicts} of {stale_preconditions}"
+        "stale preconditions got 409: {conflicts} of {with_precondition}"
     );
     assert!(judged.cache_reads >= 10, "{}", judged.cache_reads);
     assert!(judged.searched >= 200, "{}", judged.searched);
