@@ -173,10 +173,10 @@ impl ObjectState {
 pub enum ObjectInput {
     /// A quorum get.
     Get,
-    /// A create of this content.
+    /// A create (its stored content is known from its answer only: the server defaults it).
     Create,
-    /// An update (whole or of a subresource) or a patch, on `precondition` if any; `keeps`:
-    /// a status write, which leaves the content as it is.
+    /// An update (whole or of the `status` subresource, which leaves the content as it is)
+    /// or a patch, on `precondition` if any.
     Write {
         /// The resourceVersion it must find.
         precondition: Option<u64>,
