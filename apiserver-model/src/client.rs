@@ -16,8 +16,14 @@
 //! [`ApiClientConfig::ping_timeout_ms`], or an answer that the server does not hold it (it
 //! restarted), ends it too. Those are client-go's HTTP/2 health check (ReadIdleTimeout 30 s,
 //! PingTimeout 15 s). The caller (an informer) resumes from the last version it saw.
+//!
+//! History: with recording on ([`ApiClient::set_recording`]; off by default, so the
+//! components' own traffic stays out of the run's history) every request but a watch is
+//! one history operation, invoked as it is sent and completed with its answer, as
+//! [`crate::api_history`] says; a call dropped before its answer (its task ended) stays
+//! open, as indeterminate as one that got no answer.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
@@ -29,6 +35,7 @@ use serde_json::Value;
 use sim_core::time::{poll_deadline, DeadlineTimer};
 use sim_core::{Address, NodeCtx, NodeId, SimTime};
 
+use crate::api_history;
 use crate::apiserver::{Reply, Request, API_PORT};
 use crate::status::ApiError;
 use crate::watch_cache::WatchEvent;
@@ -174,6 +181,8 @@ struct Shared {
     ctx: NodeCtx<ControlPlaneMsg>,
     config: ApiClientConfig,
     state: RefCell<State>,
+    /// Record requests in the history (see the module docs).
+    recording: Cell<bool>,
 }
 
 /// See the module docs. Cloning gives another handle to the same connection.
@@ -215,6 +224,7 @@ impl ApiClient {
                 watches: BTreeMap::new(),
                 late_replies: 0,
             }),
+            recording: Cell::new(false),
         });
         shared.ctx.spawn(receive(Rc::downgrade(&shared)));
         ApiClient { shared }
@@ -223,6 +233,17 @@ impl ApiClient {
     /// The component's context (clock, trace, history).
     pub fn ctx(&self) -> &NodeCtx<ControlPlaneMsg> {
         &self.shared.ctx
+    }
+
+    /// Record every request but a watch in the history, from now on (off by default; every
+    /// handle of the connection shares the switch).
+    pub fn set_recording(&self, on: bool) {
+        self.shared.recording.set(on);
+    }
+
+    /// Whether requests are recorded in the history.
+    pub fn recording(&self) -> bool {
+        self.shared.recording.get()
     }
 
     /// The API server requests go to now.
@@ -281,8 +302,31 @@ impl ApiClient {
             .ctx
             .now()
             .after(Duration::from_millis(self.shared.config.timeout_ms));
+        let ctx = &self.shared.ctx;
+        let recorded = self
+            .shared
+            .recording
+            .get()
+            .then(|| api_history::invocation(&request))
+            .flatten()
+            .map(|inv| {
+                let detail = format!("{} {}", inv.f, inv.key);
+                (
+                    ctx.invoke(inv.f, Some(inv.key), inv.value, detail),
+                    request.verb,
+                )
+            });
         let (id, _) = self.send(request);
-        self.answer(id, deadline.min(timeout)).await
+        let result = self.answer(id, deadline.min(timeout)).await;
+        if let Some((op, verb)) = recorded {
+            let (outcome, value) = api_history::completion(verb, &result);
+            let detail = match &result {
+                Ok(_) => "answered".to_string(),
+                Err(e) => e.to_string(),
+            };
+            ctx.complete(op, outcome, value, detail);
+        }
+        result
     }
 
     /// Sends `request` under a fresh id; the id and the server it went to.

@@ -60,6 +60,8 @@ pub struct ClusterSpec {
     pub fencing: bool,
     /// Planted bug `bind-without-precondition` in every API server.
     pub bind_without_precondition: bool,
+    /// Planted bug `quorum-get-from-cache` in every API server.
+    pub quorum_get_from_cache: bool,
 }
 
 impl Default for ClusterSpec {
@@ -77,6 +79,7 @@ impl Default for ClusterSpec {
             scheduler_config: SchedulerConfig::default(),
             fencing: true,
             bind_without_precondition: false,
+            quorum_get_from_cache: false,
         }
     }
 }
@@ -146,6 +149,7 @@ impl ClusterSpec {
             api_servers.push(NodeId::from_index(sim.directory().len()));
             let mut config = ApiServerConfig::new(&name, etcd.clone(), authn.clone());
             config.bind_without_precondition = self.bind_without_precondition;
+            config.quorum_get_from_cache = self.quorum_get_from_cache;
             sim = sim.named_node(&name, API_SERVER_GROUP, move |ctx| {
                 run_apiserver(ctx, config.clone())
             });

@@ -30,6 +30,9 @@
 //!   the node's main port; caches fed by one etcd watch; client watches; post-start hooks
 //!   writing the system namespaces and the bootstrap RBAC policy);
 //! - [`client`]: the API client (client-go's shape) and [`reflector`]: the informer over it;
+//! - [`kubectl`]: the commands a person types (apply, get, list, scale, set image, edit,
+//!   delete) over an API client, as scenarios drive a cluster; its requests are the run's
+//!   history operations ([`api_history`]: verb, object key, versions, ok/fail/info);
 //! - [`scheduler`]: kube-scheduler (filters, scores, assumed pods, binding);
 //! - [`kubelet`]: node registration, node Lease, node status, admission, pod start, status
 //!   and graceful stop;
@@ -37,16 +40,18 @@
 //!   ([`leader_election`]) and running the Deployment, ReplicaSet, garbage collector, node
 //!   lifecycle and taint eviction controllers;
 //! - [`cluster`]: a whole control plane laid out as kubeadm's HA cluster, by its sizes;
-//! - [`checks`]: the Kubernetes layer's named checks (`no-overcommit`, `binding-once`,
-//!   `all-roads-lead-to-apiserver`), judged from the trace.
+//! - [`checks`]: the Kubernetes layer's named checks, judged from the trace
+//!   (`no-overcommit`, `binding-once`, `all-roads-lead-to-apiserver`) and from the history
+//!   of API operations (`linearizable-objects`, `resource-version-monotonic`,
+//!   `stale-update-conflicts`).
 //!
-//! Next: the API's operations in the history (per-object linearizability) and the other
-//! checks of the catalog, the Kubernetes scenarios in `ksim run` with their planted bugs,
-//! `--manifest`, the pictures.
+//! Next: the other checks of the catalog, the Kubernetes scenarios in `ksim run` with their
+//! planted bugs, `--manifest`, the pictures.
 //!
 //! Objects are plain JSON (`serde_json::Value`) in the store, as kube-apiserver's generic
 //! registry keeps them; components decode the kinds they act on into k8s-openapi types.
 
+pub mod api_history;
 pub mod apiserver;
 pub mod authn;
 pub mod checks;
@@ -56,6 +61,7 @@ pub mod controllers;
 pub mod defaults;
 pub mod events;
 pub mod informer;
+pub mod kubectl;
 pub mod kubelet;
 pub mod leader_election;
 pub mod manifest;

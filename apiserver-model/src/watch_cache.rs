@@ -204,6 +204,11 @@ impl WatchCache {
         }
     }
 
+    /// The object at etcd key `key` as the cache holds it (a get with a resourceVersion).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.objects.get(key)
+    }
+
     /// A list from the cache (resourceVersion `"0"`, or NotOlderThan a version the cache
     /// has reached): the matching objects in key order, and the cache's revision.
     pub fn list(&self, filter: &Filter) -> (Vec<Value>, Revision) {

@@ -7,11 +7,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use apiserver_model::apiserver::Request;
 use apiserver_model::client::ApiClient;
 use apiserver_model::cluster::{ClusterSpec, ADMIN_TOKEN};
 use apiserver_model::events::KubeEvent;
-use apiserver_model::verb::Verb;
+use apiserver_model::kubectl::Kubectl;
 use apiserver_model::wire::ControlPlaneMsg;
 use serde_json::{json, Value};
 use sim_core::{Sim, SimTime, Trace};
@@ -45,16 +44,14 @@ fn run(seed: u64, faults: &str, rescale_s: u64) -> Run {
     let api = cluster.client(ADMIN_TOKEN);
     let seen = looks.clone();
     let sim = sim.named_node("kubectl", "clients", move |ctx| {
-        let client = ApiClient::new(ctx, api.clone());
+        let kubectl = Kubectl::new(ApiClient::new(ctx, api.clone()));
         let seen = seen.clone();
         async move {
-            let client = &client;
-            let rs = |verb| Request::new(None, verb, "apps", "replicasets").in_namespace("default");
+            let kubectl = &kubectl;
+            let ns = Some("default");
             let look = || async {
-                let set = client.call(rs(Verb::Get).named("web")).await;
-                let pods = client
-                    .call(Request::new(None, Verb::List, "", "pods").in_namespace("default"))
-                    .await;
+                let set = kubectl.get("apps", "replicasets", ns, "web").await;
+                let pods = kubectl.list("", "pods", ns).await;
                 Look {
                     replica_set: set.unwrap_or_default(),
                     pods: pods
@@ -63,42 +60,20 @@ fn run(seed: u64, faults: &str, rescale_s: u64) -> Run {
                         .unwrap_or_default(),
                 }
             };
-            let scale = |replicas: u64| async move {
-                let client = &client;
-                // kubectl scale: read, set spec.replicas, write on that version.
-                for _ in 0..5 {
-                    let Ok(mut set) = client.call(rs(Verb::Get).named("web")).await else {
-                        continue;
-                    };
-                    set["spec"]["replicas"] = json!(replicas);
-                    if client
-                        .call(rs(Verb::Update).named("web").with_body(set))
-                        .await
-                        .is_ok()
-                    {
-                        return;
-                    }
-                }
-            };
-            client.ctx().sleep_until(SimTime::from_ms(5_000)).await;
-            let _ = client
-                .call(rs(Verb::Create).with_body(replica_set(4)))
-                .await;
-            client.ctx().sleep_until(SimTime::from_ms(40_000)).await;
+            let scale = |replicas: u64| kubectl.scale("apps", "replicasets", ns, "web", replicas);
+            let ctx = kubectl.client().ctx();
+            ctx.sleep_until(SimTime::from_ms(5_000)).await;
+            let _ = kubectl.create(replica_set(4)).await;
+            ctx.sleep_until(SimTime::from_ms(40_000)).await;
             let first = look().await;
             seen.lock().unwrap().push(first);
-            scale(2).await;
-            client.ctx().sleep_until(SimTime::from_ms(70_000)).await;
+            let _ = scale(2).await;
+            ctx.sleep_until(SimTime::from_ms(70_000)).await;
             let second = look().await;
             seen.lock().unwrap().push(second);
-            client
-                .ctx()
-                .sleep_until(SimTime::from_ms(rescale_s * 1_000))
-                .await;
-            scale(5).await;
-            client
-                .ctx()
-                .sleep_until(SimTime::from_ms((rescale_s + 40) * 1_000))
+            ctx.sleep_until(SimTime::from_ms(rescale_s * 1_000)).await;
+            let _ = scale(5).await;
+            ctx.sleep_until(SimTime::from_ms((rescale_s + 40) * 1_000))
                 .await;
             let third = look().await;
             seen.lock().unwrap().push(third);

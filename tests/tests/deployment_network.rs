@@ -8,13 +8,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use apiserver_model::apiserver::{DeleteOptions, Propagation, Request};
+use apiserver_model::apiserver::{DeleteOptions, Propagation};
 use apiserver_model::checks::all_roads::AllRoadsLeadToApiServer;
 use apiserver_model::checks::binding_once::BindingOnce;
 use apiserver_model::checks::no_overcommit::NoOvercommit;
 use apiserver_model::client::ApiClient;
 use apiserver_model::cluster::{ClusterSpec, ADMIN_TOKEN};
-use apiserver_model::verb::Verb;
+use apiserver_model::kubectl::{Kubectl, KubectlResult};
 use apiserver_model::wire::ControlPlaneMsg;
 use serde_json::{json, Value};
 use sim_core::{OnlineCheck, Sim, SimTime, Trace, Violation};
@@ -44,27 +44,31 @@ struct Run {
 
 const ROLL_S: u64 = 110;
 
+const NS: Option<&str> = Some("default");
+
+/// The items of a list kubectl got (none if it got no list).
+fn items(list: KubectlResult<Value>) -> Vec<Value> {
+    list.ok()
+        .and_then(|v| v["items"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// `kubectl get deployment web; kubectl get replicasets,pods` at `at_s`.
+async fn look(kubectl: &Kubectl, at_s: u64) -> Look {
+    let d = kubectl.get("apps", "deployments", NS, "web").await;
+    let rs = kubectl.list("apps", "replicasets", NS).await;
+    let pods = kubectl.list("", "pods", NS).await;
+    Look {
+        at_s,
+        deployment: d.unwrap_or_default(),
+        replica_sets: items(rs),
+        pods: items(pods),
+    }
+}
+
 fn first_violation<C: OnlineCheck>(trace: &Trace) -> Option<Violation> {
     let mut check = C::default();
     trace.events.iter().find_map(|e| check.observe(e))
-}
-
-/// kubectl scale / set image: read, change, write on that version (again on a conflict).
-async fn change(client: &ApiClient, f: impl Fn(&mut Value)) {
-    let deployments =
-        |verb| Request::new(None, verb, "apps", "deployments").in_namespace("default");
-    for _ in 0..5 {
-        let Ok(mut d) = client.call(deployments(Verb::Get).named("web")).await else {
-            continue;
-        };
-        f(&mut d);
-        let r = client
-            .call(deployments(Verb::Update).named("web").with_body(d))
-            .await;
-        if r.is_ok() {
-            return;
-        }
-    }
 }
 
 fn run(seed: u64) -> Run {
@@ -73,54 +77,29 @@ fn run(seed: u64) -> Run {
     let api = cluster.client(ADMIN_TOKEN);
     let seen = looks.clone();
     let sim = sim.named_node("kubectl", "clients", move |ctx| {
-        let client = ApiClient::new(ctx, api.clone());
+        let kubectl = Kubectl::new(ApiClient::new(ctx, api.clone()));
         let seen = seen.clone();
         async move {
-            let client = &client;
-            let deployments =
-                |verb| Request::new(None, verb, "apps", "deployments").in_namespace("default");
-            let items = |v: Result<Value, _>| {
-                v.ok()
-                    .and_then(|v| v["items"].as_array().cloned())
-                    .unwrap_or_default()
-            };
-            let look = |at_s: u64| async move {
-                let d = client.call(deployments(Verb::Get).named("web")).await;
-                let rs = client
-                    .call(
-                        Request::new(None, Verb::List, "apps", "replicasets")
-                            .in_namespace("default"),
-                    )
-                    .await;
-                let pods = client
-                    .call(Request::new(None, Verb::List, "", "pods").in_namespace("default"))
-                    .await;
-                Look {
-                    at_s,
-                    deployment: d.unwrap_or_default(),
-                    replica_sets: items(rs),
-                    pods: items(pods),
-                }
-            };
-            client.ctx().sleep_until(SimTime::from_ms(5_000)).await;
-            let create = deployments(Verb::Create).with_body(deployment(3, "nginx:1.27"));
-            let _ = client.call(create).await;
-            let at = |s: u64| client.ctx().sleep_until(SimTime::from_ms(s * 1_000));
+            let kubectl = &kubectl;
+            let look = |at_s: u64| async move { look(kubectl, at_s).await };
+            let ctx = kubectl.client().ctx();
+            ctx.sleep_until(SimTime::from_ms(5_000)).await;
+            let _ = kubectl.apply(deployment(3, "nginx:1.27")).await;
+            let at = |s: u64| ctx.sleep_until(SimTime::from_ms(s * 1_000));
             at(40).await;
             let l = look(40).await;
             seen.lock().unwrap().push(l);
-            change(client, |d: &mut Value| d["spec"]["replicas"] = json!(1)).await;
+            let _ = kubectl.scale("apps", "deployments", NS, "web", 1).await;
             at(70).await;
             let l = look(70).await;
             seen.lock().unwrap().push(l);
-            change(client, |d: &mut Value| d["spec"]["replicas"] = json!(5)).await;
+            let _ = kubectl.scale("apps", "deployments", NS, "web", 5).await;
             at(ROLL_S).await;
             let l = look(ROLL_S).await;
             seen.lock().unwrap().push(l);
-            change(client, |d: &mut Value| {
-                d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.28")
-            })
-            .await;
+            let _ = kubectl
+                .set_image("apps", "deployments", NS, "web", "nginx", "nginx:1.28")
+                .await;
             // Watch the rollout every second.
             for s in ROLL_S + 1..=ROLL_S + 60 {
                 at(s).await;
@@ -233,53 +212,27 @@ fn delete_run(seed: u64, policy: Propagation) -> Vec<Look> {
     let api = cluster.client(ADMIN_TOKEN);
     let seen = looks.clone();
     let sim = sim.named_node("kubectl", "clients", move |ctx| {
-        let client = ApiClient::new(ctx, api.clone());
+        let kubectl = Kubectl::new(ApiClient::new(ctx, api.clone()));
         let seen = seen.clone();
         async move {
-            let client = &client;
-            let items = |v: Result<Value, _>| {
-                v.ok()
-                    .and_then(|v| v["items"].as_array().cloned())
-                    .unwrap_or_default()
-            };
-            let list = |group: &'static str, resource: &'static str| {
-                Request::new(None, Verb::List, group, resource).in_namespace("default")
-            };
-            let look = |at_s: u64| async move {
-                let d = client
-                    .call(
-                        Request::new(None, Verb::Get, "apps", "deployments")
-                            .in_namespace("default")
-                            .named("web"),
-                    )
-                    .await;
-                Look {
-                    at_s,
-                    deployment: d.unwrap_or_default(),
-                    replica_sets: items(client.call(list("apps", "replicasets")).await),
-                    pods: items(client.call(list("", "pods")).await),
-                }
-            };
-            client.ctx().sleep_until(SimTime::from_ms(5_000)).await;
-            let create = Request::new(None, Verb::Create, "apps", "deployments")
-                .in_namespace("default")
-                .with_body(deployment(3, "nginx:1.27"));
-            let _ = client.call(create).await;
-            client.ctx().sleep_until(SimTime::from_ms(40_000)).await;
-            let l = look(40).await;
+            let kubectl = &kubectl;
+            let ctx = kubectl.client().ctx();
+            ctx.sleep_until(SimTime::from_ms(5_000)).await;
+            let _ = kubectl.create(deployment(3, "nginx:1.27")).await;
+            ctx.sleep_until(SimTime::from_ms(40_000)).await;
+            let l = look(kubectl, 40).await;
             seen.lock().unwrap().push(l);
-            let delete = Request::new(None, Verb::Delete, "apps", "deployments")
-                .in_namespace("default")
-                .named("web")
-                .with_delete_options(DeleteOptions {
-                    propagation_policy: Some(policy),
-                    ..DeleteOptions::default()
-                });
-            let _ = client.call(delete).await;
+            let options = DeleteOptions {
+                propagation_policy: Some(policy),
+                ..DeleteOptions::default()
+            };
+            let _ = kubectl
+                .delete("apps", "deployments", NS, "web", options)
+                .await;
             // Right after the delete (the pods take up to a second to stop), and later.
             for ms in [40_300, 80_000] {
-                client.ctx().sleep_until(SimTime::from_ms(ms)).await;
-                let l = look(ms / 1_000).await;
+                ctx.sleep_until(SimTime::from_ms(ms)).await;
+                let l = look(kubectl, ms / 1_000).await;
                 seen.lock().unwrap().push(l);
             }
         }

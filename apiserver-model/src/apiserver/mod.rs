@@ -10,10 +10,10 @@
 //! watches the RBAC objects.
 //!
 //! Served: create, get, list, watch, update, patch and delete of every resource, update and
-//! patch of the `status` subresource, and the pods' `binding` subresource. Lists follow
-//! Kubernetes' resourceVersion semantics: none is a quorum read from etcd, `"0"` whatever
-//! the watch cache holds, a version with NotOlderThan the cache once it has caught up, with
-//! Exact etcd at that revision. The caches are primed and fed by whoever runs the server
+//! patch of the `status` subresource, and the pods' `binding` subresource. Gets and lists
+//! follow Kubernetes' resourceVersion semantics: none is a quorum read from etcd, `"0"`
+//! whatever the watch cache holds, a version (NotOlderThan) the cache once it has caught
+//! up; a list with Exact reads etcd at that revision. The caches are primed and fed by whoever runs the server
 //! ([`ApiServer::prime`], [`ApiServer::feed`]).
 //!
 //! Writes to an existing object go through kube-apiserver's GuaranteedUpdate: made from the
@@ -101,6 +101,9 @@ pub struct ApiServer<B> {
     /// Planted bug `bind-without-precondition`: a binding does not check that the pod has
     /// no node yet, so a second binding moves a bound pod.
     bind_without_precondition: Cell<bool>,
+    /// Planted bug `quorum-get-from-cache`: a get with no resourceVersion (a quorum read)
+    /// is answered from the watch cache, which may lag etcd.
+    quorum_get_from_cache: Cell<bool>,
 }
 
 /// A binding the server stored: which pod (its uid) went to which node.
@@ -127,6 +130,7 @@ impl<B: Backend> ApiServer<B> {
             caches: RefCell::new(BTreeMap::new()),
             bindings: RefCell::new(Vec::new()),
             bind_without_precondition: Cell::new(false),
+            quorum_get_from_cache: Cell::new(false),
         }
     }
 
@@ -143,6 +147,11 @@ impl<B: Backend> ApiServer<B> {
     /// Plants (or removes) the bug `bind-without-precondition`.
     pub fn set_bind_without_precondition(&self, on: bool) {
         self.bind_without_precondition.set(on);
+    }
+
+    /// Plants (or removes) the bug `quorum-get-from-cache`.
+    pub fn set_quorum_get_from_cache(&self, on: bool) {
+        self.quorum_get_from_cache.set(on);
     }
 
     /// The audit records written since the last call.

@@ -64,6 +64,8 @@ pub struct ApiServerConfig {
     pub etcd_retry_ms: u64,
     /// Planted bug `bind-without-precondition` (see [`super::ApiServer`]).
     pub bind_without_precondition: bool,
+    /// Planted bug `quorum-get-from-cache` (see [`super::ApiServer`]'s get).
+    pub quorum_get_from_cache: bool,
 }
 
 impl ApiServerConfig {
@@ -83,6 +85,7 @@ impl ApiServerConfig {
             etcd_watch_idle_ms: 40_000,
             etcd_retry_ms: 1_000,
             bind_without_precondition: false,
+            quorum_get_from_cache: false,
         }
     }
 }
@@ -134,6 +137,7 @@ pub async fn run_apiserver(mut ctx: NodeCtx<ControlPlaneMsg>, config: ApiServerC
         .with_token(&loopback, bootstrap::LOOPBACK_USER, &[MASTERS]);
     let server = ApiServer::new(&uid_prefix, etcd.clone(), authn, Rbac::default());
     server.set_bind_without_precondition(config.bind_without_precondition);
+    server.set_quorum_get_from_cache(config.quorum_get_from_cache);
     let process = Rc::new(Process {
         api,
         server,

@@ -30,16 +30,64 @@ impl<B: Backend> ApiServer<B> {
             .map_err(|e| ApiError::Internal(e.to_string()))
     }
 
+    /// GET of one object, with a get's resourceVersion semantics (Kubernetes API concepts,
+    /// "Semantics for get"): none is the most recent, a quorum read from etcd; `"0"` is any
+    /// version, served from the watch cache; another version is "not older than", served
+    /// from the cache once it has reached that version. That is the cacher's `Get`
+    /// (`k8s.io/apiserver/pkg/storage/cacher/cacher.go`): an empty resourceVersion goes to
+    /// storage, any other waits until the cache is fresh enough (up to 3 s, then "Too large
+    /// resource version") and answers from it; with no cache yet, storage answers.
+    /// (resourceVersionMatch is a list option only; a get ignores it.)
+    ///
+    /// The planted bug `quorum-get-from-cache` answers a get with no resourceVersion from
+    /// the cache as well: an API server whose cache lags (cut off from etcd, or behind its
+    /// watch) then answers a quorum read with a past state.
     pub(super) async fn get(&self, resource: &Resource, request: &Request) -> Reply {
         let name = request.name.as_deref().unwrap_or("");
-        match self
-            .read(resource, request.namespace.as_deref(), name)
-            .await?
-        {
+        let namespace = request.namespace.as_deref().filter(|_| resource.namespaced);
+        let not_found = || ApiError::NotFound {
+            target: Target::new(resource, Some(name)),
+        };
+        let version = request
+            .list
+            .resource_version
+            .as_deref()
+            .filter(|v| !v.is_empty());
+        let asked = match version {
+            None if !self.quorum_get_from_cache.get() => None,
+            None | Some("0") => Some(Revision::NONE),
+            Some(v) => Some(v.parse().map(Revision).map_err(|_| {
+                ApiError::BadRequest(format!("invalid resourceVersion {v:?}: not a number"))
+            })?),
+        };
+        if let Some(asked) = asked {
+            let key = resource.key(namespace, name);
+            let cached = self
+                .caches
+                .borrow()
+                .get(&(resource.group, resource.plural))
+                .map(|c| {
+                    if c.revision() >= asked {
+                        Ok(c.get(&key).cloned())
+                    } else {
+                        Err(c.revision())
+                    }
+                });
+            match cached {
+                Some(Ok(object)) => return object.ok_or_else(not_found),
+                // The component waits before it asks (as for a list).
+                Some(Err(current)) => {
+                    return Err(ApiError::Timeout(format!(
+                        "Too large resource version: {}, current: {}",
+                        asked.0, current.0
+                    )))
+                }
+                None => {}
+            }
+        }
+        match self.read(resource, namespace, name).await? {
             Some(stored) => Ok(stored.object),
-            None => Err(ApiError::NotFound {
-                target: Target::new(resource, Some(name)),
-            }),
+            None => Err(not_found()),
         }
     }
 
