@@ -92,9 +92,9 @@ impl ScenarioConfig for DeploymentReconcileConfig {
                     s.at_ms
                 )));
             }
-            if s.replicas > 1_000 {
+            if s.replicas > 10_000 {
                 return Err(ScenarioError::Config(format!(
-                    "steps[{i}].replicas = {}: at most 1000",
+                    "steps[{i}].replicas = {}: at most 10000",
                     s.replicas
                 )));
             }
