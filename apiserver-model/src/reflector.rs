@@ -164,9 +164,28 @@ impl InformerHandle {
         self.shared.informer.borrow().get(namespace, name).cloned()
     }
 
-    /// Every object held, by namespace and name.
+    /// Every object held, by namespace and name (copies: prefer [`InformerHandle::visit`]
+    /// or [`InformerHandle::select`] where only some are needed).
     pub fn objects(&self) -> Vec<Value> {
         self.shared.informer.borrow().objects().cloned().collect()
+    }
+
+    /// Copies of the objects `keep` selects, by namespace and name.
+    pub fn select(&self, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
+        self.shared
+            .informer
+            .borrow()
+            .objects()
+            .filter(|o| keep(o))
+            .cloned()
+            .collect()
+    }
+
+    /// Shows every object held to `f`, by namespace and name, without copying them.
+    pub fn visit(&self, mut f: impl FnMut(&Value)) {
+        for o in self.shared.informer.borrow().objects() {
+            f(o);
+        }
     }
 
     /// The last resourceVersion the copy has seen.

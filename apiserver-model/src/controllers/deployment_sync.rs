@@ -86,23 +86,15 @@ impl DeploymentController {
         let uid = d["metadata"]["uid"].as_str().unwrap_or("").to_string();
         let replica_sets: Vec<Value> = informers
             .replica_sets
-            .objects()
-            .into_iter()
-            .filter(|rs| rs["metadata"]["namespace"] == ns && controller_uid(rs) == Some(&uid))
-            .collect();
+            .select(|rs| rs["metadata"]["namespace"] == ns && controller_uid(rs) == Some(&uid));
         let owners: BTreeSet<&str> = replica_sets
             .iter()
             .filter_map(|rs| rs["metadata"]["uid"].as_str())
             .collect();
-        let pods: Vec<Value> = informers
-            .pods
-            .objects()
-            .into_iter()
-            .filter(|p| {
-                p["metadata"]["namespace"] == ns
-                    && controller_uid(p).is_some_and(|o| owners.contains(o))
-            })
-            .collect();
+        let pods: Vec<Value> = informers.pods.select(|p| {
+            p["metadata"]["namespace"] == ns
+                && controller_uid(p).is_some_and(|o| owners.contains(o))
+        });
         let now_us = writer.client().ctx().local_now_us();
         let mut actions: VecDeque<Action> =
             deployment::sync(&d, &replica_sets, &pods, now_us).into();

@@ -451,10 +451,7 @@ impl NodeLifecycleController {
     ) -> Result<(), WriteError> {
         let now = rfc3339(writer.client().ctx().local_now_us(), false);
         let mut result = Ok(());
-        for pod in informers.pods.objects() {
-            if pod["spec"]["nodeName"] != node {
-                continue;
-            }
+        for pod in informers.pods.select(|p| p["spec"]["nodeName"] == node) {
             let mut updated = pod.clone();
             let Some(conditions) = updated["status"]["conditions"].as_array_mut() else {
                 continue;

@@ -377,12 +377,10 @@ impl ReplicaSetController {
         };
         let now = writer.client().ctx().now();
         let now_us = writer.client().ctx().local_now_us();
+        let uid = rs["metadata"]["uid"].as_str().unwrap_or("");
         let pods: Vec<Value> = informers
             .pods
-            .objects()
-            .into_iter()
-            .filter(|p| p["metadata"]["namespace"] == ns)
-            .collect();
+            .select(|p| p["metadata"]["namespace"] == ns && controlled_by(p, uid));
         let may_manage = self.expectations.borrow().satisfied(key, now);
         let mut result = Ok(());
         for action in decide(&rs, &pods, may_manage, now_us) {

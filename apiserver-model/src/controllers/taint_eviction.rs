@@ -100,11 +100,11 @@ impl TaintEvictionController {
         }
         let node = delta.object()["metadata"]["name"].as_str().unwrap_or("");
         let mut queue = self.queue.borrow_mut();
-        for pod in informers.pods.objects() {
+        informers.pods.visit(|pod| {
             if pod["spec"]["nodeName"] == node {
-                queue.add(&namespaced_name(&pod));
+                queue.add(&namespaced_name(pod));
             }
-        }
+        });
     }
 
     /// Looks at pod `key`.

@@ -172,15 +172,15 @@ impl Scheduler {
             *fit = fit.plus(requests_of(pod));
             *scoring = scoring.plus(scoring_requests(pod));
         };
-        for pod in self.pods.objects() {
+        self.pods.visit(|pod| {
             let terminal = matches!(
                 pod.pointer("/status/phase").and_then(Value::as_str),
                 Some("Succeeded" | "Failed")
             );
-            if let (Some(node), false) = (node_of(&pod), terminal) {
-                add(node, &pod);
+            if let (Some(node), false) = (node_of(pod), terminal) {
+                add(node, pod);
             }
-        }
+        });
         for (node, pod) in self.assumed.borrow().values() {
             add(node, pod);
         }
