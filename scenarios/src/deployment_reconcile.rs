@@ -15,8 +15,8 @@
 use std::collections::BTreeSet;
 
 use apiserver_model::apiserver::{DeleteOptions, Propagation, Request};
-use apiserver_model::client::ApiClient;
 use apiserver_model::events::KubeEvent;
+use apiserver_model::kubectl::{Kubectl, KubectlResult};
 use apiserver_model::verb::Verb;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -123,21 +123,17 @@ fn deployment(replicas: u64) -> Value {
                     "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}}}})
 }
 
-fn deployments(verb: Verb) -> Request {
-    Request::new(None, verb, "apps", "deployments").in_namespace("default")
-}
-
-/// kubectl scale: read, set spec.replicas, write on that version (again on a conflict or
-/// no answer).
-async fn scale(client: &ApiClient, replicas: u64) {
-    for _ in 0..10 {
-        let Ok(mut d) = client.call(deployments(Verb::Get).named("web")).await else {
-            continue;
-        };
-        d["spec"]["replicas"] = json!(replicas);
-        let update = deployments(Verb::Update).named("web").with_body(d);
-        if client.call(update).await.is_ok() {
-            return;
+/// Runs `command` again while it gets no answer (up to `tries` times): the user at the
+/// terminal retrying a kubectl that timed out.
+async fn retried<F, Fut>(tries: usize, command: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = KubectlResult<Value>>,
+{
+    for _ in 0..tries {
+        match command().await {
+            Err(e) if e.no_answer() => {}
+            _ => return,
         }
     }
 }
@@ -253,40 +249,29 @@ impl Scenario for DeploymentReconcile {
             move |client| {
                 let c = script.clone();
                 async move {
+                    let kubectl = Kubectl::new(client);
+                    let at = |ms| kubectl.client().ctx().sleep_until(SimTime::from_ms(ms));
+                    let ns = Some("default");
                     for (i, step) in c.steps.iter().enumerate() {
-                        client.ctx().sleep_until(SimTime::from_ms(step.at_ms)).await;
+                        at(step.at_ms).await;
                         if i == 0 {
-                            for _ in 0..10 {
-                                let create =
-                                    deployments(Verb::Create).with_body(deployment(step.replicas));
-                                match client.call(create).await {
-                                    Ok(_) => break,
-                                    Err(apiserver_model::client::CallError::Api(
-                                        apiserver_model::status::ApiError::AlreadyExists { .. },
-                                    )) => break,
-                                    Err(_) => {}
-                                }
-                            }
+                            retried(10, || kubectl.apply(deployment(step.replicas))).await;
                         } else {
-                            scale(&client, step.replicas).await;
+                            retried(10, || {
+                                kubectl.scale("apps", "deployments", ns, "web", step.replicas)
+                            })
+                            .await;
                         }
                     }
-                    client
-                        .ctx()
-                        .sleep_until(SimTime::from_ms(c.delete_at_ms))
-                        .await;
-                    let delete =
-                        deployments(Verb::Delete)
-                            .named("web")
-                            .with_delete_options(DeleteOptions {
-                                propagation_policy: Some(Propagation::Background),
-                                ..DeleteOptions::default()
-                            });
-                    for _ in 0..10 {
-                        if client.call(delete.clone()).await.is_ok() {
-                            break;
-                        }
-                    }
+                    at(c.delete_at_ms).await;
+                    let background = DeleteOptions {
+                        propagation_policy: Some(Propagation::Background),
+                        ..DeleteOptions::default()
+                    };
+                    retried(10, || {
+                        kubectl.delete("apps", "deployments", ns, "web", background.clone())
+                    })
+                    .await;
                     std::future::pending::<()>().await;
                 }
             },
