@@ -14,10 +14,9 @@
 
 use std::time::Duration;
 
-use apiserver_model::apiserver::Request;
 use apiserver_model::controllers::node_lifecycle::UNREACHABLE_TAINT;
 use apiserver_model::events::KubeEvent;
-use apiserver_model::verb::Verb;
+use apiserver_model::kubectl::Kubectl;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sim_core::{
@@ -225,19 +224,23 @@ impl Scenario for NodeFailure {
             (input.mutants, &objects),
             input.faults,
             move |client| async move {
-                client.ctx().sleep_until(SimTime::from_ms(5_000)).await;
+                let kubectl = Kubectl::new(client);
+                kubectl
+                    .client()
+                    .ctx()
+                    .sleep_until(SimTime::from_ms(5_000))
+                    .await;
                 let rs = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
                     "metadata": {"name": "web", "namespace": "default"},
                     "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
                         "template": {"metadata": {"labels": {"app": "web"}},
                             "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27",
                                 "resources": {"requests": {"cpu": "500m", "memory": "64Mi"}}}]}}}});
-                let create = Request::new(None, Verb::Create, "apps", "replicasets")
-                    .in_namespace("default")
-                    .with_body(rs);
+                // Again while unanswered, as the user at the terminal would.
                 for _ in 0..5 {
-                    if client.call(create.clone()).await.is_ok() {
-                        break;
+                    match kubectl.apply(rs.clone()).await {
+                        Err(e) if e.no_answer() => {}
+                        _ => break,
                     }
                 }
                 std::future::pending::<()>().await;

@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use apiserver_model::apiserver::Request;
 use apiserver_model::events::KubeEvent;
+use apiserver_model::kubectl::Kubectl;
 use apiserver_model::verb::Verb;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -192,19 +192,17 @@ impl Scenario for PodLifecycle {
             move |client| {
                 let c = script.clone();
                 async move {
-                    client.ctx().sleep_until(SimTime::from_ms(c.create_at_ms)).await;
+                    let kubectl = Kubectl::new(client);
+                    kubectl.client().ctx().sleep_until(SimTime::from_ms(c.create_at_ms)).await;
                     for i in 0..c.pods {
                         let pod = json!({"apiVersion": "v1", "kind": "Pod",
-                            "metadata": {"name": format!("web-{i}"), "labels": {"app": "web"}},
+                            "metadata": {"name": format!("web-{i}"), "namespace": "default", "labels": {"app": "web"}},
                             "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27",
                                 "resources": {"requests": {"cpu": c.pod_cpu, "memory": c.pod_memory}}}]}});
-                        let create = Request::new(None, Verb::Create, "", "pods")
-                            .in_namespace("default")
-                            .with_body(pod);
-                        let each = client.clone();
+                        let each = kubectl.clone();
                         // One apply of one file: the creates go out together.
-                        client.ctx().spawn(async move {
-                            let _ = each.call(create).await;
+                        kubectl.client().ctx().spawn(async move {
+                            let _ = each.create(pod).await;
                         });
                     }
                     // kubectl's node lives on (its calls are its tasks).
